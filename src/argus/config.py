@@ -1,0 +1,68 @@
+"""Settings, read only from ``ARGUS_*`` environment variables (and CLI flags that set them).
+
+No secret has a default value here: ``jwt_secret`` is ``None`` until the environment or
+``make run`` (which writes a random one under ``./var/``) provides it.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@]*):(?P<pw>[^@/]*)@")
+
+
+def mask_url(url: str | None) -> str | None:
+    """Replace the password of ``scheme://user:password@host`` with ``***``."""
+    if url is None:
+        return None
+    return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:***@", url)
+
+
+class Settings(BaseSettings):
+    """Effective configuration of one Argus process.
+
+    Every field is the environment variable ``ARGUS_<FIELD>`` (upper case).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ARGUS_", extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        default="sqlite:///./var/argus.db",
+        description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user@host/db",
+    )
+    bus_url: str | None = Field(default=None, description="nats://host:4222 for NATS JetStream; unset = in-process bus")
+    broker_url: str | None = Field(default=None, description="redis://… or amqp://… for Celery; unset = in-process scheduler")
+    object_store: str = Field(default="./var/objects", description="local folder or s3://bucket/prefix")
+    jwt_secret: SecretStr | None = Field(default=None, description="HMAC key for API tokens; required by the API auth")
+    var_dir: Path = Field(default=Path("./var"), description="folder for the embedded database, secrets and objects")
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR")
+    log_json: bool = Field(default=True, description="structured JSON logs (false: human-readable console)")
+    host: str = Field(default="127.0.0.1", description="address `argus serve` binds")
+    port: int = Field(default=8000, ge=1, le=65535, description="port `argus serve` binds")
+
+    def masked(self) -> dict[str, Any]:
+        """The settings as a dict with every secret masked (for display and logs)."""
+        out: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                out[name] = "***" if value.get_secret_value() else ""
+            elif name.endswith("_url") or name == "object_store":
+                out[name] = mask_url(value)
+            elif isinstance(value, Path):
+                out[name] = str(value)
+            else:
+                out[name] = value
+        return out
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; call ``get_settings.cache_clear()`` after changing the env)."""
+    return Settings()

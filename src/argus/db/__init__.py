@@ -1,0 +1,1 @@
+"""Storage layer: SQLAlchemy 2 models, sessions, Alembic migrations, bulk I/O, dialect extras."""

@@ -1,0 +1,219 @@
+"""TEWA schema: defended assets, scenarios, tracks and their samples, model params, threat scores.
+
+Every rule below is a database constraint (CHECK / UNIQUE / FOREIGN KEY), so it holds for
+whatever writes the database, not only for this Python code. The default ``model_params`` row
+of a new scenario is inserted by a database trigger (see the first migration), which makes the
+"zero scores on a fresh scenario" failure impossible.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from argus.db.base import Base, TimestampMixin, UTCDateTime
+from argus.defaults import DEFAULT_MODEL_PARAMS
+
+# 64-bit ids for the tables that grow without bound; SQLite needs INTEGER for its rowid alias.
+_BIG_ID = BigInteger().with_variant(Integer, "sqlite")
+
+
+def _lat_lon_checks() -> tuple[CheckConstraint, CheckConstraint]:
+    # A constraint object belongs to one table: make fresh ones for each.
+    return (
+        CheckConstraint("lat >= -90 AND lat <= 90", name="lat_range"),
+        CheckConstraint("lon >= -180 AND lon <= 180", name="lon_range"),
+    )
+
+
+class ScenarioAsset(Base):
+    """The defended assets a scenario evaluates threats against (the DA selection per scenario)."""
+
+    __tablename__ = "scenario_asset"
+
+    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenario.id", ondelete="CASCADE"), primary_key=True)
+    da_id: Mapped[int] = mapped_column(
+        ForeignKey("defended_asset.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class DefendedAsset(TimestampMixin, Base):
+    __tablename__ = "defended_asset"
+    __table_args__ = (
+        CheckConstraint("radius_km >= 0", name="radius_km_nonneg"),
+        *_lat_lon_checks(),
+        Index("ix_defended_asset_lat_lon", "lat", "lon"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True, nullable=False)
+    lat: Mapped[float] = mapped_column(Float, nullable=False)
+    lon: Mapped[float] = mapped_column(Float, nullable=False)
+    radius_km: Mapped[float] = mapped_column(Float, nullable=False, server_default=text("0"))
+
+    scenarios: Mapped[list[Scenario]] = relationship(
+        secondary="scenario_asset", back_populates="assets", passive_deletes=True
+    )
+
+    def __repr__(self) -> str:
+        return f"DefendedAsset(id={self.id!r}, name={self.name!r})"
+
+
+class Scenario(TimestampMixin, Base):
+    __tablename__ = "scenario"
+    __table_args__ = (
+        CheckConstraint(
+            "start_time IS NULL OR end_time IS NULL OR end_time >= start_time", name="time_order"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True, nullable=False)
+    start_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    end_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    notes: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    tracks: Mapped[list[Track]] = relationship(
+        back_populates="scenario", cascade="all, delete-orphan", passive_deletes=True
+    )
+    params: Mapped[ModelParams | None] = relationship(
+        back_populates="scenario", uselist=False, viewonly=True
+    )
+    assets: Mapped[list[DefendedAsset]] = relationship(
+        secondary="scenario_asset", back_populates="scenarios", passive_deletes=True
+    )
+
+    def __repr__(self) -> str:
+        return f"Scenario(id={self.id!r}, name={self.name!r})"
+
+
+class Track(TimestampMixin, Base):
+    """A track's identity within a scenario and its latest known state."""
+
+    __tablename__ = "track"
+    __table_args__ = (
+        UniqueConstraint("scenario_id", "track_id"),
+        CheckConstraint("speed_mps >= 0", name="speed_nonneg"),
+        CheckConstraint("heading_deg >= 0 AND heading_deg < 360", name="heading_range"),
+        *_lat_lon_checks(),
+        Index("ix_track_lat_lon", "lat", "lon"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scenario_id: Mapped[int] = mapped_column(
+        ForeignKey("scenario.id", ondelete="CASCADE"), nullable=False
+    )
+    track_id: Mapped[str] = mapped_column(String(100), nullable=False)
+    lat: Mapped[float] = mapped_column(Float, nullable=False)
+    lon: Mapped[float] = mapped_column(Float, nullable=False)
+    alt_m: Mapped[float] = mapped_column(Float, nullable=False, server_default=text("0"))
+    speed_mps: Mapped[float] = mapped_column(Float, nullable=False, server_default=text("0"))
+    heading_deg: Mapped[float] = mapped_column(Float, nullable=False, server_default=text("0"))
+
+    scenario: Mapped[Scenario] = relationship(back_populates="tracks")
+    samples: Mapped[list[TrackSample]] = relationship(
+        back_populates="track", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="TrackSample.t",
+    )
+
+    def __repr__(self) -> str:
+        return f"Track(id={self.id!r}, track_id={self.track_id!r})"
+
+
+class TrackSample(Base):
+    """One observed state of a track at time ``t``."""
+
+    __tablename__ = "track_sample"
+    __table_args__ = (
+        UniqueConstraint("track_id", "t"),
+        CheckConstraint("speed_mps >= 0", name="speed_nonneg"),
+        CheckConstraint("heading_deg >= 0 AND heading_deg < 360", name="heading_range"),
+        *_lat_lon_checks(),
+        Index("ix_track_sample_lat_lon", "lat", "lon"),
+    )
+
+    id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True)
+    track_id: Mapped[int] = mapped_column(ForeignKey("track.id", ondelete="CASCADE"), nullable=False)
+    t: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
+    lat: Mapped[float] = mapped_column(Float, nullable=False)
+    lon: Mapped[float] = mapped_column(Float, nullable=False)
+    alt_m: Mapped[float] = mapped_column(Float, nullable=False)
+    speed_mps: Mapped[float] = mapped_column(Float, nullable=False)
+    heading_deg: Mapped[float] = mapped_column(Float, nullable=False)
+
+    track: Mapped[Track] = relationship(back_populates="samples")
+
+
+def _d(name: str) -> str:
+    return repr(DEFAULT_MODEL_PARAMS[name])
+
+
+class ModelParams(TimestampMixin, Base):
+    """Weights and normalization scales of the threat score, one row per scenario.
+
+    The server defaults equal ``argus.tewa.params.DEFAULT_MODEL_PARAMS`` (a test checks it).
+    """
+
+    __tablename__ = "model_params"
+    __table_args__ = (
+        *(CheckConstraint(f"{w} >= 0 AND {w} <= 1", name=f"{w}_range") for w in ("w_cpa", "w_tcpa", "w_tdb", "w_twrp")),
+        *(CheckConstraint(f"{s} > 0", name=f"{s}_positive") for s in ("cpa_scale_km", "tcpa_scale_s", "tdb_scale_km", "twrp_scale_s")),
+        CheckConstraint("weapon_range_km > 0", name="weapon_range_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scenario_id: Mapped[int] = mapped_column(
+        ForeignKey("scenario.id", ondelete="CASCADE"), nullable=False, unique=True
+    )
+    w_cpa: Mapped[float] = mapped_column(Float, nullable=False, server_default=text(_d("w_cpa")))
+    w_tcpa: Mapped[float] = mapped_column(Float, nullable=False, server_default=text(_d("w_tcpa")))
+    w_tdb: Mapped[float] = mapped_column(Float, nullable=False, server_default=text(_d("w_tdb")))
+    w_twrp: Mapped[float] = mapped_column(Float, nullable=False, server_default=text(_d("w_twrp")))
+    cpa_scale_km: Mapped[float] = mapped_column(Float, nullable=False, server_default=text(_d("cpa_scale_km")))
+    tcpa_scale_s: Mapped[float] = mapped_column(Float, nullable=False, server_default=text(_d("tcpa_scale_s")))
+    tdb_scale_km: Mapped[float] = mapped_column(Float, nullable=False, server_default=text(_d("tdb_scale_km")))
+    twrp_scale_s: Mapped[float] = mapped_column(Float, nullable=False, server_default=text(_d("twrp_scale_s")))
+    clamp_0_1: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true" if DEFAULT_MODEL_PARAMS["clamp_0_1"] else "false"))
+    weapon_range_km: Mapped[float] = mapped_column(Float, nullable=False, server_default=text(_d("weapon_range_km")))
+
+    scenario: Mapped[Scenario] = relationship(back_populates="params")
+
+
+class ThreatScore(Base):
+    """One computed threat score of a track against a defended asset at ``computed_at``.
+
+    The four raw components are kept so every score can be explained. ``NULL`` in a component
+    column means +infinity (e.g. a track that never reaches weapon release range).
+    """
+
+    __tablename__ = "threat_score"
+    __table_args__ = (
+        UniqueConstraint("scenario_id", "track_id", "da_id", "computed_at"),
+        Index("ix_threat_score_scenario_da_time", "scenario_id", "da_id", "computed_at"),
+        Index("ix_threat_score_scenario_track_time", "scenario_id", "track_id", "computed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True)
+    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenario.id", ondelete="CASCADE"), nullable=False)
+    track_id: Mapped[int] = mapped_column(ForeignKey("track.id", ondelete="CASCADE"), nullable=False)
+    da_id: Mapped[int] = mapped_column(ForeignKey("defended_asset.id", ondelete="CASCADE"), nullable=False)
+    cpa_km: Mapped[float | None] = mapped_column(Float, nullable=True)
+    tcpa_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    tdb_km: Mapped[float | None] = mapped_column(Float, nullable=True)
+    twrp_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    score: Mapped[float] = mapped_column(Float, nullable=False)
+    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)

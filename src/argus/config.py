@@ -14,7 +14,9 @@ from typing import Any
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@]*):(?P<pw>[^@/]*)@")
+_URL_PASSWORD = re.compile(
+    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@]*):(?P<pw>[^@/]*)@"
+)
 
 
 def mask_url(url: str | None) -> str | None:
@@ -36,13 +38,25 @@ class Settings(BaseSettings):
         default="sqlite:///./var/argus.db",
         description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user@host/db",
     )
-    bus_url: str | None = Field(default=None, description="nats://host:4222 for NATS JetStream; unset = in-process bus")
-    broker_url: str | None = Field(default=None, description="redis://… or amqp://… for Celery; unset = in-process scheduler")
-    object_store: str = Field(default="./var/objects", description="local folder or s3://bucket/prefix")
-    jwt_secret: SecretStr | None = Field(default=None, description="HMAC key for API tokens; required by the API auth")
-    var_dir: Path = Field(default=Path("./var"), description="folder for the embedded database, secrets and objects")
+    bus_url: str | None = Field(
+        default=None, description="nats://host:4222 for NATS JetStream; unset = in-process bus"
+    )
+    broker_url: str | None = Field(
+        default=None, description="redis://… or amqp://… for Celery; unset = in-process scheduler"
+    )
+    object_store: str = Field(
+        default="./var/objects", description="local folder or s3://bucket/prefix"
+    )
+    jwt_secret: SecretStr | None = Field(
+        default=None, description="HMAC key for API tokens; required by the API auth"
+    )
+    var_dir: Path = Field(
+        default=Path("./var"), description="folder for the embedded database, secrets and objects"
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR")
-    log_json: bool = Field(default=True, description="structured JSON logs (false: human-readable console)")
+    log_json: bool = Field(
+        default=True, description="structured JSON logs (false: human-readable console)"
+    )
     host: str = Field(default="127.0.0.1", description="address `argus serve` binds")
     port: int = Field(default=8000, ge=1, le=65535, description="port `argus serve` binds")
 

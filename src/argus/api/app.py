@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -16,12 +18,19 @@ from argus.db.session import make_engine, make_sessionmaker
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     s = settings or get_settings()
+    engine = make_engine(s.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Argus",
         version=__version__,
         description="Sensors to decisions: threat evaluation, weapon assignment, tracking and more.",
     )
-    engine = make_engine(s.database_url)
     app.state.settings = s
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
@@ -31,7 +40,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    @app.get("/ready", tags=["ops"], summary="Database reachable and migrations current", response_model=None)
+    @app.get(
+        "/ready",
+        tags=["ops"],
+        summary="Database reachable and migrations current",
+        response_model=None,
+    )
     def ready() -> Any:
         checks: dict[str, str] = {}
         try:
@@ -45,10 +59,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             checks["database"] = f"unreachable: {type(exc).__name__}"
         if all(v == "ok" for v in checks.values()):
             return {"status": "ready", "checks": checks}
-        return problem(503, "Not Ready", "; ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok"), checks=checks)
-
-    @app.on_event("shutdown")
-    def _dispose() -> None:
-        engine.dispose()
+        return problem(
+            503,
+            "Not Ready",
+            "; ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok"),
+            checks=checks,
+        )
 
     return app

@@ -23,14 +23,23 @@ def problem(status: int, title: str, detail: str | None = None, **extra: Any) ->
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        title = {401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-                 409: "Conflict", 413: "Content Too Large"}.get(exc.status_code, "Error")
+        title = {
+            401: "Unauthorized",
+            403: "Forbidden",
+            404: "Not Found",
+            405: "Method Not Allowed",
+            409: "Conflict",
+            413: "Content Too Large",
+        }.get(exc.status_code, "Error")
         return problem(exc.status_code, title, str(exc.detail) if exc.detail else None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "reason": e.get("msg", "")}
+            {
+                "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
+                "reason": e.get("msg", ""),
+            }
             for e in exc.errors()
         ]
         detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)

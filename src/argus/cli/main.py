@@ -8,13 +8,20 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from argus import __version__
@@ -34,7 +41,9 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 config_app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
-db_app = typer.Typer(help="Database migrations (Alembic): upgrade, downgrade, current.", no_args_is_help=True)
+db_app = typer.Typer(
+    help="Database migrations (Alembic): upgrade, downgrade, current.", no_args_is_help=True
+)
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 
@@ -65,14 +74,22 @@ def _version(value: bool) -> None:
 @app.callback()
 def _main(
     database_url: Annotated[
-        str | None, typer.Option("--database-url", envvar=None, help="Override ARGUS_DATABASE_URL for this command.")
+        str | None,
+        typer.Option(
+            "--database-url", envvar=None, help="Override ARGUS_DATABASE_URL for this command."
+        ),
     ] = None,
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
     ] = False,
 ) -> None:
     base = get_settings()
-    _state.settings = base.model_copy(update={"database_url": database_url}) if database_url else base
+    _state.settings = (
+        base.model_copy(update={"database_url": database_url}) if database_url else base
+    )
     s = settings()
     # Commands print their own results; logs stay at WARNING unless ARGUS_LOG_LEVEL asks for more.
     level = s.log_level if "ARGUS_LOG_LEVEL" in os.environ else "WARNING"
@@ -100,7 +117,9 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 @config_app.command("show")
-def config_show(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False) -> None:
+def config_show(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
     """Print the effective settings, with passwords and secrets masked."""
     data = settings().masked()
     if as_json:
@@ -127,12 +146,20 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     try:
         migrate.upgrade(url, revision)
     except Exception as exc:
-        raise _fail(f"migration to {revision} failed on {settings().masked()['database_url']}: {exc}") from exc
-    console.print(f"database at revision [bold]{_current(url)}[/] ({settings().masked()['database_url']})")
+        raise _fail(
+            f"migration to {revision} failed on {settings().masked()['database_url']}: {exc}"
+        ) from exc
+    console.print(
+        f"database at revision [bold]{_current(url)}[/] ({settings().masked()['database_url']})"
+    )
 
 
 @db_app.command("downgrade")
-def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision: -1 for one step, base for empty.")] = "-1") -> None:
+def db_downgrade(
+    revision: Annotated[
+        str, typer.Argument(help="Target revision: -1 for one step, base for empty.")
+    ] = "-1",
+) -> None:
     """Revert migrations down to REVISION."""
     from argus.db import migrate
 
@@ -166,7 +193,7 @@ def _current(url: str) -> str | None:
 # ---- import ----
 
 
-class _Format(str, Enum):
+class _Format(StrEnum):
     csv = "csv"
     jsonl = "jsonl"
 
@@ -179,18 +206,43 @@ def _print_errors(errors: list[Any], limit: int) -> None:
         table.add_row(str(e.line), e.column, e.value[:40], e.reason)
     err_console.print(table)
     if len(errors) > limit:
-        err_console.print(f"… and {len(errors) - limit} more problems (use --max-errors N or --json to see all)")
+        err_console.print(
+            f"… and {len(errors) - limit} more problems (use --max-errors N or --json to see all)"
+        )
 
 
 @app.command("import-tracks")
 def import_tracks(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV or JSON-lines track file.")],
-    scenario: Annotated[str, typer.Option("--scenario", "-s", help="Scenario name (created if missing).")],
-    partial: Annotated[bool, typer.Option("--partial", help="Import the good rows and report the bad ones, instead of rejecting the file.")] = False,
-    fmt: Annotated[_Format | None, typer.Option("--format", help="File format; default from the extension (.csv, .jsonl).")] = None,
-    create: Annotated[bool, typer.Option("--create/--no-create", help="Create the scenario when it does not exist.")] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the import report as JSON.")] = False,
-    max_errors: Annotated[int, typer.Option("--max-errors", min=1, help="Rows to list in the error table.")] = 50,
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, readable=True, help="CSV or JSON-lines track file."
+        ),
+    ],
+    scenario: Annotated[
+        str, typer.Option("--scenario", "-s", help="Scenario name (created if missing).")
+    ],
+    partial: Annotated[
+        bool,
+        typer.Option(
+            "--partial",
+            help="Import the good rows and report the bad ones, instead of rejecting the file.",
+        ),
+    ] = False,
+    fmt: Annotated[
+        _Format | None,
+        typer.Option("--format", help="File format; default from the extension (.csv, .jsonl)."),
+    ] = None,
+    create: Annotated[
+        bool,
+        typer.Option("--create/--no-create", help="Create the scenario when it does not exist."),
+    ] = True,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the import report as JSON.")
+    ] = False,
+    max_errors: Annotated[
+        int, typer.Option("--max-errors", min=1, help="Rows to list in the error table.")
+    ] = 50,
 ) -> None:
     """Import track samples (columns: track_id, lat, lon, alt_m, speed_mps, heading_deg, timestamp).
 
@@ -203,22 +255,35 @@ def import_tracks(
 
     show_progress = file.stat().st_size >= PROGRESS_MIN_BYTES and not as_json
     progress = Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err_console, disable=not show_progress, transient=False,
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=not show_progress,
+        transient=False,
     )
     tasks: dict[str, Any] = {}
 
     def on_progress(stage: str, done: int, total: int) -> None:
         if stage not in tasks:
-            label = {"parsed": "reading", "validated": "validating", "written": "writing"}.get(stage, stage)
+            label = {"parsed": "reading", "validated": "validating", "written": "writing"}.get(
+                stage, stage
+            )
             tasks[stage] = progress.add_task(label, total=total)
         progress.update(tasks[stage], completed=done, total=total)
 
     try:
         with progress, _session() as session:
             report = service.import_tracks(
-                session, file, scenario, partial=partial, create_scenario=create,
-                fmt=fmt.value if fmt else None, progress=on_progress,
+                session,
+                file,
+                scenario,
+                partial=partial,
+                create_scenario=create,
+                fmt=fmt.value if fmt else None,
+                progress=on_progress,
             )
     except TrackFileError as exc:
         if as_json:
@@ -269,9 +334,13 @@ def seed_demo() -> None:
 
 @app.command("serve")
 def serve(
-    host: Annotated[str | None, typer.Option(help="Bind address (default ARGUS_HOST, 127.0.0.1).")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Bind address (default ARGUS_HOST, 127.0.0.1).")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default ARGUS_PORT, 8000).")] = None,
-    migrate_first: Annotated[bool, typer.Option("--migrate/--no-migrate", help="Run `db upgrade` before serving.")] = False,
+    migrate_first: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Run `db upgrade` before serving.")
+    ] = False,
     reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
 ) -> None:
     """Serve the REST API (OpenAPI at /docs, health at /health)."""
@@ -285,9 +354,13 @@ def serve(
     configure_logging(s.log_level, s.log_json)
     h, p = host or s.host, port or s.port
     os.environ["ARGUS_DATABASE_URL"] = s.database_url
-    console.print(f"Argus API on [bold]http://{h}:{p}[/]  (docs: http://{h}:{p}/docs, health: http://{h}:{p}/health)")
+    console.print(
+        f"Argus API on [bold]http://{h}:{p}[/]  (docs: http://{h}:{p}/docs, health: http://{h}:{p}/health)"
+    )
     sys.stdout.flush()
-    uvicorn.run("argus.api.app:create_app", factory=True, host=h, port=p, reload=reload, log_level="warning")
+    uvicorn.run(
+        "argus.api.app:create_app", factory=True, host=h, port=p, reload=reload, log_level="warning"
+    )
 
 
 def main() -> None:

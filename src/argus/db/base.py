@@ -48,18 +48,20 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
             return None
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC)  # type: ignore[no-any-return]
+        return value.astimezone(dt.UTC)
 
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {dt.datetime: UTCDateTime()}
+    type_annotation_map = {dt.datetime: UTCDateTime()}  # noqa: RUF012 - SQLAlchemy's own hook
 
 
 class TimestampMixin:
     """``created_at`` / ``updated_at`` filled by the database (``now()`` / ``CURRENT_TIMESTAMP``)."""
 
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), server_default=func.now(), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        UTCDateTime(), server_default=func.now(), nullable=False
+    )
     updated_at: Mapped[dt.datetime] = mapped_column(
         UTCDateTime(), server_default=func.now(), onupdate=func.now(), nullable=False
     )

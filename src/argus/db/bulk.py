@@ -44,9 +44,11 @@ def pg_binary_copy_buffer(
     Timestamps are int64 microseconds since the Unix epoch. No column may hold NULL.
     """
     fields: list[tuple[str, str]] = [("nfields", ">i2")]
-    kinds = [("i", c) for c in int8_columns] + [("t", c) for c in timestamptz_columns] + [
-        ("f", c) for c in float8_columns
-    ]
+    kinds = (
+        [("i", c) for c in int8_columns]
+        + [("t", c) for c in timestamptz_columns]
+        + [("f", c) for c in float8_columns]
+    )
     for k, (kind, _) in enumerate(kinds):
         fields.append((f"len{k}", ">i4"))
         fields.append((f"v{k}", ">f8" if kind == "f" else ">i8"))
@@ -62,7 +64,7 @@ def pg_binary_copy_buffer(
 def _us_to_sqlite_text(t_us: npt.NDArray[np.int64]) -> list[str]:
     """int64 µs → SQLAlchemy's SQLite DATETIME text ('YYYY-MM-DD HH:MM:SS.ffffff', naive UTC)."""
     iso = np.datetime_as_string(t_us.astype("datetime64[us]"), unit="us")
-    return np.strings.replace(iso, "T", " ").tolist()  # type: ignore[no-any-return]
+    return np.strings.replace(iso, "T", " ").tolist()
 
 
 def insert_track_samples(
@@ -143,7 +145,7 @@ def _insert_samples_sqlite(
 ) -> int:
     raw = _driver_connection(conn)
     sql = (
-        f"INSERT INTO track_sample ({', '.join(SAMPLE_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+        f"INSERT INTO track_sample ({', '.join(SAMPLE_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?) "  # noqa: S608 - constant names
         "ON CONFLICT (track_id, t) DO NOTHING"
     )
     inserted = 0

@@ -25,7 +25,15 @@ import numpy as np
 import numpy.typing as npt
 
 #: Columns of a track file, in the seed guide's order.
-TRACK_COLUMNS: tuple[str, ...] = ("track_id", "lat", "lon", "alt_m", "speed_mps", "heading_deg", "timestamp")
+TRACK_COLUMNS: tuple[str, ...] = (
+    "track_id",
+    "lat",
+    "lon",
+    "alt_m",
+    "speed_mps",
+    "heading_deg",
+    "timestamp",
+)
 NUMERIC_COLUMNS: tuple[str, ...] = ("lat", "lon", "alt_m", "speed_mps", "heading_deg")
 
 #: (low, high, high_inclusive) for the range-checked columns.
@@ -88,8 +96,16 @@ class TrackSamples:
     @staticmethod
     def empty() -> TrackSamples:
         f = np.empty(0, dtype=np.float64)
-        return TrackSamples(np.empty(0, dtype=object), np.empty(0, dtype=np.int64), f, f, f, f, f,
-                            np.empty(0, dtype=np.int64))
+        return TrackSamples(
+            np.empty(0, dtype=object),
+            np.empty(0, dtype=np.int64),
+            f,
+            f,
+            f,
+            f,
+            f,
+            np.empty(0, dtype=np.int64),
+        )
 
 
 @dataclass
@@ -134,7 +150,9 @@ def detect_format(path: Path) -> FileFormat:
         return "jsonl"
     if suffix in (".csv", ".txt"):
         return "csv"
-    raise TrackFileError(f"{path.name}: unknown file type {suffix!r}; use .csv or .jsonl (or pass the format)")
+    raise TrackFileError(
+        f"{path.name}: unknown file type {suffix!r}; use .csv or .jsonl (or pass the format)"
+    )
 
 
 def parse_track_file(
@@ -146,11 +164,15 @@ def parse_track_file(
     try:
         text = p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise TrackFileError(f"{p.name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        raise TrackFileError(
+            f"{p.name}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from exc
     return parse_track_text(text, fmt, progress=progress)
 
 
-def parse_track_text(text: str, fmt: FileFormat, progress: ProgressCallback | None = None) -> ParseResult:
+def parse_track_text(
+    text: str, fmt: FileFormat, progress: ProgressCallback | None = None
+) -> ParseResult:
     if fmt == "csv":
         lines, columns, ignored, errors = _read_csv(text)
     elif fmt == "jsonl":
@@ -183,8 +205,10 @@ def _check_header(header: Sequence[str]) -> tuple[list[str], list[str]]:
         )
     dupes = sorted({n for n in names if names.count(n) > 1 and n in TRACK_COLUMNS})
     if dupes:
-        raise TrackFileError(f"column(s) given twice in the header: {', '.join(dupes)}",
-                             [RowError(1, c, "", "duplicate column") for c in dupes])
+        raise TrackFileError(
+            f"column(s) given twice in the header: {', '.join(dupes)}",
+            [RowError(1, c, "", "duplicate column") for c in dupes],
+        )
     ignored = [n for n in names if n not in TRACK_COLUMNS]
     return names, ignored
 
@@ -194,8 +218,9 @@ def _read_csv(text: str) -> tuple[list[int], _RawColumns, list[str], list[RowErr
     try:
         header = next(reader)
     except StopIteration:
-        raise TrackFileError("the file is empty: expected a header line "
-                             f"({','.join(TRACK_COLUMNS)})") from None
+        raise TrackFileError(
+            f"the file is empty: expected a header line ({','.join(TRACK_COLUMNS)})"
+        ) from None
     names, ignored = _check_header(header)
     width = len(names)
     index = [names.index(c) for c in TRACK_COLUMNS]
@@ -208,8 +233,14 @@ def _read_csv(text: str) -> tuple[list[int], _RawColumns, list[str], list[RowErr
         if not row:
             continue  # blank line
         if len(row) != width:
-            errors.append(RowError(reader.line_num, "*", ",".join(row)[:80],
-                                   f"expected {width} fields, found {len(row)}"))
+            errors.append(
+                RowError(
+                    reader.line_num,
+                    "*",
+                    ",".join(row)[:80],
+                    f"expected {width} fields, found {len(row)}",
+                )
+            )
             continue
         lines.append(reader.line_num)
         good.append(row)
@@ -229,7 +260,9 @@ def _read_jsonl(text: str) -> tuple[list[int], _RawColumns, list[str], list[RowE
         try:
             obj = json.loads(raw)
         except json.JSONDecodeError as exc:
-            errors.append(RowError(lineno, "*", raw[:80], f"invalid JSON ({exc.msg} at column {exc.colno})"))
+            errors.append(
+                RowError(lineno, "*", raw[:80], f"invalid JSON ({exc.msg} at column {exc.colno})")
+            )
             continue
         if not isinstance(obj, dict):
             errors.append(RowError(lineno, "*", raw[:80], "expected a JSON object per line"))
@@ -283,7 +316,9 @@ def _parse_timestamps(values: list[str]) -> tuple[npt.NDArray[np.int64], list[tu
         try:
             d = parse(v)
         except ValueError:
-            problems.append((i, "unparsable timestamp (expected ISO 8601, e.g. 2025-01-01T12:00:00Z)"))
+            problems.append(
+                (i, "unparsable timestamp (expected ISO 8601, e.g. 2025-01-01T12:00:00Z)")
+            )
             continue
         if d.tzinfo is None or d.utcoffset() is None:
             problems.append((i, "naive timestamp: add 'Z' or a UTC offset such as +05:30"))
@@ -304,8 +339,14 @@ def _validate(lines: list[int], raw: _RawColumns, errors: list[RowError]) -> Par
     for i in np.flatnonzero(empty):
         errors.append(RowError(int(line[i]), "track_id", "", "empty track_id"))
     for i in np.flatnonzero(too_long):
-        errors.append(RowError(int(line[i]), "track_id", str(track_id[i])[:40] + "…",
-                               f"track_id longer than {MAX_TRACK_ID_LENGTH} characters"))
+        errors.append(
+            RowError(
+                int(line[i]),
+                "track_id",
+                str(track_id[i])[:40] + "…",
+                f"track_id longer than {MAX_TRACK_ID_LENGTH} characters",
+            )
+        )
     bad_row |= empty | too_long
 
     numbers: dict[str, npt.NDArray[np.float64]] = {}
@@ -313,22 +354,30 @@ def _validate(lines: list[int], raw: _RawColumns, errors: list[RowError]) -> Par
         values, bad = _parse_floats(raw[col])
         for i in np.flatnonzero(bad):
             v = raw[col][i]
-            reason = "empty value" if not v.strip() else ("not a finite number" if _is_float(v) else "not a number")
+            reason = (
+                "empty value"
+                if not v.strip()
+                else ("not a finite number" if _is_float(v) else "not a number")
+            )
             errors.append(RowError(int(line[i]), col, v, reason))
         if col in RANGES:
             lo, hi, hi_incl = RANGES[col]
             out_of_range = ~bad & ((values < lo) | ((values > hi) if hi_incl else (values >= hi)))
             bracket = "]" if hi_incl else ")"
             for i in np.flatnonzero(out_of_range):
-                errors.append(RowError(int(line[i]), col, raw[col][i], f"out of range [{lo:g}, {hi:g}{bracket}"))
+                errors.append(
+                    RowError(
+                        int(line[i]), col, raw[col][i], f"out of range [{lo:g}, {hi:g}{bracket}"
+                    )
+                )
             bad |= out_of_range
         bad_row |= bad
         numbers[col] = values
 
     t_us, problems = _parse_timestamps(raw["timestamp"])
-    for i, reason in problems:
-        errors.append(RowError(int(line[i]), "timestamp", raw["timestamp"][i], reason))
-        bad_row[i] = True
+    for k, reason in problems:
+        errors.append(RowError(int(line[k]), "timestamp", raw["timestamp"][k], reason))
+        bad_row[k] = True
 
     # Duplicate (track_id, t) keys among the rows that are otherwise good: the first wins.
     good_idx = np.flatnonzero(~bad_row)
@@ -342,13 +391,19 @@ def _validate(lines: list[int], raw: _RawColumns, errors: list[RowError]) -> Par
         if same.any():
             # first occurrence of each run of equal keys
             first = np.maximum.accumulate(np.where(~same, np.arange(order.size), 0))
-            for k in np.flatnonzero(same):
-                i = good_idx[order[k]]
-                j = good_idx[order[first[k]]]
-                errors.append(RowError(int(line[i]), "timestamp", raw["timestamp"][i],
-                                       f"duplicate key (track_id {track_id[i]!r}, timestamp) "
-                                       f"already on line {int(line[j])}"))
-                bad_row[i] = True
+            for k in np.flatnonzero(same).tolist():
+                dup = int(good_idx[order[k]])
+                orig = int(good_idx[order[first[k]]])
+                errors.append(
+                    RowError(
+                        int(line[dup]),
+                        "timestamp",
+                        raw["timestamp"][dup],
+                        f"duplicate key (track_id {track_id[dup]!r}, timestamp) "
+                        f"already on line {int(line[orig])}",
+                    )
+                )
+                bad_row[dup] = True
 
     keep = np.flatnonzero(~bad_row)
     samples = TrackSamples(
@@ -361,7 +416,9 @@ def _validate(lines: list[int], raw: _RawColumns, errors: list[RowError]) -> Par
         heading_deg=numbers["heading_deg"][keep],
         line=line[keep],
     )
-    errors.sort(key=lambda e: (e.line, TRACK_COLUMNS.index(e.column) if e.column in TRACK_COLUMNS else -1))
+    errors.sort(
+        key=lambda e: (e.line, TRACK_COLUMNS.index(e.column) if e.column in TRACK_COLUMNS else -1)
+    )
     return ParseResult(samples=samples, errors=errors, rows_read=n)
 
 
@@ -378,9 +435,14 @@ def write_csv(samples: TrackSamples, out: io.TextIOBase | Any) -> None:
     w = csv.writer(out, lineterminator="\n")
     w.writerow(TRACK_COLUMNS)
     for k in range(len(samples)):
-        w.writerow([
-            samples.track_id[k], repr(float(samples.lat[k])), repr(float(samples.lon[k])),
-            repr(float(samples.alt_m[k])), repr(float(samples.speed_mps[k])),
-            repr(float(samples.heading_deg[k])),
-            us_to_datetime(int(samples.t_us[k])).isoformat().replace("+00:00", "Z"),
-        ])
+        w.writerow(
+            [
+                samples.track_id[k],
+                repr(float(samples.lat[k])),
+                repr(float(samples.lon[k])),
+                repr(float(samples.alt_m[k])),
+                repr(float(samples.speed_mps[k])),
+                repr(float(samples.heading_deg[k])),
+                us_to_datetime(int(samples.t_us[k])).isoformat().replace("+00:00", "Z"),
+            ]
+        )

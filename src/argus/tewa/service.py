@@ -78,7 +78,9 @@ def get_scenario(session: Session, name: str) -> Scenario:
     return sc
 
 
-def get_or_create_scenario(session: Session, name: str, notes: str | None = None) -> tuple[Scenario, bool]:
+def get_or_create_scenario(
+    session: Session, name: str, notes: str | None = None
+) -> tuple[Scenario, bool]:
     """The scenario called ``name``, created if missing (its model params come from the database)."""
     sc = session.scalar(select(Scenario).where(Scenario.name == name))
     if sc is not None:
@@ -99,7 +101,9 @@ def get_model_params(session: Session, scenario: Scenario) -> ModelParams:
     return params
 
 
-def upsert_defended_asset(session: Session, name: str, lat: float, lon: float, radius_km: float) -> DefendedAsset:
+def upsert_defended_asset(
+    session: Session, name: str, lat: float, lon: float, radius_km: float
+) -> DefendedAsset:
     da = session.scalar(select(DefendedAsset).where(DefendedAsset.name == name))
     if da is None:
         da = DefendedAsset(name=name, lat=lat, lon=lon, radius_km=radius_km)
@@ -127,7 +131,9 @@ def _in_chunks(values: list[Any]) -> list[list[Any]]:
     return [values[i : i + _IN_CHUNK] for i in range(0, len(values), _IN_CHUNK)]
 
 
-def _latest_index_per_track(inverse: npt.NDArray[np.intp], t_us: npt.NDArray[np.int64], n_tracks: int) -> npt.NDArray[np.intp]:
+def _latest_index_per_track(
+    inverse: npt.NDArray[np.intp], t_us: npt.NDArray[np.int64], n_tracks: int
+) -> npt.NDArray[np.intp]:
     """Row index of the latest sample of each track (vectorized: sort by (track, t), take the last)."""
     order = np.lexsort((t_us, inverse))
     last = np.empty(n_tracks, dtype=np.intp)
@@ -155,7 +161,9 @@ def import_samples(
     existing: dict[str, int] = {}
     for chunk in _in_chunks(name_list):
         rows = session.execute(
-            select(Track.track_id, Track.id).where(Track.scenario_id == scenario.id, Track.track_id.in_(chunk))
+            select(Track.track_id, Track.id).where(
+                Track.scenario_id == scenario.id, Track.track_id.in_(chunk)
+            )
         ).all()
         existing.update({r[0]: r[1] for r in rows})
 
@@ -179,7 +187,9 @@ def import_samples(
         )
         for chunk in _in_chunks([name_list[k] for k in missing]):
             rows = session.execute(
-                select(Track.track_id, Track.id).where(Track.scenario_id == scenario.id, Track.track_id.in_(chunk))
+                select(Track.track_id, Track.id).where(
+                    Track.scenario_id == scenario.id, Track.track_id.in_(chunk)
+                )
             ).all()
             existing.update({r[0]: r[1] for r in rows})
 
@@ -233,7 +243,14 @@ def _refresh_latest_state(session: Session, track_pks: list[int]) -> int:
             ).join(mt, (TrackSample.track_id == mt.c.tid) & (TrackSample.t == mt.c.mt))
         ).all()
         updates.extend(
-            {"b_id": r[0], "lat": r[1], "lon": r[2], "alt_m": r[3], "speed_mps": r[4], "heading_deg": r[5]}
+            {
+                "b_id": r[0],
+                "lat": r[1],
+                "lon": r[2],
+                "alt_m": r[3],
+                "speed_mps": r[4],
+                "heading_deg": r[5],
+            }
             for r in rows
         )
     if updates:
@@ -268,7 +285,11 @@ def import_tracks(
     Without ``partial`` a file with any bad row raises ``TrackFileError`` listing every bad row,
     and nothing is written. With ``partial`` the good rows are written and the bad ones reported.
     """
-    parsed = source if isinstance(source, ParseResult) else parse_track_file(source, fmt, progress=progress)
+    parsed = (
+        source
+        if isinstance(source, ParseResult)
+        else parse_track_file(source, fmt, progress=progress)
+    )
     if parsed.errors and not partial:
         n_bad = len(parsed.bad_lines)
         raise TrackFileError(
@@ -280,7 +301,9 @@ def import_tracks(
         scenario, created = get_or_create_scenario(session, scenario_name)
     else:
         scenario, created = get_scenario(session, scenario_name), False
-    inserted, tracks_created, tracks_updated = import_samples(session, scenario, parsed.samples, progress)
+    inserted, tracks_created, tracks_updated = import_samples(
+        session, scenario, parsed.samples, progress
+    )
     report = ImportReport(
         scenario=scenario_name,
         scenario_created=created,
@@ -334,4 +357,6 @@ def seed_demo(session: Session) -> SeedReport:
         scenario.start_time = demo.DEMO_START
         scenario.end_time = demo.DEMO_START + dt.timedelta(seconds=demo.DEMO_DURATION_S)
     report = import_tracks(session, demo_tracks_path(), demo.DEMO_SCENARIO)
-    return SeedReport(scenario_created=created, assets_attached=attached, samples_inserted=report.inserted)
+    return SeedReport(
+        scenario_created=created, assets_attached=attached, samples_inserted=report.inserted
+    )

@@ -13,15 +13,13 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def _include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
+def _include_object(obj, name, type_, reflected, compare_to):
     # PostGIS columns and PostGIS's own tables are managed by hand in the migrations.
     if type_ == "column" and name == "geog":
         return False
     if type_ == "table" and name == "spatial_ref_sys":
         return False
-    if type_ == "index" and name and name.endswith("_geog"):
-        return False
-    return True
+    return not (type_ == "index" and name and name.endswith("_geog"))
 
 
 def run_migrations_offline() -> None:
@@ -48,7 +46,7 @@ def run_migrations_online() -> None:
         engine.dispose()
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -45,7 +45,9 @@ class ScenarioAsset(Base):
 
     __tablename__ = "scenario_asset"
 
-    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenario.id", ondelete="CASCADE"), primary_key=True)
+    scenario_id: Mapped[int] = mapped_column(
+        ForeignKey("scenario.id", ondelete="CASCADE"), primary_key=True
+    )
     da_id: Mapped[int] = mapped_column(
         ForeignKey("defended_asset.id", ondelete="CASCADE"), primary_key=True, index=True
     )
@@ -126,7 +128,9 @@ class Track(TimestampMixin, Base):
 
     scenario: Mapped[Scenario] = relationship(back_populates="tracks")
     samples: Mapped[list[TrackSample]] = relationship(
-        back_populates="track", cascade="all, delete-orphan", passive_deletes=True,
+        back_populates="track",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
         order_by="TrackSample.t",
     )
 
@@ -147,7 +151,9 @@ class TrackSample(Base):
     )
 
     id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True)
-    track_id: Mapped[int] = mapped_column(ForeignKey("track.id", ondelete="CASCADE"), nullable=False)
+    track_id: Mapped[int] = mapped_column(
+        ForeignKey("track.id", ondelete="CASCADE"), nullable=False
+    )
     t: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
     lat: Mapped[float] = mapped_column(Float, nullable=False)
     lon: Mapped[float] = mapped_column(Float, nullable=False)
@@ -170,8 +176,14 @@ class ModelParams(TimestampMixin, Base):
 
     __tablename__ = "model_params"
     __table_args__ = (
-        *(CheckConstraint(f"{w} >= 0 AND {w} <= 1", name=f"{w}_range") for w in ("w_cpa", "w_tcpa", "w_tdb", "w_twrp")),
-        *(CheckConstraint(f"{s} > 0", name=f"{s}_positive") for s in ("cpa_scale_km", "tcpa_scale_s", "tdb_scale_km", "twrp_scale_s")),
+        *(
+            CheckConstraint(f"{w} >= 0 AND {w} <= 1", name=f"{w}_range")
+            for w in ("w_cpa", "w_tcpa", "w_tdb", "w_twrp")
+        ),
+        *(
+            CheckConstraint(f"{s} > 0", name=f"{s}_positive")
+            for s in ("cpa_scale_km", "tcpa_scale_s", "tdb_scale_km", "twrp_scale_s")
+        ),
         CheckConstraint("weapon_range_km > 0", name="weapon_range_positive"),
     )
 
@@ -183,12 +195,26 @@ class ModelParams(TimestampMixin, Base):
     w_tcpa: Mapped[float] = mapped_column(Float, nullable=False, server_default=text(_d("w_tcpa")))
     w_tdb: Mapped[float] = mapped_column(Float, nullable=False, server_default=text(_d("w_tdb")))
     w_twrp: Mapped[float] = mapped_column(Float, nullable=False, server_default=text(_d("w_twrp")))
-    cpa_scale_km: Mapped[float] = mapped_column(Float, nullable=False, server_default=text(_d("cpa_scale_km")))
-    tcpa_scale_s: Mapped[float] = mapped_column(Float, nullable=False, server_default=text(_d("tcpa_scale_s")))
-    tdb_scale_km: Mapped[float] = mapped_column(Float, nullable=False, server_default=text(_d("tdb_scale_km")))
-    twrp_scale_s: Mapped[float] = mapped_column(Float, nullable=False, server_default=text(_d("twrp_scale_s")))
-    clamp_0_1: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true" if DEFAULT_MODEL_PARAMS["clamp_0_1"] else "false"))
-    weapon_range_km: Mapped[float] = mapped_column(Float, nullable=False, server_default=text(_d("weapon_range_km")))
+    cpa_scale_km: Mapped[float] = mapped_column(
+        Float, nullable=False, server_default=text(_d("cpa_scale_km"))
+    )
+    tcpa_scale_s: Mapped[float] = mapped_column(
+        Float, nullable=False, server_default=text(_d("tcpa_scale_s"))
+    )
+    tdb_scale_km: Mapped[float] = mapped_column(
+        Float, nullable=False, server_default=text(_d("tdb_scale_km"))
+    )
+    twrp_scale_s: Mapped[float] = mapped_column(
+        Float, nullable=False, server_default=text(_d("twrp_scale_s"))
+    )
+    clamp_0_1: Mapped[bool] = mapped_column(
+        Boolean,
+        nullable=False,
+        server_default=text("true" if DEFAULT_MODEL_PARAMS["clamp_0_1"] else "false"),
+    )
+    weapon_range_km: Mapped[float] = mapped_column(
+        Float, nullable=False, server_default=text(_d("weapon_range_km"))
+    )
 
     scenario: Mapped[Scenario] = relationship(back_populates="params")
 
@@ -208,9 +234,15 @@ class ThreatScore(Base):
     )
 
     id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True)
-    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenario.id", ondelete="CASCADE"), nullable=False)
-    track_id: Mapped[int] = mapped_column(ForeignKey("track.id", ondelete="CASCADE"), nullable=False)
-    da_id: Mapped[int] = mapped_column(ForeignKey("defended_asset.id", ondelete="CASCADE"), nullable=False)
+    scenario_id: Mapped[int] = mapped_column(
+        ForeignKey("scenario.id", ondelete="CASCADE"), nullable=False
+    )
+    track_id: Mapped[int] = mapped_column(
+        ForeignKey("track.id", ondelete="CASCADE"), nullable=False
+    )
+    da_id: Mapped[int] = mapped_column(
+        ForeignKey("defended_asset.id", ondelete="CASCADE"), nullable=False
+    )
     cpa_km: Mapped[float | None] = mapped_column(Float, nullable=True)
     tcpa_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     tdb_km: Mapped[float | None] = mapped_column(Float, nullable=True)

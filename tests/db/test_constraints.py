@@ -14,7 +14,17 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from argus.db.models import DefendedAsset, ModelParams, Scenario, ThreatScore, Track, TrackSample
+from argus.db.models import (
+    Assignment,
+    DefendedAsset,
+    KillProbability,
+    ModelParams,
+    Scenario,
+    ThreatScore,
+    Track,
+    TrackSample,
+    Weapon,
+)
 from argus.defaults import DEFAULT_MODEL_PARAMS
 
 T0 = dt.datetime(2025, 1, 1, 12, 0, tzinfo=dt.UTC)
@@ -25,6 +35,9 @@ TR = Track.__table__
 TS = TrackSample.__table__
 MP = ModelParams.__table__
 SCORE = ThreatScore.__table__
+WP = Weapon.__table__
+KP = KillProbability.__table__
+ASG = Assignment.__table__
 
 
 def _baseline(conn: sa.Connection) -> dict[str, int]:
@@ -55,7 +68,60 @@ def _baseline(conn: sa.Connection) -> dict[str, int]:
             computed_at=T0,
         )
     )
-    return {"sc": sc, "da": da, "tr": tr}
+    wp = conn.execute(
+        sa.insert(WP)
+        .values(
+            scenario_id=sc,
+            call_sign="B1",
+            weapon_type="SAM-M",
+            lat=1,
+            lon=2,
+            rounds=4,
+            min_range_km=3,
+            max_range_km=40,
+            max_target_speed_mps=1500,
+            fire_channels=2,
+        )
+        .returning(WP.c.id)
+    ).scalar_one()
+    return {"sc": sc, "da": da, "tr": tr, "wp": wp}
+
+
+def _weapon(**kw: Any) -> Callable[[sa.Connection, dict[str, int]], Any]:
+    def f(c: sa.Connection, ids: dict[str, int]) -> Any:
+        row = {
+            "scenario_id": ids["sc"],
+            "call_sign": "B2",
+            "weapon_type": "SAM-M",
+            "lat": 0.0,
+            "lon": 0.0,
+            "rounds": 2,
+            "min_range_km": 1.0,
+            "max_range_km": 20.0,
+            "max_target_speed_mps": 900.0,
+            "fire_channels": 1,
+            **kw,
+        }
+        return c.execute(sa.insert(WP).values(**row))
+
+    return f
+
+
+def _assignment(**kw: Any) -> Callable[[sa.Connection, dict[str, int]], Any]:
+    def f(c: sa.Connection, ids: dict[str, int]) -> Any:
+        row = {
+            "scenario_id": ids["sc"],
+            "weapon_id": ids["wp"],
+            "track_id": ids["tr"],
+            "rounds": 1,
+            "kill_probability": 0.7,
+            "expected_value": 1.0,
+            "computed_at": T0,
+            **kw,
+        }
+        return c.execute(sa.insert(ASG).values(**row))
+
+    return f
 
 
 def _da(**kw: Any) -> Callable[[sa.Connection, dict[str, int]], Any]:
@@ -152,6 +218,24 @@ VIOLATIONS: dict[str, Callable[[sa.Connection, dict[str, int]], Any]] = {
     "params weapon_range_km = 0": _params(weapon_range_km=0.0),
     "score unique (scenario, track, da, computed_at)": _score(computed_at=T0),
     "score unknown da": _score(da_id=999_999),
+    "da value < 0": _da(value=-1.0),
+    "da weapon range = 0": _da(weapon_range_km=0.0),
+    "track iff not a known value": _track(iff="enemy"),
+    "track quality > 1": _track(quality=1.5),
+    "weapon unique call sign per scenario": _weapon(call_sign="B1"),
+    "weapon rounds < 0": _weapon(rounds=-1),
+    "weapon min range < 0": _weapon(min_range_km=-1.0),
+    "weapon max range <= min range": _weapon(min_range_km=20.0, max_range_km=20.0),
+    "weapon max target speed = 0": _weapon(max_target_speed_mps=0.0),
+    "weapon no fire channel": _weapon(fire_channels=0),
+    "kill probability > 1": lambda c, ids: c.execute(
+        sa.insert(KP).values(weapon_type="X", threat_class="Y", pk=1.2)
+    ),
+    "kill probability unique (type, class)": lambda c, ids: c.execute(
+        sa.insert(KP).values(weapon_type="*", threat_class="*", pk=0.5)
+    ),
+    "assignment zero rounds": _assignment(rounds=0),
+    "assignment unknown weapon": _assignment(weapon_id=999_999),
 }
 
 
@@ -226,3 +310,9 @@ def test_timezone_offsets_are_stored_as_utc(engine: sa.Engine) -> None:
         value = conn.execute(sa.select(SC.c.start_time).where(SC.c.name == "ist")).scalar_one()
     assert value == dt.datetime(2025, 1, 1, 12, 0, tzinfo=dt.UTC)
     assert value.utcoffset() == dt.timedelta(0)
+
+
+def test_wildcard_kill_probability_is_seeded(engine: sa.Engine) -> None:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(KP.c.weapon_type, KP.c.threat_class, KP.c.pk)).all()
+    assert [tuple(r) for r in rows] == [("*", "*", 0.7)]

@@ -1,21 +1,27 @@
 """All ORM models; importing this module registers every table on ``Base.metadata``."""
 
 from argus.db.models.tewa import (
+    Assignment,
     DefendedAsset,
+    KillProbability,
     ModelParams,
     Scenario,
     ScenarioAsset,
     ThreatScore,
     Track,
     TrackSample,
+    Weapon,
 )
 
 __all__ = [
+    "Assignment",
     "DefendedAsset",
+    "KillProbability",
     "ModelParams",
     "Scenario",
     "ScenarioAsset",
     "ThreatScore",
     "Track",
     "TrackSample",
+    "Weapon",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -57,6 +58,10 @@ class DefendedAsset(TimestampMixin, Base):
     __tablename__ = "defended_asset"
     __table_args__ = (
         CheckConstraint("radius_km >= 0", name="radius_km_nonneg"),
+        CheckConstraint("value >= 0", name="value_nonneg"),
+        CheckConstraint(
+            "weapon_range_km IS NULL OR weapon_range_km > 0", name="weapon_range_positive"
+        ),
         *_lat_lon_checks(),
         Index("ix_defended_asset_lat_lon", "lat", "lon"),
     )
@@ -66,6 +71,10 @@ class DefendedAsset(TimestampMixin, Base):
     lat: Mapped[float] = mapped_column(Float, nullable=False)
     lon: Mapped[float] = mapped_column(Float, nullable=False)
     radius_km: Mapped[float] = mapped_column(Float, nullable=False, server_default=text("0"))
+    #: Relative worth of the asset: a target's value in weapon assignment is threat score × value.
+    value: Mapped[float] = mapped_column(Float, nullable=False, server_default=text("1.0"))
+    #: Per-asset weapon release range; NULL = the scenario's model_params.weapon_range_km.
+    weapon_range_km: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     scenarios: Mapped[list[Scenario]] = relationship(
         secondary="scenario_asset", back_populates="assets", passive_deletes=True
@@ -88,6 +97,10 @@ class Scenario(TimestampMixin, Base):
     start_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     end_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     notes: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Name of the doctrine preset last applied to the scenario's model params (argus.tewa.presets).
+    doctrine: Mapped[str] = mapped_column(
+        String(40), nullable=False, server_default=text("'default'")
+    )
 
     tracks: Mapped[list[Track]] = relationship(
         back_populates="scenario", cascade="all, delete-orphan", passive_deletes=True
@@ -111,6 +124,8 @@ class Track(TimestampMixin, Base):
         UniqueConstraint("scenario_id", "track_id"),
         CheckConstraint("speed_mps >= 0", name="speed_nonneg"),
         CheckConstraint("heading_deg >= 0 AND heading_deg < 360", name="heading_range"),
+        CheckConstraint("iff IN ('hostile', 'unknown', 'friendly')", name="iff_values"),
+        CheckConstraint("quality IS NULL OR (quality >= 0 AND quality <= 1)", name="quality_range"),
         *_lat_lon_checks(),
         Index("ix_track_lat_lon", "lat", "lon"),
     )
@@ -125,6 +140,14 @@ class Track(TimestampMixin, Base):
     alt_m: Mapped[float] = mapped_column(Float, nullable=False, server_default=text("0"))
     speed_mps: Mapped[float] = mapped_column(Float, nullable=False, server_default=text("0"))
     heading_deg: Mapped[float] = mapped_column(Float, nullable=False, server_default=text("0"))
+    #: Identification friend or foe; only hostile tracks are ever assigned a weapon.
+    iff: Mapped[str] = mapped_column(String(10), nullable=False, server_default=text("'unknown'"))
+    #: Threat class for kill-probability lookup (e.g. aircraft, cruise_missile, ballistic, drone).
+    threat_class: Mapped[str] = mapped_column(
+        String(40), nullable=False, server_default=text("'unknown'")
+    )
+    #: Track quality in [0, 1] from the tracker (age / covariance); NULL = not provided.
+    quality: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     scenario: Mapped[Scenario] = relationship(back_populates="tracks")
     samples: Mapped[list[TrackSample]] = relationship(
@@ -216,6 +239,16 @@ class ModelParams(TimestampMixin, Base):
         Float, nullable=False, server_default=text(_d("weapon_range_km"))
     )
 
+    #: Optional logistic normalization per component: {"midpoint": x0, "width": s}; NULL = 1/(1+x/scale).
+    cpa_logistic: Mapped[dict[str, float] | None] = mapped_column(JSON, nullable=True)
+    tcpa_logistic: Mapped[dict[str, float] | None] = mapped_column(JSON, nullable=True)
+    tdb_logistic: Mapped[dict[str, float] | None] = mapped_column(JSON, nullable=True)
+    twrp_logistic: Mapped[dict[str, float] | None] = mapped_column(JSON, nullable=True)
+    #: Multiply each score by the track's quality factor when the tracker provides one.
+    use_track_quality: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, server_default=text("false")
+    )
+
     scenario: Mapped[Scenario] = relationship(back_populates="params")
 
 
@@ -248,4 +281,87 @@ class ThreatScore(Base):
     tdb_km: Mapped[float | None] = mapped_column(Float, nullable=True)
     twrp_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     score: Mapped[float] = mapped_column(Float, nullable=False)
+    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
+    #: The normalized terms n(x) in [0, 1] the score was built from (so it can be explained later).
+    n_cpa: Mapped[float | None] = mapped_column(Float, nullable=True)
+    n_tcpa: Mapped[float | None] = mapped_column(Float, nullable=True)
+    n_tdb: Mapped[float | None] = mapped_column(Float, nullable=True)
+    n_twrp: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class Weapon(TimestampMixin, Base):
+    """A fire unit (battery) of a scenario."""
+
+    __tablename__ = "weapon"
+    __table_args__ = (
+        UniqueConstraint("scenario_id", "call_sign"),
+        CheckConstraint("rounds >= 0", name="rounds_nonneg"),
+        CheckConstraint("min_range_km >= 0", name="min_range_nonneg"),
+        CheckConstraint("max_range_km > min_range_km", name="range_order"),
+        CheckConstraint("max_target_speed_mps > 0", name="max_speed_positive"),
+        CheckConstraint("fire_channels >= 1", name="fire_channels_positive"),
+        *_lat_lon_checks(),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scenario_id: Mapped[int] = mapped_column(
+        ForeignKey("scenario.id", ondelete="CASCADE"), nullable=False
+    )
+    call_sign: Mapped[str] = mapped_column(String(100), nullable=False)
+    weapon_type: Mapped[str] = mapped_column(String(60), nullable=False)
+    lat: Mapped[float] = mapped_column(Float, nullable=False)
+    lon: Mapped[float] = mapped_column(Float, nullable=False)
+    rounds: Mapped[int] = mapped_column(Integer, nullable=False)
+    min_range_km: Mapped[float] = mapped_column(Float, nullable=False, server_default=text("0"))
+    max_range_km: Mapped[float] = mapped_column(Float, nullable=False)
+    max_target_speed_mps: Mapped[float] = mapped_column(Float, nullable=False)
+    fire_channels: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("1"))
+    #: Interceptor average speed, for the time-of-intercept envelope check.
+    interceptor_speed_mps: Mapped[float] = mapped_column(
+        Float, nullable=False, server_default=text("1000.0")
+    )
+
+
+class KillProbability(Base):
+    """Single-shot kill probability of a weapon type against a threat class.
+
+    ``'*'`` is a wildcard: lookups try (type, class), then (type, '*'), then ('*', '*'). The
+    first migration seeds ('*', '*') = 0.7, so a lookup always finds a value.
+    """
+
+    __tablename__ = "kill_probability"
+    __table_args__ = (
+        UniqueConstraint("weapon_type", "threat_class"),
+        CheckConstraint("pk >= 0 AND pk <= 1", name="pk_range"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    weapon_type: Mapped[str] = mapped_column(String(60), nullable=False)
+    threat_class: Mapped[str] = mapped_column(String(40), nullable=False)
+    pk: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class Assignment(Base):
+    """One line of a weapon assignment plan: ``rounds`` of ``weapon_id`` at ``track_id``."""
+
+    __tablename__ = "assignment"
+    __table_args__ = (
+        UniqueConstraint("scenario_id", "computed_at", "weapon_id", "track_id"),
+        CheckConstraint("rounds >= 1", name="rounds_positive"),
+        Index("ix_assignment_scenario_time", "scenario_id", "computed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True)
+    scenario_id: Mapped[int] = mapped_column(
+        ForeignKey("scenario.id", ondelete="CASCADE"), nullable=False
+    )
+    weapon_id: Mapped[int] = mapped_column(
+        ForeignKey("weapon.id", ondelete="CASCADE"), nullable=False
+    )
+    track_id: Mapped[int] = mapped_column(
+        ForeignKey("track.id", ondelete="CASCADE"), nullable=False
+    )
+    rounds: Mapped[int] = mapped_column(Integer, nullable=False)
+    kill_probability: Mapped[float] = mapped_column(Float, nullable=False)
+    expected_value: Mapped[float] = mapped_column(Float, nullable=False)
     computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)

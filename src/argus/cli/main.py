@@ -47,8 +47,8 @@ db_app = typer.Typer(
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 # Files bigger than this get a progress bar (about 5,000 rows of a track CSV).
 PROGRESS_MIN_BYTES = 300_000

@@ -1,40 +1,106 @@
-"""FastAPI application factory: ``create_app()`` builds the API from the settings."""
+"""FastAPI application factory: ``create_app()`` builds the API and the console from the settings."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import FileResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from argus import __version__
+from argus import __version__, metrics
+from argus.api import ws
 from argus.api.errors import install_error_handlers, problem
+from argus.api.routes import auth, tewa
+from argus.api.routes import resources as resource_routes
 from argus.config import Settings, get_settings
 from argus.db import migrate
 from argus.db.session import make_engine, make_sessionmaker
+from argus.logs import get_logger
+
+log = get_logger("argus.api")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def _web_dir() -> Path:
+    return Path(str(resources.files("argus") / "web"))
+
+
+def create_app(settings: Settings | None = None, *, run_scheduler: bool = False) -> FastAPI:
+    """The API. ``run_scheduler`` starts the in-process periodic job (``argus serve`` without a broker)."""
     s = settings or get_settings()
     engine = make_engine(s.database_url)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        scheduler = None
+        if run_scheduler and not s.broker_url and s.compute_interval_s > 0:
+            from argus.jobs.scheduler import InProcessScheduler
+
+            scheduler = InProcessScheduler(s.database_url, s.compute_interval_s)
+            scheduler.start()
+            app.state.scheduler = scheduler
         yield
+        if scheduler is not None:
+            await scheduler.stop()
         engine.dispose()
 
     app = FastAPI(
         lifespan=lifespan,
         title="Argus",
         version=__version__,
-        description="Sensors to decisions: threat evaluation, weapon assignment, tracking and more.",
+        description=(
+            "Sensors to decisions: threat evaluation, weapon assignment, tracking and more. "
+            "Log in with POST /api/auth/login (OAuth2 password flow) and send the access token as "
+            "'Authorization: Bearer …'. Errors are RFC 9457 problem+json."
+        ),
     )
     app.state.settings = s
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.celery = None
+    if s.broker_url:
+        from argus.jobs.celery_app import make_celery
+
+        app.state.celery = make_celery(s.broker_url)
     install_error_handlers(app)
+
+    @app.middleware("http")
+    async def observe(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status_code = 500
+        try:
+            response = await call_next(request)
+            status_code = response.status_code
+            response.headers["x-request-id"] = request_id
+            return response
+        finally:
+            route = request.scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            elapsed = time.perf_counter() - started
+            metrics.REQUESTS.labels(request.method, path, str(status_code)).inc()
+            metrics.REQUEST_SECONDS.labels(request.method, path).observe(elapsed)
+            if path not in ("/health", "/metrics"):
+                log.info(
+                    "request",
+                    method=request.method,
+                    path=path,
+                    status=status_code,
+                    ms=round(elapsed * 1000, 1),
+                )
+            structlog.contextvars.unbind_contextvars("request_id")
 
     @app.get("/health", tags=["ops"], summary="The process is up")
     def health() -> dict[str, str]:
@@ -43,7 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get(
         "/ready",
         tags=["ops"],
-        summary="Database reachable and migrations current",
+        summary="Database reachable, migrations current, broker reachable",
         response_model=None,
     )
     def ready() -> Any:
@@ -57,6 +123,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             checks["migrations"] = "ok" if current == head else f"at {current}, newest is {head}"
         except Exception as exc:  # readiness must answer, not raise
             checks["database"] = f"unreachable: {type(exc).__name__}"
+        if s.broker_url:
+            checks["broker"] = _broker_check(app)
         if all(v == "ok" for v in checks.values()):
             return {"status": "ready", "checks": checks}
         return problem(
@@ -66,4 +134,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             checks=checks,
         )
 
+    @app.get(
+        "/metrics", tags=["ops"], summary="Prometheus metrics", response_class=PlainTextResponse
+    )
+    def prometheus() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(auth.router)
+    app.include_router(tewa.router)
+    app.include_router(resource_routes.router)
+    app.include_router(ws.router)
+
+    web = _web_dir()
+    if (web / "index.html").exists():
+        app.mount("/static", StaticFiles(directory=web), name="static")
+
+        @app.get("/", include_in_schema=False)
+        def console() -> FileResponse:
+            return FileResponse(web / "index.html")
+
     return app
+
+
+def _broker_check(app: FastAPI) -> str:
+    celery = app.state.celery
+    try:
+        with celery.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return "ok"
+    except Exception as exc:
+        return f"unreachable: {type(exc).__name__}"

@@ -9,6 +9,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from argus.logs import get_logger
+from argus.tewa import service
+from argus.tewa.ingest import TrackFileError
+
+log = get_logger("argus.api")
+
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -45,6 +51,31 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
         return problem(422, "Invalid request", detail, errors=errors)
 
+    @app.exception_handler(TrackFileError)
+    async def _track_file(_: Request, exc: TrackFileError) -> JSONResponse:
+        errors = [
+            {"line": e.line, "column": e.column, "value": e.value, "reason": e.reason}
+            for e in exc.errors
+        ]
+        return problem(422, "Rejected file", str(exc), errors=errors)
+
+    @app.exception_handler(service.ValidationError)
+    async def _invalid(_: Request, exc: service.ValidationError) -> JSONResponse:
+        field = str(exc).split(":", 1)[0] if ":" in str(exc) else None
+        return problem(
+            422, "Invalid request", str(exc), errors=[{"field": field, "reason": str(exc)}]
+        )
+
+    @app.exception_handler(service.NotFoundError)
+    async def _not_found(_: Request, exc: service.NotFoundError) -> JSONResponse:
+        return problem(404, "Not Found", str(exc))
+
     @app.exception_handler(Exception)
-    async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
+    async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+        log.error(
+            "unhandled_error",
+            path=request.url.path,
+            error=f"{type(exc).__name__}: {exc}",
+            exc_info=exc,
+        )
         return problem(500, "Internal Server Error", f"{type(exc).__name__}: the error was logged")

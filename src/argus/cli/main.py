@@ -6,14 +6,11 @@ import dataclasses
 import json
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -25,7 +22,17 @@ from rich.progress import (
 from rich.table import Table
 
 from argus import __version__
-from argus.config import Settings, get_settings
+from argus.cli import ops as ops_cli
+from argus.cli import tewa as tewa_cli
+from argus.cli.common import (
+    console,
+    err_console,
+    fail,
+    session_scope_from_settings,
+    settings,
+    state,
+)
+from argus.config import get_settings
 from argus.logs import configure_logging
 
 app = typer.Typer(
@@ -46,23 +53,12 @@ db_app = typer.Typer(
 )
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
+tewa_cli.register(app)
+ops_cli.register(app)
 
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
 
 # Files bigger than this get a progress bar (about 5,000 rows of a track CSV).
 PROGRESS_MIN_BYTES = 300_000
-
-
-class _State:
-    settings: Settings | None = None
-
-
-_state = _State()
-
-
-def settings() -> Settings:
-    return _state.settings or get_settings()
 
 
 def _version(value: bool) -> None:
@@ -87,30 +83,13 @@ def _main(
     ] = False,
 ) -> None:
     base = get_settings()
-    _state.settings = (
+    state.settings = (
         base.model_copy(update={"database_url": database_url}) if database_url else base
     )
     s = settings()
     # Commands print their own results; logs stay at WARNING unless ARGUS_LOG_LEVEL asks for more.
     level = s.log_level if "ARGUS_LOG_LEVEL" in os.environ else "WARNING"
     configure_logging(level, s.log_json)
-
-
-@contextmanager
-def _session() -> Iterator[Any]:
-    from argus.db.session import make_engine, make_sessionmaker, session_scope
-
-    engine = make_engine(settings().database_url)
-    try:
-        with session_scope(make_sessionmaker(engine)) as session:
-            yield session
-    finally:
-        engine.dispose()
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code)
 
 
 # ---- config ----
@@ -146,7 +125,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     try:
         migrate.upgrade(url, revision)
     except Exception as exc:
-        raise _fail(
+        raise fail(
             f"migration to {revision} failed on {settings().masked()['database_url']}: {exc}"
         ) from exc
     console.print(
@@ -275,7 +254,7 @@ def import_tracks(
         progress.update(tasks[stage], completed=done, total=total)
 
     try:
-        with progress, _session() as session:
+        with progress, session_scope_from_settings() as session:
             report = service.import_tracks(
                 session,
                 file,
@@ -295,7 +274,7 @@ def import_tracks(
             err_console.print(f"[bold red]rejected:[/] {file.name}: {exc}")
         raise typer.Exit(1) from None
     except service.NotFoundError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
     if as_json:
         console.print_json(json.dumps(report.as_dict()))
@@ -321,7 +300,7 @@ def seed_demo() -> None:
     """
     from argus.tewa import service
 
-    with _session() as session:
+    with session_scope_from_settings() as session:
         rep = service.seed_demo(session)
     state = "created" if rep.scenario_created else "already there"
     console.print(
@@ -341,26 +320,64 @@ def serve(
     migrate_first: Annotated[
         bool, typer.Option("--migrate/--no-migrate", help="Run `db upgrade` before serving.")
     ] = False,
-    reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
+    scheduler: Annotated[
+        bool,
+        typer.Option(
+            "--scheduler/--no-scheduler",
+            help="Run the periodic recompute in this process when no broker is configured.",
+        ),
+    ] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="uvicorn worker processes (the scheduler then stays off: use Celery beat)."
+        ),
+    ] = 1,
 ) -> None:
-    """Serve the REST API (OpenAPI at /docs, health at /health)."""
+    """Serve the REST API, the WebSocket and the operator console.
+
+    Without ARGUS_JWT_SECRET a random secret is generated once into ./var/; on a database with
+    no users a demo operator is created and its credentials printed.
+    """
     import uvicorn
+
+    from argus.cli.ops import ensure_demo_operator, ensure_jwt_secret
 
     s = settings()
     if migrate_first:
         from argus.db import migrate
 
         migrate.upgrade(s.database_url)
+    note = ensure_jwt_secret()
+    if note:
+        err_console.print(f"[yellow]{note}[/]")
+    creds = ensure_demo_operator()
+    os.environ["ARGUS_DATABASE_URL"] = s.database_url
+    get_settings.cache_clear()
     configure_logging(s.log_level, s.log_json)
     h, p = host or s.host, port or s.port
-    os.environ["ARGUS_DATABASE_URL"] = s.database_url
     console.print(
-        f"Argus API on [bold]http://{h}:{p}[/]  (docs: http://{h}:{p}/docs, health: http://{h}:{p}/health)"
+        f"Argus on [bold]http://{h}:{p}/[/]  (API docs: http://{h}:{p}/docs, health: http://{h}:{p}/health)"
     )
+    if creds:
+        console.print(
+            f"demo operator: user [bold]{creds[0]}[/]  password [bold]{creds[1]}[/]  (kept in {s.var_dir}/demo-operator.txt)"
+        )
     sys.stdout.flush()
-    uvicorn.run(
-        "argus.api.app:create_app", factory=True, host=h, port=p, reload=reload, log_level="warning"
-    )
+    if workers > 1:
+        uvicorn.run(
+            "argus.api.app:create_app",
+            factory=True,
+            host=h,
+            port=p,
+            workers=workers,
+            log_level="warning",
+        )
+        return
+    from argus.api.app import create_app
+
+    app = create_app(get_settings(), run_scheduler=scheduler)
+    uvicorn.run(app, host=h, port=p, log_level="warning")
 
 
 def main() -> None:

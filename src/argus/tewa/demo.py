@@ -59,6 +59,50 @@ DEMO_TRACKS = (
 )
 
 
+#: (track, IFF, threat class) set by the seed: the two inbound tracks are hostile aircraft.
+DEMO_IDENTITIES = (
+    ("T1", "hostile", "aircraft"),
+    ("T2", "hostile", "aircraft"),
+    ("T3", "unknown", "unknown"),
+)
+
+#: Two batteries, one near each asset.
+DEMO_BATTERIES = (
+    {
+        "call_sign": "Alpha-SAM",
+        "weapon_type": "SAM-MR",
+        "lat": 26.95,
+        "lon": 70.95,
+        "rounds": 8,
+        "min_range_km": 3.0,
+        "max_range_km": 40.0,
+        "max_target_speed_mps": 1200.0,
+        "fire_channels": 2,
+        "interceptor_speed_mps": 1000.0,
+    },
+    {
+        "call_sign": "Bravo-SAM",
+        "weapon_type": "SAM-SR",
+        "lat": 26.30,
+        "lon": 73.05,
+        "rounds": 6,
+        "min_range_km": 1.0,
+        "max_range_km": 25.0,
+        "max_target_speed_mps": 800.0,
+        "fire_channels": 2,
+        "interceptor_speed_mps": 800.0,
+    },
+)
+
+#: Single-shot kill probabilities (weapon type, threat class, pk); '*' is the wildcard.
+DEMO_KILL_PROBABILITIES = (
+    ("SAM-MR", "aircraft", 0.8),
+    ("SAM-MR", "*", 0.7),
+    ("SAM-SR", "aircraft", 0.75),
+    ("SAM-SR", "drone", 0.85),
+)
+
+
 def demo_samples(step_s: int = DEMO_STEP_S, duration_s: int = DEMO_DURATION_S) -> TrackSamples:
     """Straight constant-speed flight in each track's local ENU plane (WGS-84), one sample per step."""
     t = np.arange(0, duration_s + step_s, step_s, dtype=np.float64)

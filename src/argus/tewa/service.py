@@ -7,6 +7,8 @@ transaction (``argus.db.session.session_scope``), so an import is all-or-nothing
 from __future__ import annotations
 
 import datetime as dt
+import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -18,9 +20,22 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from argus.db import bulk
-from argus.db.models import DefendedAsset, ModelParams, Scenario, ScenarioAsset, Track, TrackSample
+from argus.db.models import (
+    Assignment,
+    DefendedAsset,
+    KillProbability,
+    ModelParams,
+    Scenario,
+    ScenarioAsset,
+    ThreatScore,
+    Track,
+    TrackSample,
+    Weapon,
+)
 from argus.logs import get_logger
-from argus.tewa import demo
+from argus.tewa import assignment as assignment_engine
+from argus.tewa import demo, kinematics, presets, scoring
+from argus.tewa import state as state_engine
 from argus.tewa.ingest import (
     FileFormat,
     ParseResult,
@@ -28,6 +43,7 @@ from argus.tewa.ingest import (
     RowError,
     TrackFileError,
     TrackSamples,
+    datetime_to_us,
     parse_track_file,
 )
 
@@ -340,6 +356,7 @@ class SeedReport:
     scenario_created: bool
     assets_attached: int
     samples_inserted: int
+    weapons_added: int = 0
 
 
 def seed_demo(session: Session) -> SeedReport:
@@ -356,7 +373,1051 @@ def seed_demo(session: Session) -> SeedReport:
     if scenario.start_time is None:
         scenario.start_time = demo.DEMO_START
         scenario.end_time = demo.DEMO_START + dt.timedelta(seconds=demo.DEMO_DURATION_S)
+    scenario.replay = True  # the periodic job loops the recorded demo as if live
     report = import_tracks(session, demo_tracks_path(), demo.DEMO_SCENARIO)
+    for tid, iff, cls in demo.DEMO_IDENTITIES:
+        track = session.scalar(
+            select(Track).where(Track.scenario_id == scenario.id, Track.track_id == tid)
+        )
+        if track is not None and track.iff == "unknown" and track.threat_class == "unknown":
+            track.iff, track.threat_class = iff, cls
+    weapons_added = 0
+    existing = {w.call_sign for w in list_weapons(session, scenario)}
+    for b in demo.DEMO_BATTERIES:
+        if b["call_sign"] not in existing:
+            add_weapon(session, scenario, **b)  # type: ignore[arg-type]
+            weapons_added += 1
+    for wt, tc, pk in demo.DEMO_KILL_PROBABILITIES:
+        known = session.scalar(
+            select(KillProbability.id).where(
+                KillProbability.weapon_type == wt, KillProbability.threat_class == tc
+            )
+        )
+        if known is None:
+            set_kill_probability(session, wt, tc, pk)
+    session.flush()
     return SeedReport(
-        scenario_created=created, assets_attached=attached, samples_inserted=report.inserted
+        scenario_created=created,
+        assets_attached=attached,
+        samples_inserted=report.inserted,
+        weapons_added=weapons_added,
     )
+
+
+# ---- threat evaluation ----
+
+
+class ValidationError(ValueError):
+    """Bad input to a service call; the message names the field."""
+
+
+@dataclass
+class PairScore:
+    """One (track, DA) result: the state used, the raw components, the normalized terms, the score.
+
+    Infinite components (a track never reaching weapon range, a stationary track's TCPA) are
+    ``math.inf`` here, ``null`` in JSON and ``NULL`` in the database.
+    """
+
+    track_pk: int
+    track_id: str
+    da_id: int
+    da_name: str
+    cpa_km: float
+    tcpa_s: float
+    tdb_km: float
+    twrp_s: float
+    n_cpa: float
+    n_tcpa: float
+    n_tdb: float
+    n_twrp: float
+    score: float
+    status: str
+    lat: float
+    lon: float
+    speed_mps: float
+    heading_deg: float
+    computed_at: dt.datetime | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k, v in d.items():
+            if isinstance(v, float) and not math.isfinite(v):
+                d[k] = None
+            elif isinstance(v, dt.datetime):
+                d[k] = v.isoformat().replace("+00:00", "Z")
+        return d
+
+
+@dataclass
+class ComputeResult:
+    scenario_id: int
+    scenario: str
+    when: dt.datetime
+    method: str
+    pairs: list[PairScore]
+    stale: list[str]
+    not_started: list[str]
+    persisted: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "scenario_id": self.scenario_id,
+            "scenario": self.scenario,
+            "when": self.when.isoformat().replace("+00:00", "Z"),
+            "method": self.method,
+            "results": [p.as_json() for p in self.pairs],
+            "stale": self.stale,
+            "not_started": self.not_started,
+            "persisted": self.persisted,
+        }
+
+
+def _finite_or_none(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+def _or_inf(x: float | None) -> float:
+    return math.inf if x is None else float(x)
+
+
+def scenario_assets(
+    session: Session, scenario: Scenario, da_ids: list[int] | None = None
+) -> list[DefendedAsset]:
+    """The scenario's DA set (or the requested subset of it), ordered by id."""
+    q = (
+        select(DefendedAsset)
+        .join(ScenarioAsset, ScenarioAsset.da_id == DefendedAsset.id)
+        .where(ScenarioAsset.scenario_id == scenario.id)
+        .order_by(DefendedAsset.id)
+    )
+    assets = list(session.scalars(q))
+    if da_ids is not None:
+        known = {a.id: a for a in assets}
+        missing = [i for i in da_ids if i not in known]
+        if missing:
+            raise ValidationError(
+                f"da_ids: {missing} not in scenario {scenario.name!r}'s defended assets (it has {sorted(known)})"
+            )
+        assets = [known[i] for i in sorted(set(da_ids))]
+    return assets
+
+
+def engine_params(session: Session, scenario: Scenario) -> scoring.ThreatModelParams:
+    """The scenario's stored model params as the engine's parameter object."""
+    return scoring.coerce_params(get_model_params(session, scenario))
+
+
+def _bracketing_samples(session: Session, track_pks: list[int], when: dt.datetime) -> list[Any]:
+    """For each track: the last sample at or before ``when`` and the first after it (≤ 2 rows)."""
+    rows: list[Any] = []
+    cols = (
+        TrackSample.track_id,
+        TrackSample.t,
+        TrackSample.lat,
+        TrackSample.lon,
+        TrackSample.alt_m,
+        TrackSample.speed_mps,
+        TrackSample.heading_deg,
+    )
+    for chunk in _in_chunks(track_pks):
+        for agg, cmp in ((func.max, TrackSample.t <= when), (func.min, TrackSample.t > when)):
+            edge = (
+                select(TrackSample.track_id.label("tid"), agg(TrackSample.t).label("te"))
+                .where(TrackSample.track_id.in_(chunk), cmp)
+                .group_by(TrackSample.track_id)
+                .subquery()
+            )
+            rows.extend(
+                session.execute(
+                    select(*cols).join(
+                        edge, (TrackSample.track_id == edge.c.tid) & (TrackSample.t == edge.c.te)
+                    )
+                ).all()
+            )
+    return rows
+
+
+def compute_at(
+    session: Session,
+    scenario: Scenario,
+    when: dt.datetime,
+    *,
+    da_ids: list[int] | None = None,
+    method: str = "linear",
+    weapon_range_km: float | None = None,
+    persist: bool = False,
+    max_extrapolation_s: float = state_engine.DEFAULT_MAX_EXTRAPOLATION_S,
+    computed_at: dt.datetime | None = None,
+) -> ComputeResult:
+    """Threat scores of every track of ``scenario`` against its DAs at ``when``.
+
+    Each track's state at ``when`` comes from its samples (``method`` "linear" or "latest";
+    dead-reckoned up to ``max_extrapolation_s`` after the last sample, else stale); a track
+    without samples uses its row. With ``persist`` all scores go into ``threat_score`` in one
+    statement, stamped ``computed_at`` (default ``when``); a repeated (scenario, computed_at)
+    writes nothing twice.
+    """
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValidationError("when: must carry a time zone (e.g. 2025-06-01T06:03:00Z)")
+    if method not in ("linear", "latest"):
+        raise ValidationError(f"method: must be 'linear' or 'latest', got {method!r}")
+    if weapon_range_km is not None and not (math.isfinite(weapon_range_km) and weapon_range_km > 0):
+        raise ValidationError(
+            f"weapon_range_km: must be a finite number > 0, got {weapon_range_km}"
+        )
+    when = when.astimezone(dt.UTC)
+    assets = scenario_assets(session, scenario, da_ids)
+    params = engine_params(session, scenario)
+    tracks = session.execute(
+        select(
+            Track.id,
+            Track.track_id,
+            Track.lat,
+            Track.lon,
+            Track.alt_m,
+            Track.speed_mps,
+            Track.heading_deg,
+            Track.quality,
+        )
+        .where(Track.scenario_id == scenario.id)
+        .order_by(Track.track_id)
+    ).all()
+    result = ComputeResult(scenario.id, scenario.name, when, method, [], [], [])
+    if not tracks or not assets:
+        return result
+
+    status, lat, lon, speed, heading = _track_states(
+        session, tracks, when, method, max_extrapolation_s
+    )
+    valid = _usable(status)
+    result.stale = [
+        tracks[k][1] for k in np.flatnonzero(status == state_engine.TrackStatus.STALE).tolist()
+    ]
+    result.not_started = [
+        tracks[k][1]
+        for k in np.flatnonzero(status == state_engine.TrackStatus.NOT_STARTED).tolist()
+    ]
+    idx = np.flatnonzero(valid)
+    if idx.size == 0:
+        return result
+
+    wr = kinematics.resolve_weapon_range_km(
+        len(assets),
+        override_km=weapon_range_km,
+        per_asset_km=np.array(
+            [np.nan if a.weapon_range_km is None else a.weapon_range_km for a in assets]
+        ),
+        params_km=params.weapon_range_km,
+    )
+    kin = kinematics.pair_kinematics(
+        lat[idx],
+        lon[idx],
+        speed[idx],
+        heading[idx],
+        np.array([a.lat for a in assets]),
+        np.array([a.lon for a in assets]),
+        np.array([a.radius_km for a in assets]),
+        weapon_range_km=wr,
+    )
+    quality = None
+    if params_use_quality(session, scenario):
+        q = np.array([1.0 if t[7] is None else t[7] for t in tracks], dtype=np.float64)
+        quality = q[idx]
+    sc = scoring.score_pairs(kin, params, track_quality=quality)
+    status_name = {
+        int(state_engine.TrackStatus.OK): "ok",
+        int(state_engine.TrackStatus.EXTRAPOLATED): "extrapolated",
+        int(state_engine.TrackStatus.NO_SAMPLES): "track_row",
+    }
+    stamp = (computed_at or when).astimezone(dt.UTC)
+    arrays = {
+        name: getattr(sc, name).tolist()
+        for name in (
+            "cpa_km",
+            "tcpa_s",
+            "tdb_km",
+            "twrp_s",
+            "n_cpa",
+            "n_tcpa",
+            "n_tdb",
+            "n_twrp",
+            "score",
+        )
+    }
+    for a_i, k in enumerate(idx.tolist()):
+        t = tracks[k]
+        for d_i, da in enumerate(assets):
+            result.pairs.append(
+                PairScore(
+                    track_pk=t[0],
+                    track_id=t[1],
+                    da_id=da.id,
+                    da_name=da.name,
+                    **{name: arrays[name][a_i][d_i] for name in arrays},
+                    status=status_name[int(status[k])],
+                    lat=float(lat[k]),
+                    lon=float(lon[k]),
+                    speed_mps=float(speed[k]),
+                    heading_deg=float(heading[k]),
+                    computed_at=stamp if persist else None,
+                )
+            )
+    if persist:
+        result.persisted = _persist_scores(session, scenario.id, stamp, result.pairs)
+    return result
+
+
+def _usable(status: npt.NDArray[np.int8]) -> npt.NDArray[np.bool_]:
+    return np.asarray(
+        (status == state_engine.TrackStatus.NO_SAMPLES)
+        | (status == state_engine.TrackStatus.OK)
+        | (status == state_engine.TrackStatus.EXTRAPOLATED)
+    )
+
+
+def _track_states(
+    session: Session, tracks: Sequence[Any], when: dt.datetime, method: str, max_extrapolation_s: float
+) -> tuple[
+    npt.NDArray[np.int8],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+]:
+    """Status, lat, lon, speed and heading of each track row at ``when`` (vectorized engine call).
+
+    ``tracks`` rows are (id, track_id, lat, lon, alt_m, speed_mps, heading_deg, …); a track with
+    no samples keeps its row's state (status NO_SAMPLES).
+    """
+    pks = [t[0] for t in tracks]
+    index_of = {pk: k for k, pk in enumerate(pks)}
+    rows = _bracketing_samples(session, pks, when)
+    if rows:
+        sample_cols = list(zip(*rows, strict=True))
+        f = [np.asarray(c, dtype=np.float64) for c in sample_cols[2:]]
+        states = state_engine.track_states_at(
+            np.array([index_of[r] for r in sample_cols[0]], dtype=np.intp),
+            np.array([datetime_to_us(t) for t in sample_cols[1]], dtype=np.int64),
+            f[0],
+            f[1],
+            f[2],
+            f[3],
+            f[4],
+            when_us=when,
+            method="latest" if method == "latest" else "linear",
+            max_extrapolation_s=max_extrapolation_s,
+            n_tracks=len(tracks),
+        )
+        status = states.status.copy()
+        lat, lon = states.lat_deg.copy(), states.lon_deg.copy()
+        speed, heading = states.speed_mps.copy(), states.heading_deg.copy()
+    else:
+        status = np.full(len(tracks), state_engine.TrackStatus.NO_SAMPLES, dtype=np.int8)
+        lat = np.full(len(tracks), np.nan)
+        lon, speed, heading = lat.copy(), lat.copy(), lat.copy()
+    own = status == state_engine.TrackStatus.NO_SAMPLES
+    if own.any():
+        row_state = np.array([[t[2], t[3], t[5], t[6]] for t in tracks], dtype=np.float64)
+        lat[own], lon[own], speed[own], heading[own] = row_state[own].T
+    return status, lat, lon, speed, heading
+
+
+_STATUS_NAMES = {
+    int(state_engine.TrackStatus.OK): "ok",
+    int(state_engine.TrackStatus.EXTRAPOLATED): "extrapolated",
+    int(state_engine.TrackStatus.STALE): "stale",
+    int(state_engine.TrackStatus.NOT_STARTED): "not_started",
+    int(state_engine.TrackStatus.NO_SAMPLES): "track_row",
+}
+
+
+def track_picture(
+    session: Session,
+    scenario: Scenario,
+    when: dt.datetime,
+    trail_s: float = 120.0,
+    max_trail_points: int = 60,
+) -> list[dict[str, Any]]:
+    """Every track of the scenario at ``when``: state, status, IFF and a short trail (for maps)."""
+    tracks = session.execute(
+        select(
+            Track.id,
+            Track.track_id,
+            Track.lat,
+            Track.lon,
+            Track.alt_m,
+            Track.speed_mps,
+            Track.heading_deg,
+            Track.iff,
+            Track.threat_class,
+        )
+        .where(Track.scenario_id == scenario.id)
+        .order_by(Track.track_id)
+    ).all()
+    if not tracks:
+        return []
+    status, lat, lon, speed, heading = _track_states(
+        session, tracks, when, "linear", state_engine.DEFAULT_MAX_EXTRAPOLATION_S
+    )
+    trails: dict[int, list[tuple[float, float]]] = {}
+    start = when - dt.timedelta(seconds=trail_s)
+    for chunk in _in_chunks([t[0] for t in tracks]):
+        for tid, la, lo in session.execute(
+            select(TrackSample.track_id, TrackSample.lat, TrackSample.lon)
+            .where(TrackSample.track_id.in_(chunk), TrackSample.t >= start, TrackSample.t <= when)
+            .order_by(TrackSample.track_id, TrackSample.t)
+        ):
+            trails.setdefault(tid, []).append((la, lo))
+    out = []
+    for k, t in enumerate(tracks):
+        ok = bool(_usable(status[k : k + 1])[0])
+        trail = trails.get(t[0], [])[-max_trail_points:]
+        out.append(
+            {
+                "track_id": t[1],
+                "status": _STATUS_NAMES[int(status[k])],
+                "iff": t[7],
+                "threat_class": t[8],
+                "lat": float(lat[k]) if ok else None,
+                "lon": float(lon[k]) if ok else None,
+                "speed_mps": float(speed[k]) if ok else None,
+                "heading_deg": float(heading[k]) if ok else None,
+                "trail": [[a, b] for a, b in trail]
+                + ([[float(lat[k]), float(lon[k])]] if ok else []),
+            }
+        )
+    return out
+
+
+def params_use_quality(session: Session, scenario: Scenario) -> bool:
+    return bool(get_model_params(session, scenario).use_track_quality)
+
+
+def _persist_scores(
+    session: Session, scenario_id: int, stamp: dt.datetime, pairs: list[PairScore]
+) -> int:
+    """All rows of one batch in one INSERT; rows already stored for this computed_at are kept."""
+    if not pairs:
+        return 0
+    rows = [
+        {
+            "scenario_id": scenario_id,
+            "track_id": p.track_pk,
+            "da_id": p.da_id,
+            "cpa_km": _finite_or_none(p.cpa_km),
+            "tcpa_s": _finite_or_none(p.tcpa_s),
+            "tdb_km": _finite_or_none(p.tdb_km),
+            "twrp_s": _finite_or_none(p.twrp_s),
+            "n_cpa": p.n_cpa,
+            "n_tcpa": p.n_tcpa,
+            "n_tdb": p.n_tdb,
+            "n_twrp": p.n_twrp,
+            "score": p.score,
+            "computed_at": stamp,
+        }
+        for p in pairs
+    ]
+    dialect = session.get_bind().dialect.name
+    table: Any = ThreatScore.__table__
+    stmt: Any
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt = pg_insert(table).on_conflict_do_nothing(
+            index_elements=["scenario_id", "track_id", "da_id", "computed_at"]
+        )
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(table).on_conflict_do_nothing(
+            index_elements=["scenario_id", "track_id", "da_id", "computed_at"]
+        )
+    # RETURNING counts exactly what was written (driver rowcounts of executemany are not reliable);
+    # SQLAlchemy sends it as multi-row INSERT … VALUES … RETURNING ("insertmanyvalues").
+    return len(session.execute(stmt.returning(table.c.id), rows).all())
+
+
+# ---- ranking and history ----
+
+
+@dataclass
+class RankedThreat:
+    rank: int
+    track_id: str
+    da_id: int
+    da_name: str
+    score: float
+    cpa_km: float
+    tcpa_s: float
+    tdb_km: float
+    twrp_s: float
+    n_cpa: float | None
+    n_tcpa: float | None
+    n_tdb: float | None
+    n_twrp: float | None
+    computed_at: dt.datetime
+
+    def as_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k, v in d.items():
+            if isinstance(v, float) and not math.isfinite(v):
+                d[k] = None
+            elif isinstance(v, dt.datetime):
+                d[k] = v.isoformat().replace("+00:00", "Z")
+        return d
+
+
+def latest_scores(
+    session: Session, scenario: Scenario, at: dt.datetime | None = None, da_id: int | None = None
+) -> list[Any]:
+    """For each (track, DA) of the scenario, its latest threat_score row at or before ``at``."""
+    ts = ThreatScore
+    conds = [ts.scenario_id == scenario.id]
+    if at is not None:
+        conds.append(ts.computed_at <= at)
+    if da_id is not None:
+        conds.append(ts.da_id == da_id)
+    latest = (
+        select(
+            ts.track_id.label("tid"), ts.da_id.label("did"), func.max(ts.computed_at).label("mt")
+        )
+        .where(*conds)
+        .group_by(ts.track_id, ts.da_id)
+        .subquery()
+    )
+    q = (
+        select(
+            Track.track_id,
+            ts.da_id,
+            DefendedAsset.name,
+            ts.score,
+            ts.cpa_km,
+            ts.tcpa_s,
+            ts.tdb_km,
+            ts.twrp_s,
+            ts.n_cpa,
+            ts.n_tcpa,
+            ts.n_tdb,
+            ts.n_twrp,
+            ts.computed_at,
+        )
+        .join(
+            latest,
+            (ts.track_id == latest.c.tid)
+            & (ts.da_id == latest.c.did)
+            & (ts.computed_at == latest.c.mt),
+        )
+        .join(Track, Track.id == ts.track_id)
+        .join(DefendedAsset, DefendedAsset.id == ts.da_id)
+        .where(ts.scenario_id == scenario.id)
+    )
+    return list(session.execute(q).all())
+
+
+def rank(
+    session: Session,
+    scenario: Scenario,
+    *,
+    at: dt.datetime | None = None,
+    da_id: int | None = None,
+    top_n: int | None = None,
+) -> list[RankedThreat]:
+    """Latest-per-track ranking at ``at`` (default: now), per DA or global.
+
+    Per DA: one row per track, by score descending, ties broken by smaller tcpa_s (unknown
+    last) then track_id. Global: each track once, with its highest score over the DAs and
+    that DA (a tie between DAs goes to the smaller tcpa_s, then the smaller DA id).
+    """
+    if top_n is not None and top_n < 1:
+        raise ValidationError(f"top_n: must be >= 1, got {top_n}")
+    rows = latest_scores(session, scenario, at, da_id)
+    if not rows:
+        return []
+    track = np.array([r[0] for r in rows], dtype=object)
+    score = np.array([r[3] for r in rows], dtype=np.float64)
+    tcpa = np.array([_or_inf(r[5]) for r in rows], dtype=np.float64)
+    tcpa = np.where(tcpa < 0, np.inf, tcpa)  # a closest point behind the track is no urgency
+    da = np.array([r[1] for r in rows], dtype=np.int64)
+    # Sort keys, last is primary: score desc, tcpa asc, track_id asc, da asc.
+    order = np.lexsort((da, track.astype(str), tcpa, -score))
+    if da_id is None:
+        _, first = np.unique(track[order].astype(str), return_index=True)
+        order = order[np.sort(first)]
+    if top_n is not None:
+        order = order[:top_n]
+    out = []
+    for rank_k, i in enumerate(order.tolist(), start=1):
+        r = rows[i]
+        out.append(
+            RankedThreat(
+                rank=rank_k,
+                track_id=r[0],
+                da_id=r[1],
+                da_name=r[2],
+                score=r[3],
+                cpa_km=_or_inf(r[4]),
+                tcpa_s=_or_inf(r[5]),
+                tdb_km=_or_inf(r[6]),
+                twrp_s=_or_inf(r[7]),
+                n_cpa=r[8],
+                n_tcpa=r[9],
+                n_tdb=r[10],
+                n_twrp=r[11],
+                computed_at=r[12],
+            )
+        )
+    return out
+
+
+def score_history(
+    session: Session,
+    scenario: Scenario,
+    track_id: str,
+    da_id: int,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Every stored score of one (track, DA) pair in [start, end], oldest first (for plots)."""
+    track = session.scalar(
+        select(Track).where(Track.scenario_id == scenario.id, Track.track_id == track_id)
+    )
+    if track is None:
+        raise NotFoundError(f"no track {track_id!r} in scenario {scenario.name!r}")
+    ts = ThreatScore
+    q = select(ts).where(ts.scenario_id == scenario.id, ts.track_id == track.id, ts.da_id == da_id)
+    if start is not None:
+        q = q.where(ts.computed_at >= start)
+    if end is not None:
+        q = q.where(ts.computed_at <= end)
+    out = []
+    for r in session.scalars(q.order_by(ts.computed_at)):
+        out.append(
+            {
+                "computed_at": r.computed_at.isoformat().replace("+00:00", "Z"),
+                "score": r.score,
+                "cpa_km": r.cpa_km,
+                "tcpa_s": r.tcpa_s,
+                "tdb_km": r.tdb_km,
+                "twrp_s": r.twrp_s,
+                "n_cpa": r.n_cpa,
+                "n_tcpa": r.n_tcpa,
+                "n_tdb": r.n_tdb,
+                "n_twrp": r.n_twrp,
+            }
+        )
+    return out
+
+
+# ---- model params ----
+
+PARAM_FIELDS = (
+    "w_cpa",
+    "w_tcpa",
+    "w_tdb",
+    "w_twrp",
+    "cpa_scale_km",
+    "tcpa_scale_s",
+    "tdb_scale_km",
+    "twrp_scale_s",
+    "clamp_0_1",
+    "weapon_range_km",
+    "cpa_logistic",
+    "tcpa_logistic",
+    "tdb_logistic",
+    "twrp_logistic",
+    "use_track_quality",
+)
+
+
+def params_as_dict(p: ModelParams) -> dict[str, Any]:
+    return {name: getattr(p, name) for name in PARAM_FIELDS}
+
+
+def set_params(session: Session, scenario: Scenario, **changes: Any) -> ModelParams:
+    """Change some model params; the whole result is validated (the message names the field)."""
+    unknown = set(changes) - set(PARAM_FIELDS)
+    if unknown:
+        raise ValidationError(
+            f"unknown parameter(s): {', '.join(sorted(unknown))}; known: {', '.join(PARAM_FIELDS)}"
+        )
+    row = get_model_params(session, scenario)
+    merged = {**params_as_dict(row), **changes}
+    engine_fields = {k: v for k, v in merged.items() if k != "use_track_quality"}
+    try:
+        checked = scoring.coerce_params(engine_fields)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+    for name in PARAM_FIELDS:
+        if name == "use_track_quality":
+            row.use_track_quality = bool(merged[name])
+        elif name.endswith("_logistic"):
+            ramp = getattr(checked, name)
+            setattr(
+                row,
+                name,
+                None if ramp is None else {"midpoint": ramp.midpoint, "width": ramp.width},
+            )
+        else:
+            setattr(row, name, getattr(checked, name))
+    session.flush()
+    return row
+
+
+def apply_preset(session: Session, scenario: Scenario, preset: str) -> ModelParams:
+    """Set the scenario's params to a doctrine preset (argus.tewa.presets) and remember its name."""
+    if preset not in presets.DOCTRINE_PRESETS:
+        raise ValidationError(
+            f"preset: unknown {preset!r}; known: {', '.join(presets.DOCTRINE_PRESETS)}"
+        )
+    p = scoring.params_from_preset(preset)
+    row = set_params(
+        session, scenario, **{k: v for k, v in p.as_dict().items() if k in PARAM_FIELDS}
+    )
+    scenario.doctrine = preset
+    session.flush()
+    return row
+
+
+# ---- weapons and assignment ----
+
+
+def add_weapon(
+    session: Session,
+    scenario: Scenario,
+    *,
+    call_sign: str,
+    weapon_type: str,
+    lat: float,
+    lon: float,
+    rounds: int,
+    max_range_km: float,
+    min_range_km: float = 0.0,
+    max_target_speed_mps: float = 1500.0,
+    fire_channels: int = 1,
+    interceptor_speed_mps: float = 1000.0,
+) -> Weapon:
+    """Add (or replace, by call sign) a fire unit of the scenario; the database checks the ranges."""
+    checks = [
+        ("lat", -90 <= lat <= 90, "in [-90, 90]"),
+        ("lon", -180 <= lon <= 180, "in [-180, 180]"),
+        ("rounds", rounds >= 0, ">= 0"),
+        ("min_range_km", min_range_km >= 0, ">= 0"),
+        ("max_range_km", max_range_km > min_range_km, "> min_range_km"),
+        ("max_target_speed_mps", max_target_speed_mps > 0, "> 0"),
+        ("fire_channels", fire_channels >= 1, ">= 1"),
+        ("interceptor_speed_mps", interceptor_speed_mps > 0, "> 0"),
+    ]
+    for name, ok, rule in checks:
+        if not ok:
+            raise ValidationError(f"{name}: must be {rule}")
+    w = session.scalar(
+        select(Weapon).where(Weapon.scenario_id == scenario.id, Weapon.call_sign == call_sign)
+    )
+    if w is None:
+        w = Weapon(scenario_id=scenario.id, call_sign=call_sign)
+        session.add(w)
+    w.weapon_type, w.lat, w.lon, w.rounds = weapon_type, lat, lon, rounds
+    w.min_range_km, w.max_range_km = min_range_km, max_range_km
+    w.max_target_speed_mps, w.fire_channels, w.interceptor_speed_mps = (
+        max_target_speed_mps,
+        fire_channels,
+        interceptor_speed_mps,
+    )
+    session.flush()
+    return w
+
+
+def list_weapons(session: Session, scenario: Scenario) -> list[Weapon]:
+    return list(
+        session.scalars(
+            select(Weapon).where(Weapon.scenario_id == scenario.id).order_by(Weapon.call_sign)
+        )
+    )
+
+
+def set_kill_probability(session: Session, weapon_type: str, threat_class: str, pk: float) -> None:
+    if not 0 <= pk <= 1:
+        raise ValidationError(f"pk: must be in [0, 1], got {pk}")
+    row = session.scalar(
+        select(KillProbability).where(
+            KillProbability.weapon_type == weapon_type, KillProbability.threat_class == threat_class
+        )
+    )
+    if row is None:
+        session.add(KillProbability(weapon_type=weapon_type, threat_class=threat_class, pk=pk))
+    else:
+        row.pk = pk
+    session.flush()
+
+
+def kill_probability_matrix(
+    session: Session, weapon_types: list[str], threat_classes: list[str]
+) -> npt.NDArray[np.float64]:
+    """pk[type, class], resolved (type, class) → (type, '*') → ('*', class) → ('*', '*') → 0.7."""
+    table = {
+        (r.weapon_type, r.threat_class): r.pk for r in session.scalars(select(KillProbability))
+    }
+    out = np.empty((len(weapon_types), len(threat_classes)))
+    for i, wt in enumerate(weapon_types):
+        for j, tc in enumerate(threat_classes):
+            for key in ((wt, tc), (wt, "*"), ("*", tc), ("*", "*")):
+                if key in table:
+                    out[i, j] = table[key]
+                    break
+            else:
+                out[i, j] = 0.7
+    return out
+
+
+@dataclass
+class AssignmentLine:
+    weapon: str
+    weapon_type: str
+    target: str
+    rounds: int
+    kill_probability: float
+    expected_value_saved: float
+    target_value: float
+    threat_score: float
+    da_name: str
+    intercept_time_s: float | None
+
+
+@dataclass
+class AssignmentResult:
+    scenario: str
+    at: dt.datetime
+    lines: list[AssignmentLine]
+    objective: float
+    upper_bound: float | None
+    gap: float | None
+    solver: str
+    status: str
+    proven_optimal: bool
+    kept_previous: bool
+    runtime_s: float
+    unassigned_hostile: list[str]
+    not_engageable: list[str]
+    persisted: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["at"] = self.at.isoformat().replace("+00:00", "Z")
+        for k in ("upper_bound", "gap"):
+            if d[k] is not None and not math.isfinite(d[k]):
+                d[k] = None
+        return d
+
+
+def plan_assignment(
+    session: Session,
+    scenario: Scenario,
+    at: dt.datetime,
+    *,
+    solver: str = "auto",
+    hysteresis: float = 0.05,
+    time_limit_s: float = 2.0,
+    persist: bool = False,
+) -> AssignmentResult:
+    """Weapon-target assignment at ``at``: who fires how many rounds at which hostile track.
+
+    Targets are the scenario's tracks alive at ``at``, valued V = max over DAs of
+    (threat score × asset value); only hostile tracks may be engaged; kill probabilities come
+    from the weapon type × threat class table, zeroed outside each battery's envelope at the
+    time of intercept. The previous stored plan is kept unless the new one is better by more
+    than ``hysteresis`` (no flip-flopping between cycles).
+    """
+    if solver not in ("auto", "exact", "heuristic", "greedy"):
+        raise ValidationError(f"solver: must be auto, exact, heuristic or greedy, got {solver!r}")
+    at = at.astimezone(dt.UTC)
+    weapons = list_weapons(session, scenario)
+    comp = compute_at(session, scenario, at)
+    empty = AssignmentResult(
+        scenario.name,
+        at,
+        [],
+        0.0,
+        None,
+        None,
+        solver,
+        "no_weapons" if not weapons else "no_targets",
+        True,
+        False,
+        0.0,
+        [],
+        [],
+    )
+    if not weapons or not comp.pairs:
+        return empty
+    values_by_da = {a.id: a.value for a in scenario_assets(session, scenario)}
+    # Per track: its best (score × asset value) and state.
+    best: dict[str, tuple[float, float, str, PairScore]] = {}
+    for p in comp.pairs:
+        v = p.score * values_by_da.get(p.da_id, 1.0)
+        if p.track_id not in best or v > best[p.track_id][0]:
+            best[p.track_id] = (v, p.score, p.da_name, p)
+    names = sorted(best)
+    tracks = {
+        t.track_id: t
+        for t in session.scalars(
+            select(Track).where(Track.scenario_id == scenario.id, Track.track_id.in_(names))
+        )
+    }
+    values = np.array([best[n][0] for n in names])
+    st = [best[n][3] for n in names]
+    hostile = np.array([tracks[n].iff == "hostile" for n in names])
+    friendly = np.array([tracks[n].iff == "friendly" for n in names])
+    wtypes = sorted({w.weapon_type for w in weapons})
+    tclasses = sorted({tracks[n].threat_class for n in names})
+    geom = assignment_engine.engagement_geometry(
+        [w.lat for w in weapons],
+        [w.lon for w in weapons],
+        [w.min_range_km for w in weapons],
+        [w.max_range_km for w in weapons],
+        [w.interceptor_speed_mps for w in weapons],
+        [w.max_target_speed_mps for w in weapons],
+        [p.lat for p in st],
+        [p.lon for p in st],
+        [p.speed_mps for p in st],
+        [p.heading_deg for p in st],
+        weapon_type=[wtypes.index(w.weapon_type) for w in weapons],
+        threat_class=[tclasses.index(tracks[n].threat_class) for n in names],
+        pk_table=kill_probability_matrix(session, wtypes, tclasses),
+    )
+    problem = assignment_engine.make_problem(
+        values,
+        geom.kill_prob,
+        rounds=[w.rounds for w in weapons],
+        channels=[w.fire_channels for w in weapons],
+        feasible=geom.feasible,
+        hostile=hostile,
+        friendly=friendly,
+    )
+    chosen = solver
+    if solver == "auto":
+        chosen = "exact" if problem.n_weapons * problem.n_targets <= 400 else "heuristic"
+    if chosen == "exact":
+        plan = assignment_engine.solve_exact(problem, time_limit_s=max(time_limit_s, 1.0))
+    elif chosen == "heuristic":
+        plan = assignment_engine.solve_heuristic(problem, time_limit_s=time_limit_s)
+    else:
+        plan = assignment_engine.solve_greedy(problem)
+    prev = _previous_assignment(
+        session, scenario, at, [w.id for w in weapons], [tracks[n].id for n in names]
+    )
+    plan = assignment_engine.stabilize(problem, prev, plan, hysteresis=hysteresis)
+    lines = []
+    for i, j in zip(*np.nonzero(plan.x), strict=True):
+        n = names[int(j)]
+        t_hit = float(geom.intercept_time_s[i, j])
+        lines.append(
+            AssignmentLine(
+                weapon=weapons[int(i)].call_sign,
+                weapon_type=weapons[int(i)].weapon_type,
+                target=n,
+                rounds=int(plan.x[i, j]),
+                kill_probability=float(plan.kill_probability[j]),
+                expected_value_saved=float(plan.expected_value_saved[j]),
+                target_value=float(values[j]),
+                threat_score=float(best[n][1]),
+                da_name=best[n][2],
+                intercept_time_s=t_hit if math.isfinite(t_hit) else None,
+            )
+        )
+    lines.sort(key=lambda ln: (-ln.expected_value_saved, ln.target, ln.weapon))
+    engaged = set(np.flatnonzero(plan.engaged).tolist())
+    result = AssignmentResult(
+        scenario=scenario.name,
+        at=at,
+        lines=lines,
+        objective=float(plan.objective),
+        upper_bound=float(plan.upper_bound),
+        gap=float(plan.gap),
+        solver=plan.solver,
+        status=plan.status,
+        proven_optimal=bool(plan.proven_optimal),
+        kept_previous=bool(plan.kept_previous),
+        runtime_s=float(plan.runtime_s),
+        unassigned_hostile=[n for k, n in enumerate(names) if hostile[k] and k not in engaged],
+        not_engageable=[n for k, n in enumerate(names) if not hostile[k] or friendly[k]],
+    )
+    if persist and lines:
+        rows = []
+        wid = {w.call_sign: w.id for w in weapons}
+        for ln in lines:
+            rows.append(
+                {
+                    "scenario_id": scenario.id,
+                    "weapon_id": wid[ln.weapon],
+                    "track_id": tracks[ln.target].id,
+                    "rounds": ln.rounds,
+                    "kill_probability": ln.kill_probability,
+                    "expected_value": ln.expected_value_saved,
+                    "computed_at": at,
+                }
+            )
+        existing = session.scalar(
+            select(func.count())
+            .select_from(Assignment)
+            .where(Assignment.scenario_id == scenario.id, Assignment.computed_at == at)
+        )
+        if not existing:
+            session.execute(insert(Assignment), rows)
+            result.persisted = len(rows)
+    return result
+
+
+def _previous_assignment(
+    session: Session,
+    scenario: Scenario,
+    at: dt.datetime,
+    weapon_ids: list[int],
+    track_ids: list[int],
+) -> npt.NDArray[np.int64] | None:
+    last = session.scalar(
+        select(func.max(Assignment.computed_at)).where(
+            Assignment.scenario_id == scenario.id, Assignment.computed_at < at
+        )
+    )
+    if last is None:
+        return None
+    x = np.zeros((len(weapon_ids), len(track_ids)), dtype=np.int64)
+    wi = {w: k for k, w in enumerate(weapon_ids)}
+    ti = {t: k for k, t in enumerate(track_ids)}
+    for a in session.scalars(
+        select(Assignment).where(
+            Assignment.scenario_id == scenario.id, Assignment.computed_at == last
+        )
+    ):
+        if a.weapon_id in wi and a.track_id in ti:
+            x[wi[a.weapon_id], ti[a.track_id]] = a.rounds
+    return x
+
+
+def set_track_identity(
+    session: Session,
+    scenario: Scenario,
+    track_id: str,
+    *,
+    iff: str | None = None,
+    threat_class: str | None = None,
+    quality: float | None = None,
+) -> Track:
+    track = session.scalar(
+        select(Track).where(Track.scenario_id == scenario.id, Track.track_id == track_id)
+    )
+    if track is None:
+        raise NotFoundError(f"no track {track_id!r} in scenario {scenario.name!r}")
+    if iff is not None:
+        if iff not in ("hostile", "unknown", "friendly"):
+            raise ValidationError(f"iff: must be hostile, unknown or friendly, got {iff!r}")
+        track.iff = iff
+    if threat_class is not None:
+        track.threat_class = threat_class
+    if quality is not None:
+        if not 0 <= quality <= 1:
+            raise ValidationError(f"quality: must be in [0, 1], got {quality}")
+        track.quality = quality
+    session.flush()
+    return track

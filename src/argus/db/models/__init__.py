@@ -1,5 +1,6 @@
 """All ORM models; importing this module registers every table on ``Base.metadata``."""
 
+from argus.db.models.ops import Job, User
 from argus.db.models.tewa import (
     Assignment,
     DefendedAsset,
@@ -16,6 +17,7 @@ from argus.db.models.tewa import (
 __all__ = [
     "Assignment",
     "DefendedAsset",
+    "Job",
     "KillProbability",
     "ModelParams",
     "Scenario",
@@ -23,5 +25,6 @@ __all__ = [
     "ThreatScore",
     "Track",
     "TrackSample",
+    "User",
     "Weapon",
 ]

@@ -101,6 +101,11 @@ class Scenario(TimestampMixin, Base):
     doctrine: Mapped[str] = mapped_column(
         String(40), nullable=False, server_default=text("'default'")
     )
+    #: Active scenarios are recomputed by the periodic job.
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    #: Replay: the periodic job evaluates the scenario at start + ((now - start) mod (end - start)),
+    #: so recorded data (the demo) loops as if live; scores are stamped with the real time.
+    replay: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
 
     tracks: Mapped[list[Track]] = relationship(
         back_populates="scenario", cascade="all, delete-orphan", passive_deletes=True

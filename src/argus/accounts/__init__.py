@@ -1,0 +1,1 @@
+"""Users, password hashing (argon2id) and API tokens (JWT)."""

@@ -1,0 +1,89 @@
+"""JWT access and refresh tokens (HS256, PyJWT), signed with ``ARGUS_JWT_SECRET``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import jwt
+
+ALGORITHM = "HS256"
+ACCESS_TTL = dt.timedelta(minutes=30)
+REFRESH_TTL = dt.timedelta(days=7)
+MIN_SECRET_LENGTH = 32
+
+TokenKind = Literal["access", "refresh"]
+
+
+class TokenError(Exception):
+    """A token that is missing, malformed, expired, of the wrong kind or badly signed."""
+
+
+class MissingSecretError(RuntimeError):
+    """ARGUS_JWT_SECRET is not set; the API cannot issue or check tokens."""
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    username: str
+    role: str
+    kind: TokenKind
+    expires_at: dt.datetime
+
+
+def _check_secret(secret: str | None) -> str:
+    if not secret:
+        raise MissingSecretError(
+            "ARGUS_JWT_SECRET is not set: export a random value of at least 32 characters "
+            "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`), "
+            "or run `argus serve`, which generates one under ./var/"
+        )
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise MissingSecretError(f"ARGUS_JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters")
+    return secret
+
+
+def issue(
+    secret: str | None,
+    username: str,
+    role: str,
+    kind: TokenKind = "access",
+    ttl: dt.timedelta | None = None,
+    now: dt.datetime | None = None,
+) -> str:
+    key = _check_secret(secret)
+    issued = now or dt.datetime.now(dt.UTC)
+    exp = issued + (ttl or (ACCESS_TTL if kind == "access" else REFRESH_TTL))
+    claims: dict[str, Any] = {
+        "sub": username,
+        "role": role,
+        "typ": kind,
+        "iat": int(issued.timestamp()),
+        "exp": int(exp.timestamp()),
+        "jti": secrets.token_hex(8),
+    }
+    return jwt.encode(claims, key, algorithm=ALGORITHM)
+
+
+def decode(secret: str | None, token: str, expected: TokenKind = "access") -> TokenClaims:
+    key = _check_secret(secret)
+    try:
+        claims = jwt.decode(token, key, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "typ"]})
+    except jwt.ExpiredSignatureError:
+        raise TokenError("token expired") from None
+    except jwt.PyJWTError as exc:
+        raise TokenError(f"invalid token ({type(exc).__name__})") from None
+    if claims.get("typ") != expected:
+        raise TokenError(f"expected a {expected} token, got a {claims.get('typ')} token")
+    return TokenClaims(
+        username=str(claims["sub"]),
+        role=str(claims.get("role", "viewer")),
+        kind=expected,
+        expires_at=dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC),
+    )
+
+
+def generate_secret() -> str:
+    return secrets.token_urlsafe(48)

@@ -1,0 +1,231 @@
+"""TEWA endpoints at the guide's paths: compute_at, compute_now, ranking, score_breakdown,
+score_history, assign; and the jobs they start."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy.orm import Session
+
+from argus.api.deps import Operator, SessionDep, Viewer
+from argus.db.models import DefendedAsset, Job, Scenario
+from argus.jobs import tasks
+from argus.tewa import service
+
+router = APIRouter(tags=["tewa"])
+
+
+def scenario_or_404(session: Session, scenario_id: int) -> Scenario:
+    sc = session.get(Scenario, scenario_id)
+    if sc is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, detail=f"scenario_id: no scenario {scenario_id}"
+        )
+    return sc
+
+
+class ComputeAtRequest(BaseModel):
+    scenario_id: int = Field(ge=1)
+    when: AwareDatetime = Field(description="ISO 8601 with a zone, e.g. 2025-06-01T06:03:00Z")
+    da_ids: list[int] | None = Field(
+        default=None, description="defended assets (default: the scenario's set)"
+    )
+    weapon_range_km: float | None = Field(default=None, gt=0, description="override for this call")
+    method: Literal["linear", "latest"] = "linear"
+    persist: bool = True
+
+
+class ComputeNowRequest(BaseModel):
+    scenario_id: int = Field(ge=1)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class AssignRequest(BaseModel):
+    scenario_id: int = Field(ge=1)
+    at: AwareDatetime | None = Field(default=None, description="default: now")
+    solver: Literal["auto", "exact", "heuristic", "greedy"] = "auto"
+    hysteresis: float = Field(default=0.05, ge=0, le=1)
+    persist: bool = False
+
+
+@router.post("/api/tewa/compute_at/", summary="Threat scores of every (track, DA) pair at a time")
+def compute_at(
+    request: Request, session: SessionDep, _: Operator, body: ComputeAtRequest
+) -> dict[str, Any]:
+    sc = scenario_or_404(session, body.scenario_id)
+    res = service.compute_at(
+        session,
+        sc,
+        body.when,
+        da_ids=body.da_ids,
+        method=body.method,
+        weapon_range_km=body.weapon_range_km,
+        persist=body.persist,
+    )
+    if body.persist and res.persisted:
+        session.commit()
+        tasks.publish_computed(sc.id, res.when.isoformat(), len(res.pairs))
+    return res.as_json()
+
+
+@router.post(
+    "/api/tewa/compute_now/",
+    summary="Compute a scenario now (202 + job when a broker is configured)",
+    responses={202: {"description": "queued on the broker; poll GET /api/jobs/{id}"}},
+)
+def compute_now(request: Request, session: SessionDep, _: Operator, body: ComputeNowRequest) -> Any:
+    sc = scenario_or_404(session, body.scenario_id)
+    now = dt.datetime.now(dt.UTC)
+    job, created = tasks.new_job(
+        session, "compute_scenario", sc.id, {"computed_at": now.isoformat()}, body.idempotency_key
+    )
+    if not created:
+        return _job_response(job, repeated=True)
+    session.commit()
+    settings = request.app.state.settings
+    if settings.broker_url:
+        celery = request.app.state.celery
+        celery.send_task("argus.compute_scenario", args=[sc.id, now.isoformat(), job.id])
+        return JSONResponse(_job_body(job), status_code=status.HTTP_202_ACCEPTED)
+    try:
+        tasks.compute_scenario(settings.database_url, sc.id, now.isoformat(), job.id)
+    except Exception as exc:
+        raise HTTPException(
+            status.HTTP_500_INTERNAL_SERVER_ERROR, detail=f"computation failed: {exc}"
+        ) from None
+    session.expire_all()
+    refreshed = session.get(Job, job.id)
+    assert refreshed is not None
+    return _job_response(refreshed)
+
+
+def _job_body(job: Job) -> dict[str, Any]:
+    return {
+        "job_id": job.id,
+        "kind": job.kind,
+        "scenario_id": job.scenario_id,
+        "status": job.status,
+        "attempts": job.attempts,
+        "result": job.result,
+        "error": job.error,
+        "created_at": job.created_at.isoformat() if job.created_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "status_url": f"/api/jobs/{job.id}",
+    }
+
+
+def _job_response(job: Job, repeated: bool = False) -> Any:
+    body = _job_body(job) | {"repeated": repeated}
+    code = status.HTTP_200_OK if job.status in ("succeeded", "failed") else status.HTTP_202_ACCEPTED
+    return JSONResponse(body, status_code=code)
+
+
+@router.get("/api/jobs/{job_id}", summary="A job's state and result")
+def get_job(session: SessionDep, _: Viewer, job_id: str) -> dict[str, Any]:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"job_id: no job {job_id}")
+    return _job_body(job)
+
+
+@router.get("/api/tewa/ranking/", summary="Latest-per-track threat ranking, per DA or global")
+def ranking(
+    session: SessionDep,
+    _: Viewer,
+    scenario_id: Annotated[int, Query(ge=1)],
+    da_id: Annotated[int | None, Query(ge=1)] = None,
+    top_n: Annotated[int | None, Query(ge=1, le=10_000)] = None,
+    at: Annotated[
+        AwareDatetime | None, Query(description="latest scores at or before this time")
+    ] = None,
+) -> dict[str, Any]:
+    sc = scenario_or_404(session, scenario_id)
+    ranked = service.rank(session, sc, at=at, da_id=da_id, top_n=top_n)
+    return {
+        "scenario_id": sc.id,
+        "da_id": da_id,
+        "at": at.isoformat() if at else None,
+        "results": [r.as_json() for r in ranked],
+    }
+
+
+def _track_and_da(session: Session, sc: Scenario, track_id: str, da_id: int) -> None:
+    if session.get(DefendedAsset, da_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"da_id: no defended asset {da_id}")
+
+
+@router.get(
+    "/api/tewa/score_breakdown/", summary="The latest score of a (track, DA) with its parts"
+)
+def score_breakdown(
+    session: SessionDep,
+    _: Viewer,
+    scenario_id: Annotated[int, Query(ge=1)],
+    track_id: Annotated[str, Query(min_length=1)],
+    da_id: Annotated[int, Query(ge=1)],
+) -> dict[str, Any]:
+    sc = scenario_or_404(session, scenario_id)
+    _track_and_da(session, sc, track_id, da_id)
+    hist = service.score_history(session, sc, track_id, da_id)
+    if not hist:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            detail=f"no score stored for track {track_id!r} and DA {da_id}",
+        )
+    params = service.params_as_dict(service.get_model_params(session, sc))
+    latest = hist[-1]
+    weights = {k: params[f"w_{k}"] for k in ("cpa", "tcpa", "tdb", "twrp")}
+    return {
+        "scenario_id": sc.id,
+        "track_id": track_id,
+        "da_id": da_id,
+        **latest,
+        "weights": weights,
+        "contributions": {k: (latest[f"n_{k}"] or 0.0) * w for k, w in weights.items()},
+        "params": params,
+    }
+
+
+@router.get("/api/tewa/score_history/", summary="Stored scores of a (track, DA) over a time window")
+def score_history(
+    session: SessionDep,
+    _: Viewer,
+    scenario_id: Annotated[int, Query(ge=1)],
+    track_id: Annotated[str, Query(min_length=1)],
+    da_id: Annotated[int, Query(ge=1)],
+    start: AwareDatetime | None = None,
+    end: AwareDatetime | None = None,
+) -> dict[str, Any]:
+    sc = scenario_or_404(session, scenario_id)
+    _track_and_da(session, sc, track_id, da_id)
+    return {
+        "scenario_id": sc.id,
+        "track_id": track_id,
+        "da_id": da_id,
+        "results": service.score_history(session, sc, track_id, da_id, start, end),
+    }
+
+
+@router.post("/api/tewa/assign/", summary="Weapon assignment plan at a time")
+def assign(session: SessionDep, _: Operator, body: AssignRequest) -> dict[str, Any]:
+    sc = scenario_or_404(session, body.scenario_id)
+    res = service.plan_assignment(
+        session,
+        sc,
+        body.at or dt.datetime.now(dt.UTC),
+        solver=body.solver,
+        hysteresis=body.hysteresis,
+        persist=body.persist,
+    )
+    return res.as_json()
+
+
+@router.get("/api/tewa/presets/", summary="Doctrine presets (weights and scales)")
+def list_presets(_: Viewer) -> dict[str, Any]:
+    from argus.tewa.presets import DOCTRINE_PRESETS
+
+    return {name: dict(values) for name, values in DOCTRINE_PRESETS.items()}

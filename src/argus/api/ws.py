@@ -1,0 +1,118 @@
+"""/ws/threats: the ranking of a scenario, pushed after every computation.
+
+Authenticate with ``?token=<access token>`` or a first message ``{"token": "…"}``. The server
+sends ``{"type": "ranking", …}`` at once and again whenever a new batch is stored — whether it
+was computed in this process (in-process bus) or by a Celery worker (seen by polling the
+newest ``computed_at`` every ``poll_s``). A client that falls behind (its queue overflows or a
+send takes longer than ``send_timeout_s``) is dropped; the others are not slowed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
+from sqlalchemy import func, select
+
+from argus import metrics
+from argus.api.deps import user_from_token
+from argus.db.models import Scenario, ThreatScore
+from argus.jobs.tasks import THREATS_TOPIC
+from argus.pipeline.bus import memory_bus
+from argus.tewa import service
+
+router = APIRouter()
+
+POLL_S = 1.0
+SEND_TIMEOUT_S = 2.0
+
+
+def _snapshot(app: Any, scenario_id: int) -> tuple[str | None, dict[str, Any] | None]:
+    with app.state.sessionmaker() as session:
+        sc = session.get(Scenario, scenario_id)
+        if sc is None:
+            return None, None
+        latest = session.scalar(
+            select(func.max(ThreatScore.computed_at)).where(ThreatScore.scenario_id == scenario_id)
+        )
+        ranked = service.rank(session, sc)
+        per_da: dict[str, list[dict[str, Any]]] = {}
+        for a in service.scenario_assets(session, sc):
+            per_da[str(a.id)] = [r.as_json() for r in service.rank(session, sc, da_id=a.id)]
+        return (latest.isoformat() if latest else None), {
+            "type": "ranking",
+            "scenario_id": scenario_id,
+            "computed_at": latest.isoformat() if latest else None,
+            "global": [r.as_json() for r in ranked],
+            "per_da": per_da,
+        }
+
+
+def _authenticate(app: Any, token: str | None) -> None:
+    with app.state.sessionmaker() as session:
+        user_from_token(app.state.settings, session, token)
+
+
+@router.websocket("/ws/threats")
+async def threats(ws: WebSocket, scenario_id: int, token: str | None = None) -> None:
+    await ws.accept()
+    app = ws.app
+    if token is None:
+        try:
+            first = await asyncio.wait_for(ws.receive_text(), timeout=10)
+            token = json.loads(first).get("token")
+        except (TimeoutError, ValueError, AttributeError, WebSocketDisconnect):
+            token = None
+    try:
+        await asyncio.to_thread(_authenticate, app, token)
+    except HTTPException as exc:
+        await ws.send_json({"type": "error", "status": exc.status_code, "detail": exc.detail})
+        await ws.close(code=4401 if exc.status_code == 401 else 4403)
+        return
+    last, snap = await asyncio.to_thread(_snapshot, app, scenario_id)
+    if snap is None:
+        await ws.send_json(
+            {"type": "error", "status": 404, "detail": f"scenario_id: no scenario {scenario_id}"}
+        )
+        await ws.close(code=4404)
+        return
+    dropped = asyncio.Event()
+    sub = memory_bus.subscribe(THREATS_TOPIC)
+    sub.on_drop = dropped.set
+    metrics.WS_CLIENTS.inc()
+    receiver = asyncio.create_task(_drain(ws))
+    try:
+        await asyncio.wait_for(ws.send_json(snap), SEND_TIMEOUT_S)
+        while not receiver.done():
+            if dropped.is_set():
+                raise TimeoutError
+            try:
+                event = await asyncio.wait_for(sub.queue.get(), timeout=POLL_S)
+                if event.get("scenario_id") != scenario_id:
+                    continue
+            except TimeoutError:
+                pass
+            current, snap = await asyncio.to_thread(_snapshot, app, scenario_id)
+            if snap is not None and current != last:
+                last = current
+                await asyncio.wait_for(ws.send_json(snap), SEND_TIMEOUT_S)
+    except TimeoutError:  # fell behind: drop this client only
+        metrics.WS_DROPPED.inc()
+        with contextlib.suppress(Exception):
+            await ws.close(code=4408, reason="too slow: dropped")
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        receiver.cancel()
+        memory_bus.unsubscribe(sub)
+        metrics.WS_CLIENTS.dec()
+
+
+async def _drain(ws: WebSocket) -> None:
+    """Read (and ignore) what the client sends, so a disconnect is noticed."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        while True:
+            await ws.receive_text()

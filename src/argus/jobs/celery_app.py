@@ -1,0 +1,81 @@
+"""Celery application for the scale-out column: ``argus worker`` and ``argus beat``.
+
+Tasks acknowledge late and are rejected when their worker dies, so a killed worker's task is
+delivered again; the task functions are idempotent per (scenario, computed_at), so the retry
+completes the batch without writing anything twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from sqlalchemy.exc import OperationalError
+
+from argus.config import get_settings
+from argus.jobs import tasks
+
+
+def make_celery(broker_url: str | None = None, interval_s: float | None = None) -> Celery:
+    s = get_settings()
+    broker = broker_url or s.broker_url
+    if not broker:
+        raise RuntimeError("ARGUS_BROKER_URL is not set: give redis://… or amqp://… to run Celery workers")
+    app = Celery("argus", broker=broker)
+    every = interval_s if interval_s is not None else s.compute_interval_s
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue="argus",
+        task_ignore_result=True,  # results live in the job table, not in a result backend
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": s.celery_visibility_timeout_s},
+        timezone="UTC",
+        beat_schedule={
+            "periodic-compute-threats": {
+                "task": "argus.periodic_compute_threats",
+                "schedule": every,
+            }
+        }
+        if every > 0
+        else {},
+    )
+
+    @app.task(
+        name="argus.compute_scenario",
+        bind=True,
+        autoretry_for=(OperationalError, ConnectionError),
+        retry_backoff=True,
+        retry_backoff_max=60,
+        retry_jitter=True,
+        max_retries=5,
+    )
+    def compute_scenario(self: Any, scenario_id: int, computed_at: str, job_id: str | None = None) -> dict[str, Any]:
+        return tasks.compute_scenario(get_settings().database_url, scenario_id, computed_at, job_id)
+
+    @app.task(
+        name="argus.periodic_compute_threats",
+        bind=True,
+        autoretry_for=(OperationalError, ConnectionError),
+        retry_backoff=True,
+        retry_backoff_max=60,
+        retry_jitter=True,
+        max_retries=5,
+    )
+    def periodic(self: Any, now: str | None = None) -> list[dict[str, Any]]:
+        # The tick is fixed when beat sends the task (``now``), so retries reuse it.
+        return tasks.periodic_compute_threats(get_settings().database_url, every or 1.0, now)
+
+    return app
+
+
+def _lazy_app() -> Celery | None:
+    try:
+        return make_celery()
+    except RuntimeError:
+        return None
+
+
+#: ``celery -A argus.jobs.celery_app worker`` finds this (None without a broker configured).
+app = _lazy_app()

@@ -1,0 +1,219 @@
+"""compute_at, persistence, ranking and params through the service, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import random
+
+import numpy as np
+import pymap3d
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from argus.db.models import DefendedAsset, ModelParams, Scenario, ThreatScore, Track
+from argus.db.session import make_sessionmaker, session_scope
+from argus.tewa import service
+from argus.tewa.ingest import TrackSamples, datetime_to_us
+
+T0 = dt.datetime(2025, 1, 1, 12, 0, tzinfo=dt.UTC)
+DA_LAT, DA_LON = 30.0, 70.0
+
+
+def _straight_track(track_id: str, north0_m: float, east0_m: float, speed: float, heading: float,
+                    times_s: list[float]) -> TrackSamples:
+    h = math.radians(heading)
+    t = np.asarray(times_s, dtype=float)
+    e = east0_m + speed * math.sin(h) * t
+    n = north0_m + speed * math.cos(h) * t
+    lat, lon, _ = pymap3d.enu2geodetic(e, n, np.zeros_like(t), DA_LAT, DA_LON, 0.0)
+    k = t.size
+    return TrackSamples(
+        np.full(k, track_id, dtype=object), datetime_to_us(T0) + (t * 1e6).astype(np.int64),
+        np.asarray(lat), np.asarray(lon), np.full(k, 1000.0), np.full(k, speed), np.full(k, heading),
+        np.arange(2, k + 2),
+    )
+
+
+def _setup(session: Session, *tracks: TrackSamples, radius_km: float = 5.0) -> Scenario:
+    sc, _ = service.get_or_create_scenario(session, "S")
+    da = service.upsert_defended_asset(session, "DA", DA_LAT, DA_LON, radius_km)
+    service.attach_asset(session, sc, da)
+    for tr in tracks:
+        service.import_samples(session, sc, tr)
+    return sc
+
+
+def test_head_on_track_at_interpolated_time(session: Session) -> None:
+    # 50 km south, flying north at 250 m/s, samples every 20 s; query between samples.
+    sc = _setup(session, _straight_track("H", -50_000, 0, 250, 0, [0, 20, 40, 60]))
+    res = service.compute_at(session, sc, T0 + dt.timedelta(seconds=30))
+    (p,) = res.pairs
+    assert p.status == "ok"
+    # Position after 30 s: 42.5 km south. Head-on: CPA 0, TCPA 170 s, TDB 37.5 km.
+    assert p.cpa_km == pytest.approx(0.0, abs=1e-3)
+    assert p.tcpa_s == pytest.approx(170.0, abs=0.05)
+    assert p.tdb_km == pytest.approx(42.5 - 5.0, abs=5e-3)
+    # Weapon range (default 20 km) reached after (42.5 - 20) km / 250 m/s = 90 s.
+    assert p.twrp_s == pytest.approx(90.0, abs=0.05)
+    params = service.engine_params(session, sc)
+    expected = params.w_cpa * 1 + params.w_tcpa / (1 + 170 / params.tcpa_scale_s) + params.w_tdb / (
+        1 + 37.5 / params.tdb_scale_km) + params.w_twrp / (1 + 90 / params.twrp_scale_s)
+    assert p.score == pytest.approx(min(expected, 1.0), abs=1e-3)
+
+
+def test_latest_method_holds_the_previous_sample(session: Session) -> None:
+    sc = _setup(session, _straight_track("H", -50_000, 0, 250, 0, [0, 20, 40]))
+    p = service.compute_at(session, sc, T0 + dt.timedelta(seconds=30), method="latest").pairs[0]
+    assert p.tdb_km == pytest.approx(50 - 5 - 5.0, abs=5e-3)  # the t=20 s sample: 45 km out
+
+
+def test_stale_not_started_and_extrapolated(session: Session) -> None:
+    sc = _setup(
+        session,
+        _straight_track("early", -50_000, 0, 100, 0, [0, 10]),
+        _straight_track("late", -50_000, 0, 100, 0, [100, 110]),
+    )
+    r = service.compute_at(session, sc, T0 + dt.timedelta(seconds=35))  # 25 s after 'early' ended
+    assert [p.track_id for p in r.pairs] == ["early"] and r.pairs[0].status == "extrapolated"
+    assert r.not_started == ["late"]
+    assert r.pairs[0].tdb_km == pytest.approx(50 - 3.5 - 5, abs=5e-3)  # dead-reckoned 35 s at 100 m/s
+    r = service.compute_at(session, sc, T0 + dt.timedelta(seconds=45))  # 35 s after: stale
+    assert r.pairs == [] and r.stale == ["early"] and r.not_started == ["late"]
+
+
+def test_track_without_samples_uses_its_row(session: Session) -> None:
+    sc = _setup(session)
+    lat, lon, _ = pymap3d.enu2geodetic(0, -30_000, 0, DA_LAT, DA_LON, 0)
+    session.add(Track(scenario_id=sc.id, track_id="row", lat=float(lat), lon=float(lon), speed_mps=0, heading_deg=0))
+    session.flush()
+    (p,) = service.compute_at(session, sc, T0).pairs
+    assert p.status == "track_row"
+    assert p.tdb_km == pytest.approx(25.0, abs=1e-3)
+    assert math.isinf(p.tcpa_s) and math.isinf(p.twrp_s)  # stationary: never closes
+    assert p.as_json()["tcpa_s"] is None and p.as_json()["twrp_s"] is None
+
+
+def test_weapon_range_override_order(session: Session) -> None:
+    sc = _setup(session, _straight_track("H", -50_000, 0, 250, 0, [0, 20]))
+    base = service.compute_at(session, sc, T0).pairs[0].twrp_s
+    assert base == pytest.approx((50 - 20) * 4, abs=0.05)  # params: 20 km
+    da = session.scalar(sa.select(DefendedAsset))
+    assert da is not None
+    da.weapon_range_km = 30.0
+    session.flush()
+    assert service.compute_at(session, sc, T0).pairs[0].twrp_s == pytest.approx(80.0, abs=0.05)  # per DA
+    assert service.compute_at(session, sc, T0, weapon_range_km=40).pairs[0].twrp_s == pytest.approx(40.0, abs=0.05)
+
+
+def test_persist_is_one_batch_and_idempotent(engine: sa.Engine) -> None:
+    factory = make_sessionmaker(engine)
+    with session_scope(factory) as s:
+        sc = _setup(s, _straight_track("A", -50_000, 0, 250, 0, [0, 60]),
+                    _straight_track("B", 0, 60_000, 100, 90, [0, 60]))  # B recedes: TWRP never
+        r1 = service.compute_at(s, sc, T0 + dt.timedelta(seconds=10), persist=True)
+        r2 = service.compute_at(s, sc, T0 + dt.timedelta(seconds=10), persist=True)
+    assert (r1.persisted, r2.persisted) == (2, 0)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(ThreatScore.track_id, ThreatScore.twrp_s, ThreatScore.tcpa_s)).all()
+    assert len(rows) == 2
+    with Session(engine) as s:
+        sc = service.get_scenario(s, "S")
+        ranked = service.rank(s, sc)
+    assert [r.track_id for r in ranked] == ["A", "B"]
+    assert math.isinf(ranked[1].twrp_s) and ranked[1].tcpa_s < 0  # NULL restored as +inf
+
+
+def test_bad_inputs_name_the_field(session: Session) -> None:
+    sc = _setup(session)
+    with pytest.raises(service.ValidationError, match="^when"):
+        service.compute_at(session, sc, dt.datetime(2025, 1, 1))
+    with pytest.raises(service.ValidationError, match="^method"):
+        service.compute_at(session, sc, T0, method="cubic")
+    with pytest.raises(service.ValidationError, match="^da_ids"):
+        service.compute_at(session, sc, T0, da_ids=[12345])
+    with pytest.raises(service.ValidationError, match="^weapon_range_km"):
+        service.compute_at(session, sc, T0, weapon_range_km=-1)
+
+
+def _brute_force_rank(rows: list[tuple], at: dt.datetime, da: int | None) -> list[tuple[str, int]]:
+    latest: dict[tuple[str, int], tuple] = {}
+    for r in rows:  # (track, da, t, score, tcpa)
+        if r[2] <= at and (da is None or r[1] == da):
+            key = (r[0], r[1])
+            if key not in latest or r[2] > latest[key][2]:
+                latest[key] = r
+
+    def key(r: tuple) -> tuple:
+        tc = math.inf if r[4] is None or r[4] < 0 else r[4]
+        return (-r[3], tc, r[0], r[1])
+
+    best: dict[str, tuple] = {}
+    for r in sorted(latest.values(), key=key):
+        if da is not None or r[0] not in best:
+            best.setdefault(r[0], r) if da is None else None
+    chosen = sorted(latest.values(), key=key) if da is not None else sorted(best.values(), key=key)
+    return [(r[0], r[1]) for r in chosen]
+
+
+def test_ranking_matches_brute_force_on_random_histories(session: Session) -> None:
+    rnd = random.Random(11)
+    sc, _ = service.get_or_create_scenario(session, "R")
+    das = [service.upsert_defended_asset(session, f"D{k}", 10 + k, 20, 5) for k in range(3)]
+    tracks = []
+    for k in range(6):
+        t = Track(scenario_id=sc.id, track_id=f"T{k}", lat=0, lon=0, speed_mps=1, heading_deg=0)
+        session.add(t)
+        tracks.append(t)
+    session.flush()
+    rows = []
+    for tr in tracks:
+        for da in das:
+            for _ in range(rnd.randint(0, 5)):
+                t = T0 + dt.timedelta(seconds=rnd.randint(0, 100))
+                score = rnd.choice([0.2, 0.5, 0.5, 0.9, rnd.random()])  # ties on purpose
+                tcpa = rnd.choice([None, -10.0, 30.0, 60.0])
+                if any(r[0] == tr.track_id and r[1] == da.id and r[2] == t for r in rows):
+                    continue
+                rows.append((tr.track_id, da.id, t, score, tcpa))
+                session.add(ThreatScore(scenario_id=sc.id, track_id=tr.id, da_id=da.id, score=score,
+                                        tcpa_s=tcpa, computed_at=t))
+    session.flush()
+    for at_s in (0, 25, 50, 75, 100):
+        at = T0 + dt.timedelta(seconds=at_s)
+        for da in [None, *[d.id for d in das]]:
+            got = [(r.track_id, r.da_id) for r in service.rank(session, sc, at=at, da_id=da)]
+            assert got == _brute_force_rank(rows, at, da), (at_s, da)
+            if da is None:
+                assert len({t for t, _ in got}) == len(got)  # never several rows for one track
+    top = service.rank(session, sc, at=T0 + dt.timedelta(seconds=100), top_n=2)
+    assert len(top) == 2 and [r.rank for r in top] == [1, 2]
+
+
+def test_score_history_window(session: Session) -> None:
+    sc = _setup(session, _straight_track("H", -50_000, 0, 250, 0, [0, 100]))
+    for k in range(0, 100, 10):
+        service.compute_at(session, sc, T0 + dt.timedelta(seconds=k), persist=True)
+    da = session.scalar(sa.select(DefendedAsset))
+    assert da is not None
+    hist = service.score_history(session, sc, "H", da.id, T0 + dt.timedelta(seconds=20), T0 + dt.timedelta(seconds=50))
+    assert [h["computed_at"] for h in hist] == [f"2025-01-01T12:00:{s:02d}Z" for s in (20, 30, 40, 50)]
+    scores = [h["score"] for h in hist]
+    assert scores == sorted(scores)  # an inbound track's score only grows
+
+
+def test_params_set_validate_and_presets(session: Session) -> None:
+    sc = _setup(session)
+    row = service.set_params(session, sc, w_cpa=0.9, cpa_logistic={"midpoint": 5, "width": 1})
+    assert row.w_cpa == 0.9 and row.cpa_logistic == {"midpoint": 5.0, "width": 1.0}
+    with pytest.raises(service.ValidationError, match="w_tdb"):
+        service.set_params(session, sc, w_tdb=1.5)
+    with pytest.raises(service.ValidationError, match="unknown parameter"):
+        service.set_params(session, sc, w_speed=1)
+    row = service.apply_preset(session, sc, "point-defense")
+    assert (row.cpa_scale_km, row.weapon_range_km, sc.doctrine) == (2.0, 8.0, "point-defense")
+    assert row.cpa_logistic is None
+    with pytest.raises(service.ValidationError, match="preset"):
+        service.apply_preset(session, sc, "nuclear")
+    assert session.scalar(sa.select(sa.func.count()).select_from(ModelParams)) == 1

@@ -61,9 +61,16 @@ class Settings(BaseSettings):
         default=5.0, ge=0, description="periodic recompute of active scenarios (0 = off)"
     )
     celery_visibility_timeout_s: int = Field(
-        default=3600, ge=1, description="Redis broker: seconds before an unacknowledged task is redelivered"
+        default=3600,
+        ge=1,
+        description="Redis broker: seconds before an unacknowledged task is redelivered",
     )
-    upload_max_bytes: int = Field(default=20_000_000, ge=1, description="largest CSV upload the API accepts")
+    celery_queue: str = Field(
+        default="argus", description="Celery queue the API sends to and workers consume"
+    )
+    upload_max_bytes: int = Field(
+        default=20_000_000, ge=1, description="largest CSV upload the API accepts"
+    )
     host: str = Field(default="127.0.0.1", description="address `argus serve` binds")
     port: int = Field(default=8000, ge=1, le=65535, description="port `argus serve` binds")
 

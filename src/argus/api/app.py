@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
     if s.broker_url:
         from argus.jobs.celery_app import make_celery
 
-        app.state.celery = make_celery(s.broker_url)
+        app.state.celery = make_celery(s)
     install_error_handlers(app)
 
     @app.middleware("http")

@@ -163,7 +163,13 @@ def worker(
     app = make_celery()
     _install_signal_metrics()
     app.worker_main(
-        ["worker", f"--concurrency={concurrency}", f"--loglevel={loglevel}", "-Q", "argus"]
+        [
+            "worker",
+            f"--concurrency={concurrency}",
+            f"--loglevel={loglevel}",
+            "-Q",
+            settings().celery_queue,
+        ]
     )
 
 

@@ -12,22 +12,24 @@ from typing import Any
 from celery import Celery
 from sqlalchemy.exc import OperationalError
 
-from argus.config import get_settings
+from argus.config import Settings, get_settings
 from argus.jobs import tasks
 
 
-def make_celery(broker_url: str | None = None, interval_s: float | None = None) -> Celery:
-    s = get_settings()
-    broker = broker_url or s.broker_url
+def make_celery(settings: Settings | None = None, interval_s: float | None = None) -> Celery:
+    s = settings or get_settings()
+    broker = s.broker_url
     if not broker:
-        raise RuntimeError("ARGUS_BROKER_URL is not set: give redis://… or amqp://… to run Celery workers")
+        raise RuntimeError(
+            "ARGUS_BROKER_URL is not set: give redis://… or amqp://… to run Celery workers"
+        )
     app = Celery("argus", broker=broker)
     every = interval_s if interval_s is not None else s.compute_interval_s
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_default_queue="argus",
+        task_default_queue=s.celery_queue,
         task_ignore_result=True,  # results live in the job table, not in a result backend
         broker_connection_retry_on_startup=True,
         broker_transport_options={"visibility_timeout": s.celery_visibility_timeout_s},
@@ -51,8 +53,10 @@ def make_celery(broker_url: str | None = None, interval_s: float | None = None) 
         retry_jitter=True,
         max_retries=5,
     )
-    def compute_scenario(self: Any, scenario_id: int, computed_at: str, job_id: str | None = None) -> dict[str, Any]:
-        return tasks.compute_scenario(get_settings().database_url, scenario_id, computed_at, job_id)
+    def compute_scenario(
+        self: Any, scenario_id: int, computed_at: str, job_id: str | None = None
+    ) -> dict[str, Any]:
+        return tasks.compute_scenario(s.database_url, scenario_id, computed_at, job_id)
 
     @app.task(
         name="argus.periodic_compute_threats",
@@ -64,8 +68,10 @@ def make_celery(broker_url: str | None = None, interval_s: float | None = None) 
         max_retries=5,
     )
     def periodic(self: Any, now: str | None = None) -> list[dict[str, Any]]:
-        # The tick is fixed when beat sends the task (``now``), so retries reuse it.
-        return tasks.periodic_compute_threats(get_settings().database_url, every or 1.0, now)
+        # The tick is recorded under the task id on first run, so redeliveries reuse it.
+        return tasks.periodic_compute_threats(
+            s.database_url, every or 1.0, now, job_id=self.request.id
+        )
 
     return app
 

@@ -38,7 +38,9 @@ class InProcessScheduler:
     async def _loop(self) -> None:
         while True:
             try:
-                await asyncio.to_thread(tasks.periodic_compute_threats, self.database_url, self.interval_s)
+                await asyncio.to_thread(
+                    tasks.periodic_compute_threats, self.database_url, self.interval_s
+                )
                 self.runs += 1
             except Exception as exc:  # keep scheduling; the failure is logged and counted
                 self.failures += 1

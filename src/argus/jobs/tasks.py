@@ -34,7 +34,12 @@ def scenario_time(scenario: Scenario, now: dt.datetime) -> dt.datetime:
 
     Replay scenarios loop over [start_time, end_time]; others use ``now``.
     """
-    if scenario.replay and scenario.start_time and scenario.end_time and scenario.end_time > scenario.start_time:
+    if (
+        scenario.replay
+        and scenario.start_time
+        and scenario.end_time
+        and scenario.end_time > scenario.start_time
+    ):
         span = (scenario.end_time - scenario.start_time).total_seconds()
         offset = (now - scenario.start_time).total_seconds() % span
         return scenario.start_time + dt.timedelta(seconds=offset)
@@ -77,7 +82,9 @@ def _notify(results: list[dict[str, Any]]) -> None:
         publish_computed(r["scenario_id"], r["computed_at"], r["pairs"])
 
 
-def compute_scenario(database_url: str, scenario_id: int, computed_at: str, job_id: str | None = None) -> dict[str, Any]:
+def compute_scenario(
+    database_url: str, scenario_id: int, computed_at: str, job_id: str | None = None
+) -> dict[str, Any]:
     """Compute and store one scenario's scores stamped ``computed_at`` (ISO); records the job."""
     engine = make_engine(database_url)
     factory = make_sessionmaker(engine)
@@ -106,15 +113,47 @@ def compute_scenario(database_url: str, scenario_id: int, computed_at: str, job_
         engine.dispose()
 
 
-def periodic_compute_threats(database_url: str, interval_s: float, now: str | None = None) -> list[dict[str, Any]]:
-    """Recompute every active scenario, stamped with the current tick (one transaction each)."""
+def periodic_compute_threats(
+    database_url: str, interval_s: float, now: str | None = None, job_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Recompute every active scenario, stamped with the current tick (one transaction each).
+
+    With ``job_id`` (Celery passes its task id) the tick is recorded the first time the task
+    runs and reused by any redelivery of the same message, so a duplicated or retried task
+    computes the same (scenario, computed_at) and writes nothing twice.
+    """
     engine = make_engine(database_url)
     factory = make_sessionmaker(engine)
-    stamp = tick_time(dt.datetime.fromisoformat(now) if now else dt.datetime.now(dt.UTC), interval_s)
+    stamp = tick_time(
+        dt.datetime.fromisoformat(now) if now else dt.datetime.now(dt.UTC), interval_s
+    )
     results = []
     try:
+        if job_id:
+            with session_scope(factory) as s:
+                job = s.get(Job, job_id)
+                if job is None:
+                    job = Job(
+                        id=job_id,
+                        kind="periodic_compute_threats",
+                        status="running",
+                        params={"computed_at": stamp.isoformat()},
+                        attempts=1,
+                    )
+                    s.add(job)
+                else:
+                    stamp = (
+                        dt.datetime.fromisoformat(job.params["computed_at"])
+                        if job.params
+                        else stamp
+                    )
+                    job.attempts += 1
         with factory() as s:
-            ids = list(s.scalars(select(Scenario.id).where(Scenario.active.is_(True)).order_by(Scenario.id)))
+            ids = list(
+                s.scalars(
+                    select(Scenario.id).where(Scenario.active.is_(True)).order_by(Scenario.id)
+                )
+            )
         for sid in ids:
             started = time.perf_counter()
             with session_scope(factory) as s:
@@ -123,6 +162,8 @@ def periodic_compute_threats(database_url: str, interval_s: float, now: str | No
                     continue
                 results.append(_compute_one(s, sc, stamp))
             _observe(time.perf_counter() - started)
+        if job_id:
+            _job_state(factory, job_id, "succeeded", result={"scenarios": results})
         _notify(results)
         return results
     finally:
@@ -157,15 +198,26 @@ def _job_state(
             job.finished_at = dt.datetime.now(dt.UTC)
 
 
-def new_job(session: Session, kind: str, scenario_id: int | None, params: dict[str, Any],
-            idempotency_key: str | None = None) -> tuple[Job, bool]:
+def new_job(
+    session: Session,
+    kind: str,
+    scenario_id: int | None,
+    params: dict[str, Any],
+    idempotency_key: str | None = None,
+) -> tuple[Job, bool]:
     """A job row (queued); with a key already used, the first job instead (and False)."""
     if idempotency_key:
         existing = session.scalar(select(Job).where(Job.idempotency_key == idempotency_key))
         if existing is not None:
             return existing, False
-    job = Job(id=str(uuid.uuid4()), kind=kind, scenario_id=scenario_id, params=params,
-              idempotency_key=idempotency_key, status="queued")
+    job = Job(
+        id=str(uuid.uuid4()),
+        kind=kind,
+        scenario_id=scenario_id,
+        params=params,
+        idempotency_key=idempotency_key,
+        status="queued",
+    )
     session.add(job)
     session.flush()
     return job, True

@@ -213,10 +213,12 @@ def score_history(
 @router.post("/api/tewa/assign/", summary="Weapon assignment plan at a time")
 def assign(session: SessionDep, _: Operator, body: AssignRequest) -> dict[str, Any]:
     sc = scenario_or_404(session, body.scenario_id)
+    # Default time: now — for a replay scenario, the point of the loop the live picture shows.
+    when = body.at or tasks.scenario_time(sc, dt.datetime.now(dt.UTC))
     res = service.plan_assignment(
         session,
         sc,
-        body.at or dt.datetime.now(dt.UTC),
+        when,
         solver=body.solver,
         hysteresis=body.hysteresis,
         persist=body.persist,

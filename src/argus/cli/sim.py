@@ -1,0 +1,159 @@
+"""``argus sim``: fly a scenario, look at it with radars, plot or export the result.
+
+A standalone Typer sub-app (``app``) registered by the main CLI as ``argus sim``. Thin: parse,
+call the engines (:mod:`argus.sim.scenario`, :mod:`argus.sim.plot`), print.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    name="sim",
+    help="Threat flight and radar simulation: run a scenario TOML, plot truth and detections.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+ScenarioArg = Annotated[
+    Path,
+    typer.Argument(
+        exists=True,
+        dir_okay=False,
+        readable=True,
+        help="Scenario TOML file (see argus/sim/examples).",
+    ),
+]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Override the scenario's random seed.")]
+
+
+def _load(path: Path, seed: int | None) -> object:
+    from argus.sim.ballistic import ShootingError, UnreachableTargetError
+    from argus.sim.scenario import ScenarioError, load_scenario, run_scenario
+
+    try:
+        scenario = load_scenario(path)
+        return run_scenario(scenario, seed=seed)
+    except (ScenarioError, UnreachableTargetError, ShootingError, ValueError) as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+@app.command("plot")
+def plot(
+    scenario: ScenarioArg,
+    out: Annotated[Path, typer.Option("-o", "--out", help="PNG file to write.")] = Path(
+        "scenario.png"
+    ),
+    seed: SeedOpt = None,
+) -> None:
+    """Run SCENARIO and draw truth, detections and radar coverage on a local map."""
+    from argus.sim.plot import plot_scenario
+    from argus.sim.scenario import ScenarioResult
+
+    result = _load(scenario, seed)
+    assert isinstance(result, ScenarioResult)
+    sc = result.scenario
+    path = plot_scenario(
+        result.truth,
+        result.detections,
+        radars=sc.radars,
+        out=out,
+        title=f"{sc.name} — seed {sc.seed if seed is None else seed}",
+        t_end_s=sc.duration_s,
+    )
+    d = result.detections
+    console.print(
+        f"wrote [bold]{path}[/]: {result.truth.size} objects, {len(d)} detections "
+        f"({int(d.is_false_alarm.sum())} false alarms), {len(result.strobes)} jamming strobes"
+    )
+
+
+@app.command("run")
+def run(
+    scenario: ScenarioArg,
+    seed: SeedOpt = None,
+    detections_csv: Annotated[
+        Path | None, typer.Option("--detections-csv", help="Write the detections to this CSV file.")
+    ] = None,
+    truth_csv: Annotated[
+        Path | None,
+        typer.Option(
+            "--truth-csv", help="Write the truth, sampled at truth_sample_s, to this CSV."
+        ),
+    ] = None,
+) -> None:
+    """Run SCENARIO and print what flew, where it landed and what the radars saw."""
+    from argus.sim.scenario import ScenarioResult
+
+    result = _load(scenario, seed)
+    assert isinstance(result, ScenarioResult)
+    table = Table(title=result.scenario.name)
+    for col in ("truth id", "type", "kind", "start (s)", "end (s)", "detections"):
+        table.add_column(col, justify="right" if col not in ("type", "kind") else "left")
+    d = result.detections
+    tr = result.truth.trajectories
+    for i, tid in enumerate(result.truth.truth_id):
+        table.add_row(
+            str(tid), result.truth.threat_keys[i], result.truth.kinds[i], f"{tr.start_s[i]:.1f}",
+            f"{tr.end_s[i]:.1f}", str(int(np.sum(d.truth_id == tid))),
+        )  # fmt: skip
+    console.print(table)
+    for flight in result.ballistic_flights:
+        for k in range(flight.impact_time_s.size):
+            console.print(
+                f"{flight.threat_keys[k]}: impact at {flight.impact_lat_deg[k]:.4f}°, {flight.impact_lon_deg[k]:.4f}° "
+                f"t = {flight.impact_time_s[k]:.1f} s, apogee {flight.apogee_alt_m[k] / 1000:.1f} km"
+            )
+    console.print(
+        f"{len(d)} detections, {int(d.is_false_alarm.sum())} false alarms, {len(result.strobes)} strobes"
+    )
+    if detections_csv is not None:
+        with detections_csv.open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["time_s", "radar_id", "scan_index", "truth_id", "range_m", "azimuth_deg", "elevation_deg",
+                        "range_rate_mps", "snr_db"])  # fmt: skip
+            for k in range(len(d)):
+                w.writerow([
+                    f"{d.time_s[k]:.4f}", d.radar_id[k], d.scan_index[k], d.truth_id[k], f"{d.range_m[k]:.2f}",
+                    f"{np.degrees(d.azimuth_rad[k]):.5f}", f"{np.degrees(d.elevation_rad[k]):.5f}",
+                    "" if np.isnan(d.range_rate_mps[k]) else f"{d.range_rate_mps[k]:.2f}", f"{d.snr_db[k]:.2f}",
+                ])  # fmt: skip
+        console.print(f"wrote {detections_csv}")
+    if truth_csv is not None:
+        s = result.truth_samples()
+        with truth_csv.open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["time_s", "truth_id", "x_m", "y_m", "z_m", "vx_mps", "vy_mps", "vz_mps"])
+            for k in range(s.time_s.size):
+                w.writerow([f"{s.time_s[k]:.3f}", s.truth_id[k], *(f"{x:.3f}" for x in s.pos_ecef_m[k]),
+                            *(f"{x:.3f}" for x in s.vel_ecef_mps[k])])  # fmt: skip
+        console.print(f"wrote {truth_csv}")
+
+
+@app.command("catalogue")
+def catalogue() -> None:
+    """List the threat types of the catalogue with their nominal figures."""
+    from argus.sim.catalogue import BallisticThreat, load_catalogue
+
+    cat = load_catalogue()
+    table = Table(title=f"threat catalogue ({cat.path})")
+    for col in ("key", "kind", "name", "range (km)", "RCS (m²)", "speed / burn"):
+        table.add_column(col)
+    for key, t in cat.items():
+        extra = (
+            f"burn {t.burn_time_s:g} s, Δv {t.ideal_delta_v_mps:.0f} m/s"
+            if isinstance(t, BallisticThreat)
+            else f"{t.cruise_speed_mps:g} m/s at {t.cruise_alt_m:g} m"
+        )
+        table.add_row(key, t.kind, t.name, f"{t.nominal_range_km:g}", f"{t.rcs_m2:g}", extra)
+    console.print(table)

@@ -6,16 +6,21 @@ from prometheus_client import Counter, Gauge, Histogram
 
 REQUESTS = Counter("argus_http_requests_total", "HTTP requests", ["method", "route", "status"])
 REQUEST_SECONDS = Histogram(
-    "argus_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
+    "argus_http_request_duration_seconds",
+    "HTTP request latency",
+    ["method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 BATCHES = Counter("argus_threat_batches_total", "Threat computation batches stored")
 PAIRS = Counter("argus_threat_pairs_scored_total", "(track, DA) pairs scored")
 BATCH_SECONDS = Histogram(
-    "argus_threat_batch_duration_seconds", "Threat batch latency (compute + store)",
+    "argus_threat_batch_duration_seconds",
+    "Threat batch latency (compute + store)",
     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 JOB_RETRIES = Counter("argus_job_retries_total", "Job retries", ["task"])
 JOB_FAILURES = Counter("argus_job_failures_total", "Job failures", ["task"])
 WS_CLIENTS = Gauge("argus_websocket_clients", "Connected WebSocket clients")
-WS_DROPPED = Counter("argus_websocket_dropped_total", "WebSocket clients dropped for falling behind")
+WS_DROPPED = Counter(
+    "argus_websocket_dropped_total", "WebSocket clients dropped for falling behind"
+)

@@ -10,6 +10,7 @@ import pytest
 from argus import geo
 from argus.tewa.assignment import (
     AssignmentPlan,
+    EngagementGeometry,
     WTAProblem,
     engagement_geometry,
     evaluate,
@@ -59,7 +60,11 @@ def random_tiny(rng: np.random.Generator) -> WTAProblem:
 
 def test_two_rounds_split_between_targets() -> None:
     prob = two_round_problem()
-    for plan in (solve_exact(prob), solve_brute_force(prob), solve_heuristic(prob, max_iterations=5)):
+    for plan in (
+        solve_exact(prob),
+        solve_brute_force(prob),
+        solve_heuristic(prob, max_iterations=5),
+    ):
         np.testing.assert_array_equal(plan.x, [[1, 1]])
         assert plan.objective == pytest.approx(10.4)
     assert upper_bound(prob) == pytest.approx(10.4)  # slot bound: 5.4 + 5.0
@@ -67,7 +72,11 @@ def test_two_rounds_split_between_targets() -> None:
 
 def test_one_fire_channel_forces_both_rounds_onto_one_target() -> None:
     prob = two_round_problem(channels=1)
-    for plan in (solve_exact(prob), solve_brute_force(prob), solve_heuristic(prob, max_iterations=5)):
+    for plan in (
+        solve_exact(prob),
+        solve_brute_force(prob),
+        solve_heuristic(prob, max_iterations=5),
+    ):
         np.testing.assert_array_equal(plan.x, [[2, 0]])
         assert plan.objective == pytest.approx(7.5)
         np.testing.assert_allclose(plan.kill_probability, [0.75, 0.0])
@@ -82,7 +91,11 @@ def test_greedy_is_myopic_the_others_are_not() -> None:
     greedy = solve_greedy(prob)
     np.testing.assert_array_equal(greedy.x, [[1, 0], [0, 1]])
     assert greedy.objective == pytest.approx(10.0)
-    for plan in (solve_exact(prob), solve_brute_force(prob), solve_heuristic(prob, max_iterations=5)):
+    for plan in (
+        solve_exact(prob),
+        solve_brute_force(prob),
+        solve_heuristic(prob, max_iterations=5),
+    ):
         np.testing.assert_array_equal(plan.x, [[0, 1], [1, 0]])
         assert plan.objective == pytest.approx(16.5)
 
@@ -192,7 +205,12 @@ def test_exact_reports_bound_and_gap_at_its_time_limit() -> None:
 
 def test_heuristic_is_deterministic_for_a_seed() -> None:
     rng = np.random.default_rng(5)
-    prob = make_problem(rng.uniform(10, 100, 15), rng.uniform(0.2, 0.9, (10, 15)), rounds=rng.integers(1, 4, 10), channels=2)
+    prob = make_problem(
+        rng.uniform(10, 100, 15),
+        rng.uniform(0.2, 0.9, (10, 15)),
+        rounds=rng.integers(1, 4, 10),
+        channels=2,
+    )
     a = solve_heuristic(prob, time_limit_s=60, max_iterations=30, seed=4)
     b = solve_heuristic(prob, time_limit_s=60, max_iterations=30, seed=4)
     np.testing.assert_array_equal(a.x, b.x)
@@ -205,9 +223,19 @@ def test_heuristic_is_deterministic_for_a_seed() -> None:
 def test_roe_gating_never_assigns_friendly_or_non_hostile_targets() -> None:
     p = [[0.9, 0.9, 0.9]]
     values = [100.0, 50.0, 10.0]
-    np.testing.assert_array_equal(roe_mask(3, hostile=[True, False, True], friendly=[True, False, False]), [False, False, True])
-    prob = make_problem(values, p, rounds=3, friendly=[True, False, False], hostile=[True, False, True])
-    for plan in (solve_exact(prob), solve_heuristic(prob, max_iterations=5), solve_greedy(prob), solve_brute_force(prob)):
+    np.testing.assert_array_equal(
+        roe_mask(3, hostile=[True, False, True], friendly=[True, False, False]),
+        [False, False, True],
+    )
+    prob = make_problem(
+        values, p, rounds=3, friendly=[True, False, False], hostile=[True, False, True]
+    )
+    for plan in (
+        solve_exact(prob),
+        solve_heuristic(prob, max_iterations=5),
+        solve_greedy(prob),
+        solve_brute_force(prob),
+    ):
         assert plan.x[0, 0] == 0 and plan.x[0, 1] == 0
         assert plan.x[0, 2] == 3
         assert plan.objective == pytest.approx(10.0 * (1 - 0.1**3))
@@ -226,8 +254,17 @@ def test_envelope_mask_is_respected() -> None:
 
 def test_rounds_and_channels_are_respected_everywhere() -> None:
     rng = np.random.default_rng(9)
-    prob = make_problem(rng.uniform(10, 100, 12), rng.uniform(0.3, 0.9, (6, 12)), rounds=[4, 3, 2, 5, 1, 3], channels=[1, 2, 2, 3, 1, 1])
-    for plan in (solve_greedy(prob), solve_heuristic(prob, max_iterations=20), solve_exact(prob, time_limit_s=30)):
+    prob = make_problem(
+        rng.uniform(10, 100, 12),
+        rng.uniform(0.3, 0.9, (6, 12)),
+        rounds=[4, 3, 2, 5, 1, 3],
+        channels=[1, 2, 2, 3, 1, 1],
+    )
+    for plan in (
+        solve_greedy(prob),
+        solve_heuristic(prob, max_iterations=20),
+        solve_exact(prob, time_limit_s=30),
+    ):
         assert (plan.x.sum(axis=1) <= prob.rounds).all()
         assert ((plan.x > 0).sum(axis=1) <= prob.channels).all()
 
@@ -274,7 +311,9 @@ def test_hysteresis_switches_for_a_large_gain() -> None:
 def test_previous_plan_is_repaired_before_comparison() -> None:
     # Target 0 turned friendly and the weapon lost a round: the old 2 rounds on target 0 are
     # dropped; the one remaining round is re-used greedily, so keeping equals the candidate.
-    prob = make_problem([10.0, 8.0, 6.0], [[0.5, 0.5, 0.5]], rounds=1, friendly=[True, False, False])
+    prob = make_problem(
+        [10.0, 8.0, 6.0], [[0.5, 0.5, 0.5]], rounds=1, friendly=[True, False, False]
+    )
     new = solve_exact(prob)
     plan = stabilize(prob, [[2, 0, 0]], new, hysteresis=0.05)
     assert plan.kept_previous
@@ -292,9 +331,17 @@ def test_previous_plan_is_repaired_before_comparison() -> None:
 # ---------------------------------------------------------------- geometry
 
 
-def _head_on(speed: float, max_range_km: float, min_range_km: float = 0.0, max_target_speed: float = 1000.0, heading: float = 270.0) -> tuple[float, object]:
+def _head_on(
+    speed: float,
+    max_range_km: float,
+    min_range_km: float = 0.0,
+    max_target_speed: float = 1000.0,
+    heading: float = 270.0,
+) -> tuple[float, EngagementGeometry]:
     lam = math.degrees(math.asin(30_000 / A))  # 30 km east of the battery on the equator
-    g = engagement_geometry(0.0, 0.0, min_range_km, max_range_km, 1000.0, max_target_speed, 0.0, lam, speed, heading)
+    g = engagement_geometry(
+        0.0, 0.0, min_range_km, max_range_km, 1000.0, max_target_speed, 0.0, lam, speed, heading
+    )
     return lam, g
 
 
@@ -313,7 +360,9 @@ def test_engagement_geometry_head_on_intercept() -> None:
     assert away.intercept_time_s[0, 0] == math.inf and not away.feasible[0, 0]
     # Receding slower: caught from behind at 30 km / (1000 - 500 cos λ) s.
     _, chase = _head_on(500.0, 100.0, heading=90.0)
-    assert chase.intercept_time_s[0, 0] == pytest.approx(30_000 / (1000 - 500 * math.cos(math.radians(lam))), rel=1e-12)
+    assert chase.intercept_time_s[0, 0] == pytest.approx(
+        30_000 / (1000 - 500 * math.cos(math.radians(lam))), rel=1e-12
+    )
 
 
 def test_engagement_geometry_kill_probability_table() -> None:
@@ -339,3 +388,18 @@ def test_engagement_geometry_kill_probability_table() -> None:
     np.testing.assert_allclose(g.kill_prob, [[0.8, 0.5], [0.6, 0.7], [0.5, 0.5]])
     prob = make_problem([10.0, 20.0], g.kill_prob, rounds=1, feasible=g.feasible)
     assert solve_exact(prob).objective == pytest.approx(solve_brute_force(prob).objective)
+
+
+@pytest.mark.parametrize(("w", "t"), [(0, 3), (3, 0), (0, 0)])
+def test_empty_problems(w: int, t: int) -> None:
+    prob = make_problem(np.full(t, 10.0), np.full((w, t), 0.5), rounds=1)
+    for plan in (
+        solve_exact(prob),
+        solve_heuristic(prob),
+        solve_greedy(prob),
+        solve_brute_force(prob),
+    ):
+        assert plan.x.shape == (w, t)
+        assert plan.objective == 0.0
+    assert upper_bound(prob) == 0.0
+    assert stabilize(prob, np.zeros((w, t), dtype=int), solve_greedy(prob)).objective == 0.0

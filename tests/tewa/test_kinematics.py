@@ -29,8 +29,13 @@ A = geo.WGS84_A
 
 
 def one(*args: float, **kw: float) -> tuple[float, float, float, float]:
-    k = pair_kinematics(*args, **kw)  # type: ignore[arg-type]
-    return float(k.cpa_km[0, 0]), float(k.tcpa_s[0, 0]), float(k.tdb_km[0, 0]), float(k.twrp_s[0, 0])
+    k = pair_kinematics(*args, **kw)
+    return (
+        float(k.cpa_km[0, 0]),
+        float(k.tcpa_s[0, 0]),
+        float(k.tdb_km[0, 0]),
+        float(k.twrp_s[0, 0]),
+    )
 
 
 def test_head_on() -> None:
@@ -142,9 +147,10 @@ def test_asset_at_the_pole_track_heading_north_flies_over_it() -> None:
     assert tdb == pytest.approx(n_phi * math.cos(phi) / 1000, rel=1e-10)
     # The naive "heading in the DA's frame" would point this track sideways: cpa ~ range.
     ve, vn = v * math.sin(0.0), v * math.cos(0.0)
-    e, n, _ = geo.enu_offsets(89.5, 45.0, 90.0, 0.0)
-    t_naive = -(e * ve + n * vn) / v**2
-    assert math.hypot(e + ve * max(t_naive, 0), n + vn * max(t_naive, 0)) / 1000 > 30.0
+    e_arr, n_arr, _ = geo.enu_offsets(89.5, 45.0, 90.0, 0.0)
+    e, n = float(e_arr), float(n_arr)
+    t_naive = max(-(e * ve + n * vn) / v**2, 0.0)
+    assert math.hypot(e + ve * t_naive, n + vn * t_naive) / 1000 > 30.0
 
 
 def test_asset_near_the_pole_crossing_track() -> None:
@@ -157,13 +163,24 @@ def test_asset_near_the_pole_crossing_track() -> None:
     assert rng_km == pytest.approx(33.5, abs=0.1)
     assert got[0] == pytest.approx(rng_km * math.sin(math.radians(10.0)), rel=1e-3)
     assert got[1] == pytest.approx(rng_km * 1000 * math.cos(math.radians(10.0)) / 200.0, rel=1e-3)
-    np.testing.assert_allclose(got, pair_kinematics_reference(*args, weapon_range_km=25.0), rtol=1e-9)
+    np.testing.assert_allclose(
+        got, pair_kinematics_reference(*args, weapon_range_km=25.0), rtol=1e-9
+    )
     np.testing.assert_allclose(got, _oracle(*args, wr=25.0), rtol=1e-7)
     # Heading straight at it (over the pole): CPA 0.
     assert one(89.8, 100.0, 200.0, 0.0, 89.9, -80.0)[0] == pytest.approx(0.0, abs=1e-9)
 
 
-def _oracle(lat: float, lon: float, speed: float, heading: float, lat0: float, lon0: float, radius: float, wr: float) -> tuple[float, float, float, float]:
+def _oracle(
+    lat: float,
+    lon: float,
+    speed: float,
+    heading: float,
+    lat0: float,
+    lon0: float,
+    radius: float,
+    wr: float,
+) -> tuple[float, float, float, float]:
     """Independent implementation: pymap3d for the geometry, textbook formulas for the rest."""
     e, n, _ = pymap3d.geodetic2enu(lat, lon, 0.0, lat0, lon0, 0.0)
     h = math.radians(heading)
@@ -179,7 +196,9 @@ def _oracle(lat: float, lon: float, speed: float, heading: float, lat0: float, l
     if r <= wr * 1000:
         twrp = 0.0
     else:
-        roots = np.roots([vv, 2 * float(p @ v), r * r - (wr * 1000) ** 2]) if vv > 0 else np.array([])
+        roots = (
+            np.roots([vv, 2 * float(p @ v), r * r - (wr * 1000) ** 2]) if vv > 0 else np.array([])
+        )
         real = [x.real for x in roots if abs(x.imag) < 1e-9 * max(1.0, abs(x.real)) and x.real >= 0]
         twrp = min(real) if real else math.inf
     return cpa, tcpa, tdb, twrp
@@ -222,7 +241,9 @@ def test_vectorized_equals_scalar_reference() -> None:
     assert k.shape == (n, m)
     for i in range(0, n, 3):
         for j in range(m):
-            ref = pair_kinematics_reference(lat[i], lon[i], speed[i], heading[i], lat0[j], lon0[j], radius[j], wr[j])
+            ref = pair_kinematics_reference(
+                lat[i], lon[i], speed[i], heading[i], lat0[j], lon0[j], radius[j], wr[j]
+            )
             got = (k.cpa_km[i, j], k.tcpa_s[i, j], k.tdb_km[i, j], k.twrp_s[i, j])
             for g, r in zip(got, ref, strict=True):
                 if math.isinf(r):
@@ -236,26 +257,45 @@ def test_weapon_range_scalar_per_asset_default_and_nan() -> None:
     lat, lon = 0.0, 0.5
     assets_lat, assets_lon = np.zeros(3), np.zeros(3)
     default = pair_kinematics(lat, lon, 250.0, 270.0, assets_lat, assets_lon)
-    np.testing.assert_array_equal(default.weapon_range_km, [DEFAULT_MODEL_PARAMS["weapon_range_km"]] * 3)
-    per = pair_kinematics(lat, lon, 250.0, 270.0, assets_lat, assets_lon, weapon_range_km=[10.0, 30.0, np.nan])
+    np.testing.assert_array_equal(
+        default.weapon_range_km, [DEFAULT_MODEL_PARAMS["weapon_range_km"]] * 3
+    )
+    per = pair_kinematics(
+        lat, lon, 250.0, 270.0, assets_lat, assets_lon, weapon_range_km=[10.0, 30.0, np.nan]
+    )
     d = A * math.sin(math.radians(0.5))
     vx = 250.0 * math.cos(math.radians(0.5))
-    np.testing.assert_allclose(per.twrp_s[0, :2], [(d - 10_000) / vx, (d - 30_000) / vx], rtol=1e-12)
+    np.testing.assert_allclose(
+        per.twrp_s[0, :2], [(d - 10_000) / vx, (d - 30_000) / vx], rtol=1e-12
+    )
     assert per.twrp_s[0, 2] == math.inf  # no weapon at that asset
     np.testing.assert_allclose(default.twrp_s[0], (d - 20_000) / vx, rtol=1e-12)
 
 
 def test_resolve_weapon_range_precedence() -> None:
-    np.testing.assert_array_equal(resolve_weapon_range_km(3, override_km=5.0, per_asset_km=[1, 2, 3]), [5, 5, 5])
-    np.testing.assert_array_equal(resolve_weapon_range_km(3, per_asset_km=[1, np.nan, 3], params_km=7.0), [1, 7, 3])
-    np.testing.assert_array_equal(resolve_weapon_range_km(2, per_asset_km=[np.nan, 4.0]), [20.0, 4.0])
+    np.testing.assert_array_equal(
+        resolve_weapon_range_km(3, override_km=5.0, per_asset_km=[1, 2, 3]), [5, 5, 5]
+    )
+    np.testing.assert_array_equal(
+        resolve_weapon_range_km(3, per_asset_km=[1, np.nan, 3], params_km=7.0), [1, 7, 3]
+    )
+    np.testing.assert_array_equal(
+        resolve_weapon_range_km(2, per_asset_km=[np.nan, 4.0]), [20.0, 4.0]
+    )
     np.testing.assert_array_equal(resolve_weapon_range_km(2), [20.0, 20.0])
     with pytest.raises(ValueError, match="weapon_range_km must be >= 0"):
         resolve_weapon_range_km(2, override_km=-1.0)
 
 
 def test_non_finite_track_or_asset_gives_nan_row_or_column() -> None:
-    k = pair_kinematics([0.0, np.nan, 0.1], [0.2, 0.2, 0.2], [100, 100, np.inf], [0, 0, 0], [0.0, np.nan], [0.0, 0.0])
+    k = pair_kinematics(
+        [0.0, np.nan, 0.1],
+        [0.2, 0.2, 0.2],
+        [100, 100, np.inf],
+        [0, 0, 0],
+        [0.0, np.nan],
+        [0.0, 0.0],
+    )
     for arr in (k.cpa_km, k.tcpa_s, k.tdb_km, k.twrp_s, k.range_km):
         assert np.isfinite(arr[0, 0]) or np.isinf(arr[0, 0])
         assert np.isnan(arr[1]).all()
@@ -297,9 +337,22 @@ def test_large_grid_blocks_agree_with_small_calls() -> None:
     radius=st.floats(0.0, 50.0),
     wr=st.floats(0.5, 150.0),
 )
-def test_kinematic_invariants(lat0: float, lon0: float, dlat: float, dlon: float, speed: float, heading: float, radius: float, wr: float) -> None:
-    k = pair_kinematics(lat0 + dlat, lon0 + dlon, speed, heading, lat0, lon0, radius, weapon_range_km=wr)
-    cpa, tcpa, tdb, twrp, rng_km = (float(a[0, 0]) for a in (k.cpa_km, k.tcpa_s, k.tdb_km, k.twrp_s, k.range_km))
+def test_kinematic_invariants(
+    lat0: float,
+    lon0: float,
+    dlat: float,
+    dlon: float,
+    speed: float,
+    heading: float,
+    radius: float,
+    wr: float,
+) -> None:
+    k = pair_kinematics(
+        lat0 + dlat, lon0 + dlon, speed, heading, lat0, lon0, radius, weapon_range_km=wr
+    )
+    cpa, tcpa, tdb, twrp, rng_km = (
+        float(a[0, 0]) for a in (k.cpa_km, k.tcpa_s, k.tdb_km, k.twrp_s, k.range_km)
+    )
     assert 0.0 <= cpa <= rng_km * (1 + 1e-12) + 1e-12
     assert tdb == pytest.approx(max(0.0, rng_km - radius), abs=1e-9)
     if tcpa <= 0:
@@ -310,9 +363,32 @@ def test_kinematic_invariants(lat0: float, lon0: float, dlat: float, dlon: float
         # It does reach the weapon range, at the time reported, and its CPA is within it.
         assert twrp > 0
         assert cpa <= wr * (1 + 1e-9)
-        ve, vn, _ = geo.enu_velocity_outer(lat0 + dlat, lon0 + dlon, *geo.velocity_from_speed_heading(speed, heading), lat0, lon0)
+        ve, vn, _ = geo.enu_velocity_outer(
+            lat0 + dlat, lon0 + dlon, *geo.velocity_from_speed_heading(speed, heading), lat0, lon0
+        )
         e, n, _ = geo.enu_offsets(lat0 + dlat, lon0 + dlon, lat0, lon0)
         dist = math.hypot(float(e) + float(ve[0, 0]) * twrp, float(n) + float(vn[0, 0]) * twrp)
         assert dist == pytest.approx(wr * 1000, rel=1e-6)
     else:
         assert cpa > wr * (1 - 1e-9) or speed == 0.0
+
+
+def test_empty_inputs_give_empty_grids() -> None:
+    assert pair_kinematics([], [], [], [], [0.0], [0.0]).shape == (0, 1)
+    assert pair_kinematics([0.0], [0.0], [1.0], [0.0], [], []).shape == (1, 0)
+
+
+def test_engines_import_no_storage_api_or_bus() -> None:
+    # Layering (docs/DESIGN): engines are pure numpy/scipy; a fresh interpreter proves it.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, argus.geo, argus.tewa.kinematics, argus.tewa.scoring, argus.tewa.state, "
+        "argus.tewa.assignment, argus.tewa.presets\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'fastapi', 'celery') "
+        "or m.startswith(('argus.db', 'argus.api', 'argus.cli', 'argus.pipeline', 'argus.jobs'))]\n"
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

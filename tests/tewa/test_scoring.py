@@ -124,7 +124,9 @@ def test_output_keeps_raw_and_normalized_components() -> None:
     np.testing.assert_allclose(s.n_tcpa, [1 / 1.2, 0.0])
     np.testing.assert_allclose(s.n_tdb, [1.0, 1 / 3])
     np.testing.assert_allclose(s.n_twrp, [0.0, 1 / 1.5])
-    np.testing.assert_allclose(s.score, 0.35 * s.n_cpa + 0.25 * s.n_tcpa + 0.25 * s.n_tdb + 0.15 * s.n_twrp)
+    np.testing.assert_allclose(
+        s.score, 0.35 * s.n_cpa + 0.25 * s.n_tcpa + 0.25 * s.n_tdb + 0.15 * s.n_twrp
+    )
     assert s.shape == (2,)
 
 
@@ -137,7 +139,9 @@ def test_track_quality_scales_the_score() -> None:
     with pytest.raises(ValueError, match="track_quality"):
         threat_scores(1.0, 1.0, 1.0, 1.0, track_quality=np.nan)
     # Per-track quality broadcasts across every asset of that track.
-    k = pair_kinematics([0.0, 0.0], [0.2, 0.3], [200.0, 200.0], [270.0, 270.0], [0.0, 0.1, 0.2], [0.0, 0.0, 0.0])
+    k = pair_kinematics(
+        [0.0, 0.0], [0.2, 0.3], [200.0, 200.0], [270.0, 270.0], [0.0, 0.1, 0.2], [0.0, 0.0, 0.0]
+    )
     full, graded = score_pairs(k), score_pairs(k, track_quality=[1.0, 0.25])
     np.testing.assert_allclose(graded.score[0], full.score[0])
     np.testing.assert_allclose(graded.score[1], 0.25 * full.score[1])
@@ -148,7 +152,9 @@ def test_track_quality_scales_the_score() -> None:
 
 def test_logistic_normalization() -> None:
     got = normalize_logistic([0.0, 5.0, 10.0, 1e308, -1.0, np.nan, np.inf], midpoint=5.0, width=1.0)
-    np.testing.assert_allclose(got[:3], [1 / (1 + math.exp(-5)), 0.5, 1 / (1 + math.exp(5))], rtol=1e-15)
+    np.testing.assert_allclose(
+        got[:3], [1 / (1 + math.exp(-5)), 0.5, 1 / (1 + math.exp(5))], rtol=1e-15
+    )
     np.testing.assert_array_equal(got[3:], [0.0, 0.0, 0.0, 0.0])
 
 
@@ -172,11 +178,22 @@ def test_logistic_in_params_replaces_the_inverse_ramp() -> None:
 
 
 def test_params_from_an_object_with_attributes_like_an_orm_row() -> None:
-    row = SimpleNamespace(id=7, scenario_id=3, w_cpa=0.5, w_tcpa=0.5, w_tdb=0.0, w_twrp=0.0, cpa_scale_km=2.0, clamp_0_1=False)
+    row = SimpleNamespace(
+        id=7,
+        scenario_id=3,
+        w_cpa=0.5,
+        w_tcpa=0.5,
+        w_tdb=0.0,
+        w_twrp=0.0,
+        cpa_scale_km=2.0,
+        clamp_0_1=False,
+    )
     p = coerce_params(row)
     assert (p.w_cpa, p.w_tcpa, p.cpa_scale_km, p.clamp_0_1) == (0.5, 0.5, 2.0, False)
     assert p.tcpa_scale_s == DEFAULT_MODEL_PARAMS["tcpa_scale_s"]  # attribute missing on the row
-    assert score_components_to_threat(2.0, 300.0, None, None, row) == pytest.approx(0.5 * 0.5 + 0.5 * 0.5)
+    assert score_components_to_threat(2.0, 300.0, None, None, row) == pytest.approx(
+        0.5 * 0.5 + 0.5 * 0.5
+    )
 
 
 @pytest.mark.parametrize(
@@ -214,7 +231,9 @@ def test_presets() -> None:
         p = params_from_preset(name)
         assert sum(p.weights) == pytest.approx(1.0)
         assert set(DOCTRINE_PRESETS[name]) <= set(DEFAULT_MODEL_PARAMS)
-    with pytest.raises(ValueError, match="unknown preset 'naval'; known presets: default, point-defense"):
+    with pytest.raises(
+        ValueError, match="unknown preset 'naval'; known presets: default, point-defense"
+    ):
         params_from_preset("naval")
     # A track passing 15 km away in two minutes: minor for point defence, serious for area defence.
     wide = (15.0, 120.0, 20.0, 60.0)
@@ -267,14 +286,25 @@ param_strategy = st.fixed_dictionaries(
         "tdb_scale_km": st.floats(1e-3, 1e4),
         "twrp_scale_s": st.floats(1e-3, 1e5),
         "clamp_0_1": st.booleans(),
-        "tcpa_logistic": st.one_of(st.none(), st.tuples(st.floats(-1e3, 1e4), st.floats(1e-2, 1e3))),
+        "tcpa_logistic": st.one_of(
+            st.none(), st.tuples(st.floats(-1e3, 1e4), st.floats(1e-2, 1e3))
+        ),
     }
 )
 
 
 @settings(max_examples=300, deadline=None)
-@given(comps=st.lists(st.tuples(finite_or_odd, finite_or_odd, finite_or_odd, finite_or_odd), min_size=1, max_size=20), params=param_strategy)
-def test_vectorized_equals_scalar_reference(comps: list[tuple[float, float, float, float]], params: dict[str, Any]) -> None:
+@given(
+    comps=st.lists(
+        st.tuples(finite_or_odd, finite_or_odd, finite_or_odd, finite_or_odd),
+        min_size=1,
+        max_size=20,
+    ),
+    params=param_strategy,
+)
+def test_vectorized_equals_scalar_reference(
+    comps: list[tuple[float, float, float, float]], params: dict[str, Any]
+) -> None:
     arr = np.array(comps, dtype=float)
     q = np.linspace(0.0, 1.0, len(comps))
     got = threat_scores(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3], params, track_quality=q).score
@@ -290,13 +320,15 @@ def test_vectorized_equals_scalar_reference(comps: list[tuple[float, float, floa
     bump=st.floats(0, 1e6),
     params=param_strategy,
 )
-def test_score_is_monotone_non_increasing_in_each_component(base: tuple[float, ...], which: int, bump: float, params: dict[str, Any]) -> None:
+def test_score_is_monotone_non_increasing_in_each_component(
+    base: tuple[float, ...], which: int, bump: float, params: dict[str, Any]
+) -> None:
     bigger = list(base)
     bigger[which] = base[which] + bump
     assume(bigger[which] >= base[which])
-    lo = score_components_to_threat(*base, params)  # type: ignore[arg-type]
-    hi = score_components_to_threat(*bigger, params)  # type: ignore[arg-type]
+    lo = score_components_to_threat(base[0], base[1], base[2], base[3], params)
+    hi = score_components_to_threat(bigger[0], bigger[1], bigger[2], bigger[3], params)
     assert hi <= lo + 1e-15
-    assert 0.0 <= hi
+    assert hi >= 0.0
     if params["clamp_0_1"]:
         assert lo <= 1.0

@@ -41,7 +41,9 @@ def _check_secret(secret: str | None) -> str:
             "or run `argus serve`, which generates one under ./var/"
         )
     if len(secret) < MIN_SECRET_LENGTH:
-        raise MissingSecretError(f"ARGUS_JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters")
+        raise MissingSecretError(
+            f"ARGUS_JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters"
+        )
     return secret
 
 
@@ -70,7 +72,9 @@ def issue(
 def decode(secret: str | None, token: str, expected: TokenKind = "access") -> TokenClaims:
     key = _check_secret(secret)
     try:
-        claims = jwt.decode(token, key, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "typ"]})
+        claims = jwt.decode(
+            token, key, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "typ"]}
+        )
     except jwt.ExpiredSignatureError:
         raise TokenError("token expired") from None
     except jwt.PyJWTError as exc:

@@ -11,10 +11,12 @@ envelope and the rules of engagement allow (``allowed_ij``). Choose integer roun
     subject to Σ_j x_ij <= n_i,   x_ij >= 0 integer,   x_ij = 0 where not allowed,
                |{j : x_ij > 0}| <= c_i.
 
-This is the static WTA of Manne (1958) and Flood, generalized to multi-round weapons and fire
-channels; it is NP-hard (Lloyd & Witsenhausen 1986). The algorithms follow R. K. Ahuja,
-A. Kumar, K. C. Jha and J. B. Orlin, "Exact and heuristic algorithms for the weapon-target
-assignment problem", *Operations Research* 55(6):1136–1146, 2007.
+This is the static WTA of A. S. Manne ("A target-assignment problem", *Operations Research*
+6(3), 1958), generalized to multi-round weapons and fire channels; it is NP-hard (Lloyd &
+Witsenhausen 1986). The upper bound, the greedy start and the neighbourhood search follow
+R. K. Ahuja, A. Kumar, K. C. Jha and J. B. Orlin, "Exact and heuristic algorithms for the
+weapon-target assignment problem", *Operations Research* 55(6):1136–1146, 2007; the exact
+method is an outer approximation (below). See ``docs/tewa-engine.md``.
 
 Solvers (all return an :class:`AssignmentPlan`)
 -----------------------------------------------
@@ -27,8 +29,9 @@ Solvers (all return an :class:`AssignmentPlan`)
   outer approximation). Since ``L_j`` takes finitely many values the loop is finite, and at
   a tangent point the model is exact, so the final answer is proven optimal (to the MILP
   gap tolerance) — or, at the time limit, reported with its bound and gap.
-- :func:`solve_greedy` — maximum marginal return (MMR): repeatedly fire the round with the
-  largest ``V_j s_j p_ij`` (``s_j`` the target's current survival), vectorized over all pairs.
+- :func:`solve_greedy` — maximum marginal return (MMR; den Broeder, Ellison & Emerling
+  1959): repeatedly fire the round with the largest ``V_j s_j p_ij`` (``s_j`` the target's
+  current survival); each step is one ``argmax`` over all pairs.
 - :func:`solve_heuristic` — MMR, then best-improvement local search over four
   neighbourhoods (add a round, move a round, swap two weapons' targets, retarget all of a
   weapon's rounds on one target to another), then a
@@ -81,6 +84,7 @@ __all__ = [
     "solve_heuristic",
     "stabilize",
     "upper_bound",
+    "violations",
 ]
 
 #: Kill probabilities are capped here inside the solvers' survival arithmetic (log(1-p) must
@@ -480,6 +484,8 @@ def _best_move(m: _Model, x: IntArray) -> _Move | None:
     (weapon, target) pairs, ``O(P·T)`` for retargets.
     """
     w, t = x.shape
+    if w == 0 or t == 0:
+        return None
     log_s = (x * m.logq).sum(axis=0)
     s = np.exp(log_s)
     vs = m.v * s
@@ -773,7 +779,9 @@ def solve_exact(
     m = _Model(problem)
     if warm_start:
         # Incumbent from the heuristic: a lower bound, tangent points, the fallback answer.
-        inc = solve_heuristic(problem, time_limit_s=min(1.0, 0.05 * time_limit_s), max_iterations=50)
+        inc = solve_heuristic(
+            problem, time_limit_s=min(1.0, 0.05 * time_limit_s), max_iterations=50
+        )
         best_x, best_obj, ub = inc.x, inc.objective, inc.upper_bound
     else:
         best_x, best_obj, ub = np.zeros((w, t), dtype=np.int64), 0.0, math.inf
@@ -988,6 +996,14 @@ def solve_brute_force(problem: WTAProblem, max_combinations: int = 2_000_000) ->
     """Exhaustive search (tiny instances only; raises ``ValueError`` above ``max_combinations``)."""
     t0 = time.perf_counter()
     w, t = problem.shape
+    if w == 0 or t == 0:
+        return evaluate(
+            problem,
+            np.zeros((w, t), dtype=np.int64),
+            solver="brute-force",
+            bound=0.0,
+            status="optimal",
+        )
     allocs = [
         _weapon_allocations(int(problem.rounds[i]), int(problem.channels[i]), problem.allowed[i])
         for i in range(w)

@@ -237,8 +237,8 @@ def _pair_block(
     np.negative(tcpa_out, out=tcpa_out)
     np.copyto(tcpa_out, np.inf, where=a <= 0.0)
     # CPA at max(tcpa, 0): only a closing track (b < 0, a > 0) moves forward.
-    closing = b < 0.0
-    t = np.where(closing & (a > 0.0), tcpa_out, 0.0)
+    closing = (b < 0.0) & (a > 0.0)  # |v|² that underflows to 0 counts as stationary
+    t = np.where(closing, tcpa_out, 0.0)
     cx = ve * t
     cx += pe
     cx *= cx
@@ -334,5 +334,6 @@ def pair_kinematics_reference(
         twrp = 0.0
     else:
         disc = b * b - a * c
-        twrp = c / (-b + math.sqrt(disc)) if (b < 0.0 and disc >= 0.0) else math.inf
+        closing = b < 0.0 and a > 0.0
+        twrp = c / (-b + math.sqrt(disc)) if (closing and disc >= 0.0) else math.inf
     return cpa_km, tcpa, tdb_km, twrp

@@ -677,7 +677,11 @@ def _usable(status: npt.NDArray[np.int8]) -> npt.NDArray[np.bool_]:
 
 
 def _track_states(
-    session: Session, tracks: Sequence[Any], when: dt.datetime, method: str, max_extrapolation_s: float
+    session: Session,
+    tracks: Sequence[Any],
+    when: dt.datetime,
+    method: str,
+    max_extrapolation_s: float,
 ) -> tuple[
     npt.NDArray[np.int8],
     npt.NDArray[np.float64],

@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 from argus import __version__, metrics
 from argus.api import ws
-from argus.api.errors import install_error_handlers, problem
+from argus.api.errors import COMMON_RESPONSES, install_error_handlers, problem
 from argus.api.routes import auth, tewa
 from argus.api.routes import resources as resource_routes
 from argus.config import Settings, get_settings
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
 
     app = FastAPI(
         lifespan=lifespan,
+        responses=COMMON_RESPONSES,
         title="Argus",
         version=__version__,
         description=(

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from argus.logs import get_logger
@@ -16,6 +17,34 @@ from argus.tewa.ingest import TrackFileError
 log = get_logger("argus.api")
 
 PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+
+
+def _problem_doc(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": Problem.model_json_schema()}}}
+
+
+#: Error answers every route may give, documented once for the whole OpenAPI document.
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem_doc("malformed request body"),
+    401: _problem_doc("not authenticated (missing, expired or invalid token)"),
+    403: _problem_doc("authenticated but the role is too low"),
+    404: _problem_doc("a referenced object does not exist"),
+    409: _problem_doc("conflict with the stored state (e.g. a name taken)"),
+    413: _problem_doc("upload larger than ARGUS_UPLOAD_MAX_BYTES"),
+    422: _problem_doc("invalid input; `errors` names each field or row"),
+    500: _problem_doc("unexpected error (logged with the request id)"),
+    503: _problem_doc("a dependency is missing (database, broker, ARGUS_JWT_SECRET)"),
+}
 
 
 def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> JSONResponse:

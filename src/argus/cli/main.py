@@ -24,6 +24,7 @@ from rich.table import Table
 from argus import __version__
 from argus.cli import ops as ops_cli
 from argus.cli import tewa as tewa_cli
+from argus.cli.sim import app as sim_app
 from argus.cli.common import (
     console,
     err_console,
@@ -55,6 +56,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 tewa_cli.register(app)
 ops_cli.register(app)
+app.add_typer(sim_app, name="sim")
 
 
 # Files bigger than this get a progress bar (about 5,000 rows of a track CSV).

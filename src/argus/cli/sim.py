@@ -104,9 +104,13 @@ def run(
     tr = result.truth.trajectories
     for i, tid in enumerate(result.truth.truth_id):
         table.add_row(
-            str(tid), result.truth.threat_keys[i], result.truth.kinds[i], f"{tr.start_s[i]:.1f}",
-            f"{tr.end_s[i]:.1f}", str(int(np.sum(d.truth_id == tid))),
-        )  # fmt: skip
+            str(tid),
+            result.truth.threat_keys[i],
+            result.truth.kinds[i],
+            f"{tr.start_s[i]:.1f}",
+            f"{tr.end_s[i]:.1f}",
+            str(int(np.sum(d.truth_id == tid))),
+        )
     console.print(table)
     for flight in result.ballistic_flights:
         for k in range(flight.impact_time_s.size):
@@ -120,14 +124,33 @@ def run(
     if detections_csv is not None:
         with detections_csv.open("w", newline="") as fh:
             w = csv.writer(fh)
-            w.writerow(["time_s", "radar_id", "scan_index", "truth_id", "range_m", "azimuth_deg", "elevation_deg",
-                        "range_rate_mps", "snr_db"])  # fmt: skip
+            w.writerow(
+                [
+                    "time_s",
+                    "radar_id",
+                    "scan_index",
+                    "truth_id",
+                    "range_m",
+                    "azimuth_deg",
+                    "elevation_deg",
+                    "range_rate_mps",
+                    "snr_db",
+                ]
+            )
             for k in range(len(d)):
-                w.writerow([
-                    f"{d.time_s[k]:.4f}", d.radar_id[k], d.scan_index[k], d.truth_id[k], f"{d.range_m[k]:.2f}",
-                    f"{np.degrees(d.azimuth_rad[k]):.5f}", f"{np.degrees(d.elevation_rad[k]):.5f}",
-                    "" if np.isnan(d.range_rate_mps[k]) else f"{d.range_rate_mps[k]:.2f}", f"{d.snr_db[k]:.2f}",
-                ])  # fmt: skip
+                w.writerow(
+                    [
+                        f"{d.time_s[k]:.4f}",
+                        d.radar_id[k],
+                        d.scan_index[k],
+                        d.truth_id[k],
+                        f"{d.range_m[k]:.2f}",
+                        f"{np.degrees(d.azimuth_rad[k]):.5f}",
+                        f"{np.degrees(d.elevation_rad[k]):.5f}",
+                        "" if np.isnan(d.range_rate_mps[k]) else f"{d.range_rate_mps[k]:.2f}",
+                        f"{d.snr_db[k]:.2f}",
+                    ]
+                )
         console.print(f"wrote {detections_csv}")
     if truth_csv is not None:
         s = result.truth_samples()
@@ -135,8 +158,14 @@ def run(
             w = csv.writer(fh)
             w.writerow(["time_s", "truth_id", "x_m", "y_m", "z_m", "vx_mps", "vy_mps", "vz_mps"])
             for k in range(s.time_s.size):
-                w.writerow([f"{s.time_s[k]:.3f}", s.truth_id[k], *(f"{x:.3f}" for x in s.pos_ecef_m[k]),
-                            *(f"{x:.3f}" for x in s.vel_ecef_mps[k])])  # fmt: skip
+                w.writerow(
+                    [
+                        f"{s.time_s[k]:.3f}",
+                        s.truth_id[k],
+                        *(f"{x:.3f}" for x in s.pos_ecef_m[k]),
+                        *(f"{x:.3f}" for x in s.vel_ecef_mps[k]),
+                    ]
+                )
         console.print(f"wrote {truth_csv}")
 
 

@@ -23,6 +23,7 @@ from argus.tewa.assignment import (
     solve_heuristic,
     stabilize,
     upper_bound,
+    violations,
 )
 
 A = geo.WGS84_A
@@ -141,8 +142,6 @@ def test_exact_equals_brute_force_on_many_tiny_instances() -> None:
 
 
 def _violations(prob: WTAProblem, x: np.ndarray) -> list[str]:
-    from argus.tewa.assignment import violations
-
     return violations(prob, x)
 
 
@@ -403,3 +402,190 @@ def test_empty_problems(w: int, t: int) -> None:
         assert plan.objective == 0.0
     assert upper_bound(prob) == 0.0
     assert stabilize(prob, np.zeros((w, t), dtype=int), solve_greedy(prob)).objective == 0.0
+
+
+# ---------------------------------------------------------------- salvo caps
+
+
+def random_tiny_capped(rng: np.random.Generator) -> WTAProblem:
+    """2-3 weapons × 2-3 targets, up to 4 rounds, salvo caps 1-2 (scalar, per weapon or per pair)."""
+    w, t = int(rng.integers(2, 4)), int(rng.integers(2, 4))
+    p = rng.uniform(0.05, 1.0, (w, t))
+    p[rng.random((w, t)) < 0.1] = 1.0
+    kind = int(rng.integers(3))
+    cap: int | np.ndarray = (
+        int(rng.integers(1, 3))
+        if kind == 0
+        else rng.integers(1, 3, w)
+        if kind == 1
+        else rng.integers(0, 3, (w, t))  # 0 forbids the pair
+    )
+    return make_problem(
+        rng.uniform(1, 100, t),
+        p,
+        rounds=rng.integers(0, 5, w),
+        channels=rng.integers(1, 4, w),
+        feasible=rng.random((w, t)) < 0.9,
+        max_salvo=cap,
+    )
+
+
+def test_salvo_cap_hand_solved() -> None:
+    # One weapon, 4 rounds, cap 2, V = (10, 1), p = 0.5: uncapped, all 4 go to the valuable
+    # target (10·0.9375 = 9.375 > 10·0.875 + 1·0.5 = 9.25); capped, 2 + 2: 10·0.75 + 1·0.75.
+    free = make_problem([10.0, 1.0], [[0.5, 0.5]], rounds=4)
+    np.testing.assert_array_equal(solve_exact(free).x, [[4, 0]])
+    prob = make_problem([10.0, 1.0], [[0.5, 0.5]], rounds=4, max_salvo=2)
+    np.testing.assert_array_equal(prob.max_salvo, [[2, 2]])
+    for plan in (
+        solve_exact(prob),
+        solve_exact(prob, warm_start=False),
+        solve_brute_force(prob),
+        solve_heuristic(prob, max_iterations=5),
+        solve_greedy(prob),
+    ):
+        np.testing.assert_array_equal(plan.x, [[2, 2]])
+        assert plan.objective == pytest.approx(8.25)
+    for method in ("auto", "assignment", "lp"):
+        assert upper_bound(prob, method=method) == pytest.approx(8.25)
+    # The motivating case: 8 rounds at one aircraft, p = 0.8: P(kill) 0.99999744 -> 0.96.
+    one = make_problem([100.0], [[0.8]], rounds=8)
+    assert solve_exact(one).kill_probability[0] == pytest.approx(1 - 0.2**8)
+    capped = make_problem([100.0], [[0.8]], rounds=8, max_salvo=2)
+    plan = solve_exact(capped)
+    np.testing.assert_array_equal(plan.x, [[2]])
+    assert plan.kill_probability[0] == pytest.approx(0.96)
+    assert upper_bound(capped) == pytest.approx(96.0)  # not 99.999744: slots are capped too
+
+
+def test_exact_equals_brute_force_with_salvo_caps() -> None:
+    rng = np.random.default_rng(2031)
+    milp_solves = 0
+    for k in range(60):
+        prob = random_tiny_capped(rng)
+        brute = solve_brute_force(prob)
+        exact = solve_exact(prob, mip_rel_gap=1e-9, warm_start=k % 2 == 0)
+        milp_solves += exact.iterations
+        assert exact.proven_optimal, exact.status
+        assert exact.objective == pytest.approx(brute.objective, rel=1e-7, abs=1e-9)
+        assert (brute.x <= prob.max_salvo).all() and (exact.x <= prob.max_salvo).all()
+        assert not violations(prob, exact.x)
+        # Upper bounds stay valid with caps; the column-generation LP ("auto") == the full LP.
+        ub = upper_bound(prob)
+        assert ub >= brute.objective - 1e-9
+        assert exact.upper_bound >= brute.objective - 1e-7
+        assert ub == pytest.approx(upper_bound(prob, method="lp"), rel=1e-7, abs=1e-9)
+        assert upper_bound(prob, slots=8) >= brute.objective - 1e-9
+        for plan in (solve_greedy(prob), solve_heuristic(prob, time_limit_s=10, max_iterations=5)):
+            assert not violations(prob, plan.x)
+            assert plan.objective <= brute.objective + 1e-9
+    assert milp_solves >= 30  # the outer-approximation loop itself was exercised
+
+
+def test_no_solver_exceeds_the_salvo_cap() -> None:
+    rng = np.random.default_rng(17)
+    for _ in range(4):
+        w, t = int(rng.integers(6, 11)), int(rng.integers(8, 15))
+        prob = make_problem(
+            rng.uniform(10, 100, t),
+            rng.uniform(0.3, 0.95, (w, t)),
+            rounds=rng.integers(1, 9, w),
+            channels=rng.integers(1, 4, w),
+            feasible=rng.random((w, t)) < 0.7,
+            max_salvo=rng.integers(1, 4, (w, t)),
+        )
+        prev = rng.integers(0, 5, (w, t))  # last cycle's plan, over the caps
+        plans = [
+            solve_greedy(prob),
+            solve_heuristic(prob, time_limit_s=10, max_iterations=30, seed=2),
+            solve_exact(prob, time_limit_s=2),  # feasible (capped) even at the time limit
+        ]
+        plans.append(stabilize(prob, prev, plans[1], hysteresis=10.0))  # keeps the repaired one
+        assert plans[-1].kept_previous
+        for plan in plans:
+            assert (plan.x <= prob.max_salvo).all(), plan.solver
+            assert not violations(prob, plan.x), plan.solver
+        assert plans[1].objective >= plans[0].objective - 1e-9
+        if plans[2].proven_optimal:
+            assert plans[2].objective >= plans[1].objective - 1e-6 * plans[1].objective
+        assert upper_bound(prob) >= plans[2].objective - 1e-9
+        # Caps only remove options: the capped bound is no looser than the uncapped one.
+        free = make_problem(prob.values, prob.kill_prob, prob.rounds, prob.channels, prob.feasible)
+        assert upper_bound(prob) <= upper_bound(free) + 1e-9
+
+
+def test_without_caps_results_are_unchanged() -> None:
+    """Objectives recorded with the solver before salvo caps existed (same seeded instance)."""
+
+    def instance(max_salvo: int | None = None) -> WTAProblem:
+        rng = np.random.default_rng(2010)
+        w, t = 6, 9
+        return make_problem(
+            rng.uniform(10, 100, t),
+            rng.uniform(0.2, 0.9, (w, t)) * (rng.random((w, t)) < 0.7),
+            rounds=rng.integers(1, 6, w),
+            channels=rng.integers(1, 3, w),
+            max_salvo=max_salvo,
+        )
+
+    prob = instance()
+    np.testing.assert_array_equal(prob.max_salvo, np.broadcast_to(prob.rounds[:, None], prob.shape))
+    greedy = solve_greedy(prob)
+    heur = solve_heuristic(prob, time_limit_s=60, max_iterations=3, seed=1)
+    exact = solve_exact(prob, mip_rel_gap=1e-9)
+    assert greedy.objective == pytest.approx(383.34153379727337, rel=1e-12)
+    assert heur.objective == pytest.approx(397.02303338997075, rel=1e-12)
+    assert exact.objective == pytest.approx(407.65399962885516, rel=1e-12)
+    assert upper_bound(prob) == pytest.approx(480.75919489206, rel=1e-12)
+    # A cap no weapon can reach is the same as none.
+    loose = instance(max_salvo=100)
+    np.testing.assert_array_equal(solve_greedy(loose).x, greedy.x)
+    np.testing.assert_array_equal(solve_heuristic(loose, max_iterations=3, seed=1).x, heur.x)
+    assert upper_bound(loose) == upper_bound(prob)
+
+
+def test_salvo_cap_validation_and_broadcasting() -> None:
+    p = [[0.5, 0.5], [0.5, 0.5]]
+    # (W,) is per weapon even when W == T; caps above the rounds are clipped to them.
+    prob = make_problem([1.0, 1.0], p, rounds=[3, 2], max_salvo=[1, 5])
+    np.testing.assert_array_equal(prob.max_salvo, [[1, 1], [2, 2]])
+    prob = make_problem([1.0, 1.0], p, rounds=3, max_salvo=[[0, 2], [3, 1]])
+    np.testing.assert_array_equal(prob.max_salvo, [[0, 2], [3, 1]])
+    assert not prob.allowed[0, 0]  # a zero cap forbids the pair
+    assert solve_exact(prob).x[0, 0] == 0
+    with pytest.raises(ValueError, match="weapon 0 fires 3 rounds at target 1, salvo cap is 2"):
+        evaluate(prob, [[0, 3], [0, 0]])
+    bad_caps: list[tuple[object, str]] = [
+        (-1, "max_salvo must be >= 0"),
+        ([1, -2], "max_salvo\\[1\\] must be >= 0"),
+        ([[1, 1], [1, -1]], "max_salvo\\[1, 1\\] must be >= 0"),
+        (1.5, "max_salvo must be non-negative integers"),
+        (np.nan, "max_salvo must be non-negative integers"),
+        (True, "max_salvo must be non-negative integers"),
+        ([1, 2, 3], "max_salvo must be a scalar, \\(2,\\) per weapon or \\(2, 2\\)"),
+        ([[1, 2, 3]], "max_salvo must be a scalar"),
+    ]
+    for bad, msg in bad_caps:
+        with pytest.raises(ValueError, match=msg):
+            make_problem([1.0, 1.0], p, rounds=3, max_salvo=bad)  # type: ignore[arg-type]
+    # 2.0 is an integer value.
+    assert make_problem([1.0], [[0.5]], rounds=3, max_salvo=2.0).max_salvo[0, 0] == 2
+    # Built directly without max_salvo, a problem is uncapped.
+    direct = WTAProblem(
+        values=prob.values,
+        kill_prob=prob.kill_prob,
+        rounds=prob.rounds,
+        channels=prob.channels,
+        feasible=prob.feasible,
+        engageable=prob.engageable,
+        allowed=prob.allowed,
+    )
+    np.testing.assert_array_equal(direct.max_salvo, [[3, 3], [3, 3]])
+
+
+def test_stabilize_repairs_a_previous_plan_over_the_cap() -> None:
+    prob = make_problem([10.0, 1.0], [[0.5, 0.5]], rounds=4, max_salvo=2)
+    plan = stabilize(prob, [[4, 0]], solve_exact(prob), hysteresis=0.05)
+    assert plan.kept_previous
+    np.testing.assert_array_equal(plan.x, [[2, 2]])  # trimmed to the cap, then refilled
+    assert plan.objective == pytest.approx(8.25)

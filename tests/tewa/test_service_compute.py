@@ -21,8 +21,14 @@ T0 = dt.datetime(2025, 1, 1, 12, 0, tzinfo=dt.UTC)
 DA_LAT, DA_LON = 30.0, 70.0
 
 
-def _straight_track(track_id: str, north0_m: float, east0_m: float, speed: float, heading: float,
-                    times_s: list[float]) -> TrackSamples:
+def _straight_track(
+    track_id: str,
+    north0_m: float,
+    east0_m: float,
+    speed: float,
+    heading: float,
+    times_s: list[float],
+) -> TrackSamples:
     h = math.radians(heading)
     t = np.asarray(times_s, dtype=float)
     e = east0_m + speed * math.sin(h) * t
@@ -30,8 +36,13 @@ def _straight_track(track_id: str, north0_m: float, east0_m: float, speed: float
     lat, lon, _ = pymap3d.enu2geodetic(e, n, np.zeros_like(t), DA_LAT, DA_LON, 0.0)
     k = t.size
     return TrackSamples(
-        np.full(k, track_id, dtype=object), datetime_to_us(T0) + (t * 1e6).astype(np.int64),
-        np.asarray(lat), np.asarray(lon), np.full(k, 1000.0), np.full(k, speed), np.full(k, heading),
+        np.full(k, track_id, dtype=object),
+        datetime_to_us(T0) + (t * 1e6).astype(np.int64),
+        np.asarray(lat),
+        np.asarray(lon),
+        np.full(k, 1000.0),
+        np.full(k, speed),
+        np.full(k, heading),
         np.arange(2, k + 2),
     )
 
@@ -58,8 +69,12 @@ def test_head_on_track_at_interpolated_time(session: Session) -> None:
     # Weapon range (default 20 km) reached after (42.5 - 20) km / 250 m/s = 90 s.
     assert p.twrp_s == pytest.approx(90.0, abs=0.05)
     params = service.engine_params(session, sc)
-    expected = params.w_cpa * 1 + params.w_tcpa / (1 + 170 / params.tcpa_scale_s) + params.w_tdb / (
-        1 + 37.5 / params.tdb_scale_km) + params.w_twrp / (1 + 90 / params.twrp_scale_s)
+    expected = (
+        params.w_cpa * 1
+        + params.w_tcpa / (1 + 170 / params.tcpa_scale_s)
+        + params.w_tdb / (1 + 37.5 / params.tdb_scale_km)
+        + params.w_twrp / (1 + 90 / params.twrp_scale_s)
+    )
     assert p.score == pytest.approx(min(expected, 1.0), abs=1e-3)
 
 
@@ -78,7 +93,9 @@ def test_stale_not_started_and_extrapolated(session: Session) -> None:
     r = service.compute_at(session, sc, T0 + dt.timedelta(seconds=35))  # 25 s after 'early' ended
     assert [p.track_id for p in r.pairs] == ["early"] and r.pairs[0].status == "extrapolated"
     assert r.not_started == ["late"]
-    assert r.pairs[0].tdb_km == pytest.approx(50 - 3.5 - 5, abs=5e-3)  # dead-reckoned 35 s at 100 m/s
+    assert r.pairs[0].tdb_km == pytest.approx(
+        50 - 3.5 - 5, abs=5e-3
+    )  # dead-reckoned 35 s at 100 m/s
     r = service.compute_at(session, sc, T0 + dt.timedelta(seconds=45))  # 35 s after: stale
     assert r.pairs == [] and r.stale == ["early"] and r.not_started == ["late"]
 
@@ -86,7 +103,16 @@ def test_stale_not_started_and_extrapolated(session: Session) -> None:
 def test_track_without_samples_uses_its_row(session: Session) -> None:
     sc = _setup(session)
     lat, lon, _ = pymap3d.enu2geodetic(0, -30_000, 0, DA_LAT, DA_LON, 0)
-    session.add(Track(scenario_id=sc.id, track_id="row", lat=float(lat), lon=float(lon), speed_mps=0, heading_deg=0))
+    session.add(
+        Track(
+            scenario_id=sc.id,
+            track_id="row",
+            lat=float(lat),
+            lon=float(lon),
+            speed_mps=0,
+            heading_deg=0,
+        )
+    )
     session.flush()
     (p,) = service.compute_at(session, sc, T0).pairs
     assert p.status == "track_row"
@@ -103,20 +129,29 @@ def test_weapon_range_override_order(session: Session) -> None:
     assert da is not None
     da.weapon_range_km = 30.0
     session.flush()
-    assert service.compute_at(session, sc, T0).pairs[0].twrp_s == pytest.approx(80.0, abs=0.05)  # per DA
-    assert service.compute_at(session, sc, T0, weapon_range_km=40).pairs[0].twrp_s == pytest.approx(40.0, abs=0.05)
+    assert service.compute_at(session, sc, T0).pairs[0].twrp_s == pytest.approx(
+        80.0, abs=0.05
+    )  # per DA
+    assert service.compute_at(session, sc, T0, weapon_range_km=40).pairs[0].twrp_s == pytest.approx(
+        40.0, abs=0.05
+    )
 
 
 def test_persist_is_one_batch_and_idempotent(engine: sa.Engine) -> None:
     factory = make_sessionmaker(engine)
     with session_scope(factory) as s:
-        sc = _setup(s, _straight_track("A", -50_000, 0, 250, 0, [0, 60]),
-                    _straight_track("B", 0, 60_000, 100, 90, [0, 60]))  # B recedes: TWRP never
+        sc = _setup(
+            s,
+            _straight_track("A", -50_000, 0, 250, 0, [0, 60]),
+            _straight_track("B", 0, 60_000, 100, 90, [0, 60]),
+        )  # B recedes: TWRP never
         r1 = service.compute_at(s, sc, T0 + dt.timedelta(seconds=10), persist=True)
         r2 = service.compute_at(s, sc, T0 + dt.timedelta(seconds=10), persist=True)
     assert (r1.persisted, r2.persisted) == (2, 0)
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(ThreatScore.track_id, ThreatScore.twrp_s, ThreatScore.tcpa_s)).all()
+        rows = conn.execute(
+            sa.select(ThreatScore.track_id, ThreatScore.twrp_s, ThreatScore.tcpa_s)
+        ).all()
     assert len(rows) == 2
     with Session(engine) as s:
         sc = service.get_scenario(s, "S")
@@ -127,13 +162,13 @@ def test_persist_is_one_batch_and_idempotent(engine: sa.Engine) -> None:
 
 def test_bad_inputs_name_the_field(session: Session) -> None:
     sc = _setup(session)
-    with pytest.raises(service.ValidationError, match="^when"):
+    with pytest.raises(service.ValidationError, match=r"^when"):
         service.compute_at(session, sc, dt.datetime(2025, 1, 1))
-    with pytest.raises(service.ValidationError, match="^method"):
+    with pytest.raises(service.ValidationError, match=r"^method"):
         service.compute_at(session, sc, T0, method="cubic")
-    with pytest.raises(service.ValidationError, match="^da_ids"):
+    with pytest.raises(service.ValidationError, match=r"^da_ids"):
         service.compute_at(session, sc, T0, da_ids=[12345])
-    with pytest.raises(service.ValidationError, match="^weapon_range_km"):
+    with pytest.raises(service.ValidationError, match=r"^weapon_range_km"):
         service.compute_at(session, sc, T0, weapon_range_km=-1)
 
 
@@ -177,8 +212,16 @@ def test_ranking_matches_brute_force_on_random_histories(session: Session) -> No
                 if any(r[0] == tr.track_id and r[1] == da.id and r[2] == t for r in rows):
                     continue
                 rows.append((tr.track_id, da.id, t, score, tcpa))
-                session.add(ThreatScore(scenario_id=sc.id, track_id=tr.id, da_id=da.id, score=score,
-                                        tcpa_s=tcpa, computed_at=t))
+                session.add(
+                    ThreatScore(
+                        scenario_id=sc.id,
+                        track_id=tr.id,
+                        da_id=da.id,
+                        score=score,
+                        tcpa_s=tcpa,
+                        computed_at=t,
+                    )
+                )
     session.flush()
     for at_s in (0, 25, 50, 75, 100):
         at = T0 + dt.timedelta(seconds=at_s)
@@ -197,8 +240,12 @@ def test_score_history_window(session: Session) -> None:
         service.compute_at(session, sc, T0 + dt.timedelta(seconds=k), persist=True)
     da = session.scalar(sa.select(DefendedAsset))
     assert da is not None
-    hist = service.score_history(session, sc, "H", da.id, T0 + dt.timedelta(seconds=20), T0 + dt.timedelta(seconds=50))
-    assert [h["computed_at"] for h in hist] == [f"2025-01-01T12:00:{s:02d}Z" for s in (20, 30, 40, 50)]
+    hist = service.score_history(
+        session, sc, "H", da.id, T0 + dt.timedelta(seconds=20), T0 + dt.timedelta(seconds=50)
+    )
+    assert [h["computed_at"] for h in hist] == [
+        f"2025-01-01T12:00:{s:02d}Z" for s in (20, 30, 40, 50)
+    ]
     scores = [h["score"] for h in hist]
     assert scores == sorted(scores)  # an inbound track's score only grows
 

@@ -30,7 +30,10 @@ class Problem(BaseModel):
 
 
 def _problem_doc(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {PROBLEM_JSON: {"schema": Problem.model_json_schema()}}}
+    return {
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": Problem.model_json_schema()}},
+    }
 
 
 #: Error answers every route may give, documented once for the whole OpenAPI document.
@@ -66,7 +69,10 @@ def install_error_handlers(app: FastAPI) -> None:
             409: "Conflict",
             413: "Content Too Large",
         }.get(exc.status_code, "Error")
-        return problem(exc.status_code, title, str(exc.detail) if exc.detail else None)
+        response = problem(exc.status_code, title, str(exc.detail) if exc.detail else None)
+        if exc.headers:  # WWW-Authenticate on 401, Allow on 405
+            response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, HTTPException, Query, WebSocket, WebSocketDisconnect
 from sqlalchemy import func, select
 
 from argus import metrics
@@ -42,10 +42,11 @@ def _snapshot(app: Any, scenario_id: int) -> tuple[str | None, dict[str, Any] | 
         per_da: dict[str, list[dict[str, Any]]] = {}
         for a in service.scenario_assets(session, sc):
             per_da[str(a.id)] = [r.as_json() for r in service.rank(session, sc, da_id=a.id)]
-        return (latest.isoformat() if latest else None), {
+        stamp = latest.isoformat().replace("+00:00", "Z") if latest else None
+        return stamp, {
             "type": "ranking",
             "scenario_id": scenario_id,
-            "computed_at": latest.isoformat() if latest else None,
+            "computed_at": stamp,
             "global": [r.as_json() for r in ranked],
             "per_da": per_da,
         }
@@ -57,7 +58,11 @@ def _authenticate(app: Any, token: str | None) -> None:
 
 
 @router.websocket("/ws/threats")
-async def threats(ws: WebSocket, scenario_id: int, token: str | None = None) -> None:
+async def threats(
+    ws: WebSocket,
+    scenario_id: Annotated[int, Query(ge=1, le=2_147_483_647)],
+    token: str | None = None,
+) -> None:
     await ws.accept()
     app = ws.app
     if token is None:

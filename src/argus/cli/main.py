@@ -24,7 +24,6 @@ from rich.table import Table
 from argus import __version__
 from argus.cli import ops as ops_cli
 from argus.cli import tewa as tewa_cli
-from argus.cli.sim import app as sim_app
 from argus.cli.common import (
     console,
     err_console,
@@ -33,6 +32,7 @@ from argus.cli.common import (
     settings,
     state,
 )
+from argus.cli.sim import app as sim_app
 from argus.config import get_settings
 from argus.logs import configure_logging
 

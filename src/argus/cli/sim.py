@@ -55,18 +55,36 @@ def plot(
         "scenario.png"
     ),
     seed: SeedOpt = None,
+    track: Annotated[
+        bool,
+        typer.Option(
+            "--track/--no-track", help="Track the detections (CV + GNN) and plot tracks and OSPA."
+        ),
+    ] = True,
+    noise: Annotated[float, typer.Option(help="Tracker's acceleration noise sigma, m/s².")] = 30.0,
+    ospa_c_km: Annotated[
+        float, typer.Option("--ospa-c-km", help="OSPA cut-off distance, km.")
+    ] = 5.0,
 ) -> None:
-    """Run SCENARIO and draw truth, detections and radar coverage on a local map."""
+    """Run SCENARIO, track its detections and draw truth, detections, tracks and OSPA over time."""
     from argus.sim.plot import plot_scenario
     from argus.sim.scenario import ScenarioResult
 
     result = _load(scenario, seed)
     assert isinstance(result, ScenarioResult)
     sc = result.scenario
+    tracks = ospa = None
+    if track:
+        from argus.sim.track import track_scenario
+
+        tracked = track_scenario(result, noise_intensity=noise, ospa_c_m=ospa_c_km * 1000.0)
+        tracks, ospa = tracked.points, tracked.ospa
     path = plot_scenario(
         result.truth,
         result.detections,
         radars=sc.radars,
+        tracks=tracks,
+        ospa=ospa,
         out=out,
         title=f"{sc.name} — seed {sc.seed if seed is None else seed}",
         t_end_s=sc.duration_s,
@@ -76,6 +94,10 @@ def plot(
         f"wrote [bold]{path}[/]: {result.truth.size} objects, {len(d)} detections "
         f"({int(d.is_false_alarm.sum())} false alarms), {len(result.strobes)} jamming strobes"
     )
+    if tracks is not None and ospa is not None:
+        n_tracks = len(set(tracks.track_id.tolist()))
+        mean = float(ospa.value_m.mean()) if ospa.value_m.size else float("nan")
+        console.print(f"{n_tracks} confirmed tracks; mean {ospa.label}: {mean / 1000:.2f} km")
 
 
 @app.command("run")

@@ -306,6 +306,9 @@ def weapons_add(
     fire_channels: Annotated[
         int, typer.Option("--fire-channels", help="Targets it can engage at once.")
     ] = 1,
+    max_salvo: Annotated[
+        int, typer.Option("--max-salvo", min=1, help="Most rounds at one target per engagement.")
+    ] = 2,
     interceptor_speed_mps: Annotated[
         float,
         typer.Option("--interceptor-speed-mps", help="Mean interceptor speed (time of flight)."),
@@ -330,6 +333,7 @@ def weapons_add(
                 max_target_speed_mps=max_target_speed_mps,
                 fire_channels=fire_channels,
                 interceptor_speed_mps=interceptor_speed_mps,
+                max_salvo=max_salvo,
             )
         except (service.NotFoundError, service.ValidationError) as exc:
             raise fail(str(exc)) from None

@@ -15,6 +15,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from argus import metrics
@@ -218,6 +219,13 @@ def new_job(
         idempotency_key=idempotency_key,
         status="queued",
     )
-    session.add(job)
-    session.flush()
+    try:
+        with session.begin_nested():  # a concurrent request with the same key may win the race
+            session.add(job)
+            session.flush()
+    except IntegrityError:
+        existing = session.scalar(select(Job).where(Job.idempotency_key == idempotency_key))
+        if existing is None:
+            raise
+        return existing, False
     return job, True

@@ -5,10 +5,13 @@ Problem
 Weapons ``i`` hold ``n_i`` rounds and ``c_i`` fire channels (the most distinct targets they can
 engage at once); targets ``j`` have value ``V_j``; a round of weapon ``i`` kills target ``j``
 with probability ``p_ij`` independently of every other round, and only where the engagement
-envelope and the rules of engagement allow (``allowed_ij``). Choose integer rounds ``x_ij``::
+envelope and the rules of engagement allow (``allowed_ij``). A salvo cap ``s_ij`` (optional)
+limits the rounds one weapon fires at one target in this cycle — shoot-shoot-look doctrine
+keeps the rest for later cycles instead of spending every round on the best target. Choose
+integer rounds ``x_ij``::
 
     maximize   Σ_j V_j (1 - Π_i (1 - p_ij)^x_ij)        (expected value destroyed)
-    subject to Σ_j x_ij <= n_i,   x_ij >= 0 integer,   x_ij = 0 where not allowed,
+    subject to Σ_j x_ij <= n_i,   0 <= x_ij <= s_ij integer,   x_ij = 0 where not allowed,
                |{j : x_ij > 0}| <= c_i.
 
 This is the static WTA of A. S. Manne ("A target-assignment problem", *Operations Research*
@@ -43,7 +46,10 @@ Solvers (all return an :class:`AssignmentPlan`)
 bound (stated there for the survival-minimizing form): order the rounds on a target best
 first; the ``m``-th adds at most ``V_j p_ij (1-p_ij)^(m-1)``, so an assignment of rounds to
 ``(target, slot)`` places — a transportation problem, solved exactly with
-``scipy.optimize.linear_sum_assignment`` — bounds the optimum from above.
+``scipy.optimize.linear_sum_assignment`` — bounds the optimum from above. With binding salvo
+caps a weapon may take at most ``s_ij`` places on target ``j``; that side constraint makes it a
+network flow, solved by column generation over HiGHS LPs with a Lagrangian certificate
+(:func:`_capped_slot_bound`).
 
 Helpers: :func:`engagement_geometry` builds ``p_ij`` and the envelope from battery and track
 geometry and a kill-probability table; :func:`roe_mask` gates targets by hostility;
@@ -96,12 +102,18 @@ _NEG: Final = -np.inf
 # ====================================================================== problem
 
 
+def _no_salvo_cap() -> IntArray:
+    return np.zeros((0, 0), dtype=np.int64)
+
+
 @dataclass(frozen=True)
 class WTAProblem:
     """A static WTA instance (build it with :func:`make_problem`, which validates).
 
-    ``allowed`` combines the engagement envelope, the rules of engagement, ``p > 0`` and
-    ``V > 0``: nothing outside it is ever assigned.
+    ``allowed`` combines the engagement envelope, the rules of engagement, ``p > 0``,
+    ``V > 0`` and a salvo cap > 0: nothing outside it is ever assigned. ``max_salvo`` (W, T)
+    is the effective salvo cap ``min(s_ij, n_i)`` (``n_i`` where uncapped; also the default
+    when the dataclass is built directly without it).
     """
 
     values: FloatArray  # (T,)
@@ -111,6 +123,17 @@ class WTAProblem:
     feasible: BoolArray  # (W, T) engagement envelope
     engageable: BoolArray  # (T,) rules of engagement
     allowed: BoolArray = field(repr=False)  # (W, T)
+    max_salvo: IntArray = field(default_factory=_no_salvo_cap, repr=False)  # (W, T)
+
+    def __post_init__(self) -> None:
+        shape = self.kill_prob.shape
+        if self.max_salvo.shape == shape:
+            return
+        if self.max_salvo.size == 0 and self.max_salvo.ndim == 2:  # not given: uncapped
+            uncapped = np.broadcast_to(self.rounds[:, None], shape).astype(np.int64)
+            object.__setattr__(self, "max_salvo", uncapped)
+            return
+        raise ValueError(f"max_salvo must have shape {shape}, got {self.max_salvo.shape}")
 
     @property
     def n_weapons(self) -> int:
@@ -145,12 +168,18 @@ def make_problem(
     feasible: npt.ArrayLike | None = None,
     hostile: npt.ArrayLike | None = None,
     friendly: npt.ArrayLike | None = None,
+    max_salvo: npt.ArrayLike | None = None,
 ) -> WTAProblem:
     """Validated :class:`WTAProblem`.
 
     ``values`` (T,) >= 0; ``kill_prob`` (W, T) in [0, 1]; ``rounds`` and ``channels`` scalar or
     (W,) non-negative integers (``channels=None``: unlimited); ``feasible`` (W, T) envelope
     mask (default all); ``hostile`` / ``friendly`` (T,) for :func:`roe_mask`.
+
+    ``max_salvo``: the most rounds one weapon may fire at one target this cycle
+    (shoot-shoot-look doctrine), ``x_ij <= max_salvo_ij``; a non-negative integer scalar, a
+    (W,) array per weapon (also when W == T) or a (W, T) array; ``None`` (default): no cap
+    beyond ``rounds``. A cap of 0 forbids the pair.
     """
     v = np.atleast_1d(np.asarray(values, dtype=np.float64))
     p = np.asarray(kill_prob, dtype=np.float64)
@@ -187,8 +216,11 @@ def make_problem(
         if feasible is None
         else np.broadcast_to(np.asarray(feasible, dtype=bool), (w, t)).copy()
     )
+    salvo = np.broadcast_to(n[:, None], (w, t)).copy()
+    if max_salvo is not None:
+        salvo = np.minimum(_salvo_caps(max_salvo, w, t), salvo)
     eng = roe_mask(t, hostile, friendly)
-    allowed = f & eng[None, :] & (p > 0) & (v > 0)[None, :] & (n > 0)[:, None] & (c > 0)[:, None]
+    allowed = f & eng[None, :] & (p > 0) & (v > 0)[None, :] & (c > 0)[:, None] & (salvo > 0)
     return WTAProblem(
         values=v.copy(),
         kill_prob=p.copy(),
@@ -197,7 +229,38 @@ def make_problem(
         feasible=f,
         engageable=eng,
         allowed=allowed,
+        max_salvo=salvo,
     )
+
+
+def _salvo_caps(max_salvo: npt.ArrayLike, w: int, t: int) -> IntArray:
+    """``max_salvo`` (scalar, (W,) per weapon or (W, T)) validated and broadcast to (W, T)."""
+    a = np.asarray(max_salvo)
+    if a.ndim > 2 or (a.ndim == 1 and a.shape != (w,)) or (a.ndim == 2 and a.shape != (w, t)):
+        raise ValueError(
+            f"max_salvo must be a scalar, ({w},) per weapon or ({w}, {t}), got shape {a.shape}"
+        )
+    if a.dtype == np.bool_ or not (
+        np.issubdtype(a.dtype, np.integer)
+        or (
+            np.issubdtype(a.dtype, np.floating)
+            and bool(np.all(np.where(np.isfinite(a), a, 0.5) % 1 == 0))
+        )
+    ):
+        raise ValueError(f"max_salvo must be non-negative integers, got {a}")
+    ai = a.astype(np.int64)
+    if np.any(ai < 0):
+        idx = ", ".join(str(int(k)) for k in np.argwhere(ai < 0)[0])
+        where = f"[{idx}]" if idx else ""
+        raise ValueError(f"max_salvo{where} must be >= 0, got {a[tuple(np.argwhere(ai < 0)[0])]}")
+    if ai.ndim == 1:
+        ai = ai[:, None]
+    return np.broadcast_to(ai, (w, t)).copy()
+
+
+def _salvo_binds(problem: WTAProblem) -> bool:
+    """Whether a salvo cap is below a weapon's rounds on some allowed pair."""
+    return bool(np.any(problem.allowed & (problem.max_salvo < problem.rounds[:, None])))
 
 
 def _survival(problem: WTAProblem, x: npt.NDArray[np.integer]) -> FloatArray:
@@ -227,6 +290,10 @@ def violations(problem: WTAProblem, x: npt.ArrayLike) -> list[str]:
         out.append(f"weapon {i} engages {eng[i]} targets, has {problem.channels[i]} channels")
     for i, j in np.argwhere((xa > 0) & ~problem.allowed):
         out.append(f"weapon {i} fires at target {j}, which is not allowed")
+    for i, j in np.argwhere((xa > problem.max_salvo) & problem.allowed):
+        out.append(
+            f"weapon {i} fires {xa[i, j]} rounds at target {j}, salvo cap is {problem.max_salvo[i, j]}"
+        )
     return out
 
 
@@ -329,11 +396,16 @@ def _slot_values(problem: WTAProblem, slots: int) -> tuple[FloatArray, FloatArra
 def upper_bound(problem: WTAProblem, slots: int = 4, method: str = "auto") -> float:
     """An upper bound on the optimal objective (the slot relaxation; see the module docstring).
 
-    Also never more than the per-target bound ``Σ_j V_j (1 - Π_i q_ij^{n_i})`` (every round on
-    every target at once). ``slots`` (>= 2) capacitated slots per target, the last one
-    uncapacitated; more slots give a tighter bound. ``method``: ``"assignment"``
-    (``linear_sum_assignment`` with one row per round), ``"lp"`` (HiGHS transportation LP,
-    one row per weapon) or ``"auto"`` (assignment unless there are many rounds).
+    Also never more than the per-target bound ``Σ_j V_j (1 - Π_i q_ij^{min(n_i, s_ij)})``
+    (every round on every target at once, up to the salvo caps). ``slots`` (>= 2) capacitated
+    slots per target, the last one uncapacitated; more slots give a tighter bound. ``method``:
+    ``"assignment"`` (``linear_sum_assignment`` with one row per round), ``"lp"`` (HiGHS
+    transportation LP, one row per weapon) or ``"auto"`` (assignment unless there are many
+    rounds). Salvo caps below a weapon's rounds (at most ``s_ij`` of weapon ``i``'s places on
+    target ``j``) cannot be expressed as an assignment problem: with them ``"lp"`` solves the
+    full LP (one extra row per capped pair; slow at scale) and ``"auto"`` / ``"assignment"``
+    the same LP by column generation (:func:`_capped_slot_bound`; equal to it up to
+    tolerances, and always a valid bound).
     """
     return _slot_relaxation(problem, slots, method)[0]
 
@@ -349,18 +421,22 @@ def _slot_relaxation(
     x_relax = np.zeros((w, t), dtype=np.int64)
     if not allowed.any():
         return 0.0, x_relax
+    if method not in ("auto", "assignment", "lp"):
+        raise ValueError(f"method must be 'auto', 'assignment' or 'lp', got {method!r}")
     q_all = np.where(allowed, 1.0 - problem.kill_prob, 1.0)
-    per_target = float(
-        np.dot(problem.values, 1.0 - np.prod(q_all ** problem.rounds[:, None], axis=0))
-    )
+    per_target = float(np.dot(problem.values, 1.0 - np.prod(q_all**problem.max_salvo, axis=0)))
     a, u = _slot_values(problem, slots)
     n = problem.rounds
     weapons = np.flatnonzero(allowed.any(axis=1))
     total_rounds = int(n[weapons].sum())
+    capped = _salvo_binds(problem)
+    k = slots - 1
+    if capped and method != "lp":
+        val, x_relax = _capped_slot_bound(problem, a, k, per_target)
+        return min(val, per_target), x_relax
     if method == "auto":
         method = "assignment" if total_rounds <= 1500 else "lp"
     cols_t = np.flatnonzero(allowed.any(axis=0))
-    k = slots - 1
     if method == "assignment":
         row_w = np.repeat(weapons, n[weapons])
         slot_vals = a[:, :, cols_t].transpose(1, 2, 0).reshape(w, -1)  # (W, T'·k)
@@ -397,10 +473,29 @@ def _slot_relaxation(
         a_s = coo_matrix(
             (np.ones(int(cap.sum())), (slot_row, np.flatnonzero(cap))), shape=(t * k, nvar)
         )
+        blocks = [a_w, a_s]
+        b_ub = [n.astype(np.float64), np.ones(t * k)]
+        if capped:
+            # Salvo caps: weapon i takes at most s_ij places (slots and overflow) on target j.
+            cap_pair = problem.max_salvo[pi, pj]
+            binding = np.flatnonzero(cap_pair < n[pi])
+            nb = binding.size
+            a_c = coo_matrix(
+                (
+                    np.ones(nb * (k + 1)),
+                    (
+                        np.tile(np.arange(nb), k + 1),
+                        (binding[None, :] + npairs * np.arange(k + 1)[:, None]).ravel(),
+                    ),
+                ),
+                shape=(nb, nvar),
+            )
+            blocks.append(a_c)
+            b_ub.append(cap_pair[binding].astype(np.float64))
         res = linprog(
             -coef,
-            A_ub=vstack([a_w, a_s]).tocsr(),
-            b_ub=np.concatenate([n.astype(np.float64), np.ones(t * k)]),
+            A_ub=vstack(blocks).tocsr(),
+            b_ub=np.concatenate(b_ub),
             bounds=(0, None),
             method="highs",
         )
@@ -408,10 +503,111 @@ def _slot_relaxation(
             raise RuntimeError(f"bound LP failed: {res.message}")
         val = float(-res.fun)
         per_pair = np.floor(res.x.reshape(k + 1, npairs).sum(axis=0) + 1e-6).astype(np.int64)
-        x_relax[pi, pj] = per_pair
-    else:
-        raise ValueError(f"method must be 'auto', 'assignment' or 'lp', got {method!r}")
+        x_relax[pi, pj] = np.minimum(per_pair, problem.max_salvo[pi, pj])
     return min(val, per_target), x_relax
+
+
+def _capped_slot_bound(
+    problem: WTAProblem, a: FloatArray, k: int, cutoff: float = math.inf, max_rounds: int = 100
+) -> tuple[float, IntArray]:
+    """The slot relaxation with binding salvo caps, by column generation over pairs.
+
+    Pricing the slot capacities at ``β_jm >= 0`` (Lagrangian relaxation) leaves one easy
+    problem per weapon: its ``n_i`` best units, at most ``s_ij`` on target ``j``, each worth
+    ``c_ij = max(max_m (a_mij - β_jm), V_j p_ij q_ij^k)``; so for every ``β >= 0``
+    ``L(β) = Σ β + Σ_i (top-n_i sum of c_i)`` bounds the relaxation — and the WTA — from
+    above. ``β`` comes from the duals of the relaxation LP restricted to a few candidate pairs
+    (each target's best weapons, each weapon's best targets); the pairs with the largest
+    positive reduced costs (a few per target and per weapon) are added until ``L(β)`` meets
+    the restricted LP's value, which is then the full LP optimum. It stops early once the
+    restricted LP (a lower bound on the relaxation) reaches ``cutoff`` (a bound known to be
+    tighter). Returns the smallest ``L(β)`` seen (valid whatever the LP's accuracy) and the
+    restricted LP's rounds per pair.
+    """
+    w, t = problem.shape
+    allowed = problem.allowed
+    n = problem.rounds
+    cap = problem.max_salvo
+    p = np.where(allowed, problem.kill_prob, 0.0)
+    ov = problem.values[None, :] * p * (1.0 - p) ** k  # overflow value per pair
+    vals = np.concatenate([a, ov[None]], axis=0)  # (k + 1, W, T): slots, then overflow
+    x_relax = np.zeros((w, t), dtype=np.int64)
+
+    def lagrangian(beta: FloatArray) -> float:
+        c = np.maximum(np.max(a - beta[:, None, :], axis=0), ov)
+        c = np.where(allowed, np.maximum(c, 0.0), 0.0)
+        order = np.argsort(-c, axis=1, kind="stable")
+        cs = np.take_along_axis(c, order, axis=1)
+        ss = np.take_along_axis(cap, order, axis=1)
+        before = np.cumsum(ss, axis=1) - ss
+        take = np.clip(n[:, None] - before, 0, ss)
+        return float(beta.sum() + (take * cs).sum())
+
+    # Candidates: each target's k + 1 best weapons, each weapon's best targets up to its rounds.
+    score = np.where(allowed, a[0], -1.0)
+    sel = np.zeros((w, t), dtype=bool)
+    top_w = np.argsort(-score, axis=0, kind="stable")[: k + 1]
+    sel[top_w, np.arange(t)[None, :]] = True
+    order = np.argsort(-score, axis=1, kind="stable")
+    ss = np.take_along_axis(cap, order, axis=1)
+    need = (np.cumsum(ss, axis=1) - ss) < n[:, None]
+    np.put_along_axis(sel, order, need | np.take_along_axis(sel, order, axis=1), axis=1)
+    sel &= allowed
+
+    best = math.inf
+    scale = max(float(problem.values.max()), 1e-300)
+    for _ in range(max_rounds):
+        pairs = np.argwhere(sel)
+        e = pairs.shape[0]
+        pi, pj = pairs[:, 0], pairs[:, 1]
+        nvar = e * (k + 1)
+        var_pair = np.tile(np.arange(e), k + 1)
+        var_slot = np.repeat(np.arange(k + 1), e)
+        coef = vals[var_slot, pi[var_pair], pj[var_pair]]
+        slot_v = var_slot < k
+        cols = np.arange(nvar)
+        a_w = coo_matrix((np.ones(nvar), (pi[var_pair], cols)), shape=(w, nvar))
+        a_s = coo_matrix(
+            (
+                np.ones(int(slot_v.sum())),
+                (pj[var_pair[slot_v]] * k + var_slot[slot_v], cols[slot_v]),
+            ),
+            shape=(t * k, nvar),
+        )
+        a_c = coo_matrix((np.ones(nvar), (var_pair, cols)), shape=(e, nvar))
+        res = linprog(
+            -coef,
+            A_ub=vstack([a_w, a_s, a_c]).tocsr(),
+            b_ub=np.concatenate(
+                [n.astype(np.float64), np.ones(t * k), cap[pi, pj].astype(np.float64)]
+            ),
+            bounds=(0, None),
+            method="highs-ipm",  # several times faster than simplex on these degenerate LPs
+        )
+        if res.status != 0:
+            raise RuntimeError(f"bound LP failed: {res.message}")
+        lp_val = float(-res.fun)
+        duals = np.maximum(-np.asarray(res.ineqlin.marginals), 0.0)
+        alpha = duals[:w]
+        beta = duals[w : w + t * k].reshape(t, k).T
+        best = min(best, lagrangian(beta))
+        per_pair = np.floor(res.x.reshape(k + 1, e).sum(axis=0) + 1e-6).astype(np.int64)
+        x_relax = np.zeros((w, t), dtype=np.int64)
+        x_relax[pi, pj] = np.minimum(per_pair, cap[pi, pj])
+        if best <= lp_val + 1e-9 * max(lp_val, scale) or lp_val >= cutoff:
+            break
+        # Reduced cost of the pairs left out (their cap rows have no dual yet: γ = 0).
+        rc = np.maximum(np.max(a - beta[:, None, :], axis=0), ov) - alpha[:, None]
+        rc = np.where(allowed & ~sel, rc, _NEG)
+        if not rc.max() > 1e-9 * scale:
+            break
+        new = np.zeros((w, t), dtype=bool)
+        by_t = np.argsort(-rc, axis=0, kind="stable")[: k + 1]
+        new[by_t, np.arange(t)[None, :]] = True
+        by_w = np.argsort(-rc, axis=1, kind="stable")[:, :2]
+        new[np.arange(w)[:, None], by_w] = True
+        sel |= new & (rc > 1e-9 * scale)
+    return best, x_relax
 
 
 # ====================================================================== greedy and local search
@@ -429,6 +625,7 @@ class _Model:
         self.logq = np.log(self.q)
         self.n = problem.rounds
         self.c = problem.channels
+        self.cap = problem.max_salvo  # salvo caps (n_i where uncapped)
         self.remove_factor = 1.0 / self.q - 1.0  # loss of removing a round, per unit V·s
 
     def survival(self, x: IntArray) -> FloatArray:
@@ -446,7 +643,7 @@ def _greedy_fill(m: _Model, x: IntArray) -> IntArray:
     eng = x > 0
     n_eng = eng.sum(axis=1)
     gain = m.v[None, :] * s[None, :] * m.p
-    blocked = ~m.allowed | (left <= 0)[:, None] | (~eng & (n_eng >= m.c)[:, None])
+    blocked = ~m.allowed | (left <= 0)[:, None] | (~eng & (n_eng >= m.c)[:, None]) | (x >= m.cap)
     gain[blocked] = _NEG
     while True:
         k = int(np.argmax(gain))
@@ -457,7 +654,12 @@ def _greedy_fill(m: _Model, x: IntArray) -> IntArray:
         left[i] -= 1
         s[j] *= m.q[i, j]
         col = m.v[j] * s[j] * m.p[:, j]
-        col_blocked = ~m.allowed[:, j] | (left <= 0) | (~eng[:, j] & (n_eng >= m.c))
+        col_blocked = (
+            ~m.allowed[:, j]
+            | (left <= 0)
+            | (~eng[:, j] & (n_eng >= m.c))
+            | (x[:, j] >= m.cap[:, j])
+        )
         if not eng[i, j]:
             eng[i, j] = True
             n_eng[i] += 1
@@ -494,12 +696,13 @@ def _best_move(m: _Model, x: IntArray) -> _Move | None:
     can_new = n_eng < m.c
     left = m.n - x.sum(axis=1)
     rows = np.arange(w)
+    room = x < m.cap  # below the salvo cap: one more round allowed
     g_all = np.where(m.allowed, vs[None, :] * m.p, _NEG)  # marginal return of one more round
     best: _Move | None = None
 
     # (a) add a spare round
     if (left > 0).any():
-        add = np.where((left > 0)[:, None] & (eng | can_new[:, None]), g_all, _NEG)
+        add = np.where((left > 0)[:, None] & (eng | can_new[:, None]) & room, g_all, _NEG)
         k = int(np.argmax(add))
         if add.flat[k] > 0:
             best = _Move(float(add.flat[k]), "add", divmod(k, t))
@@ -509,8 +712,9 @@ def _best_move(m: _Model, x: IntArray) -> _Move | None:
         return best
     xu = x[ui, uj]
     # (b) move one round of weapon i from j to j2. Destinations: the best and second-best
-    # target i already engages (j2 != j), or the best new one if a channel is free.
-    g_eng = np.where(eng, g_all, _NEG)
+    # target i already engages (j2 != j) below its salvo cap, or the best new one if a
+    # channel is free.
+    g_eng = np.where(eng & room, g_all, _NEG)
     arg1 = np.argmax(g_eng, axis=1)
     val1 = g_eng[rows, arg1]
     g_eng[rows, arg1] = _NEG
@@ -540,6 +744,7 @@ def _best_move(m: _Model, x: IntArray) -> _Move | None:
         term = vs[uj][:, None] * (1.0 - cross_q / qa[:, None])  # change at j_a: i_b replaces i_a
         d = term + term.T
         ok = m.allowed[ui[None, :], uj[:, None]]  # i_b may fire at j_a
+        ok &= room[ui[None, :], uj[:, None]]  # ... one more round (salvo cap)
         ok &= ok.T
         ok &= (ui[:, None] != ui[None, :]) & (uj[:, None] != uj[None, :])
         # i_a moving to j_b needs a free channel unless it already engages j_b or leaves j_a.
@@ -560,7 +765,8 @@ def _best_move(m: _Model, x: IntArray) -> _Move | None:
         ri, rj, k_r = ui[multi], uj[multi], xu[multi]
         loss_r = m.v[rj] * (np.exp(log_s[rj] - k_r * m.logq[ri, rj]) - s[rj])
         gain_r = vs[None, :] * (1.0 - np.exp(k_r[:, None] * m.logq[ri]))  # (R, T)
-        gain_r = np.where(m.allowed[ri], gain_r, _NEG)
+        fits = x[ri] + k_r[:, None] <= m.cap[ri]  # salvo cap at the destination
+        gain_r = np.where(m.allowed[ri] & fits, gain_r, _NEG)
         gain_r[np.arange(ri.size), rj] = _NEG
         dest_r = np.argmax(gain_r, axis=1)
         d_r = gain_r[np.arange(ri.size), dest_r] - loss_r
@@ -629,8 +835,9 @@ def _lsa_refill(m: _Model, x: IntArray, chosen: IntArray, slots: int = 3) -> Int
 
     Rows are spare rounds, columns ``(target, slot)`` places worth ``V_j p_ij q_ij^m`` minus
     what the round could earn elsewhere (its best marginal return on other targets), so a
-    round only moves here if that beats its alternative. Fire channels are enforced after
-    by :func:`_repair`.
+    round only moves here if that beats its alternative. Fire channels and salvo caps are
+    enforced after by :func:`_repair` (the freed rounds are re-used by the greedy fill that
+    follows).
     """
     x = x.copy()
     left = m.n - x.sum(axis=1)
@@ -810,10 +1017,11 @@ def solve_exact(
     nvar = npair + ne + nt
     theta0 = npair + ne
 
+    salvo = problem.max_salvo[pi, pj]  # x_ij <= min(s_ij, n_i)
     c = np.zeros(nvar)
     c[theta0:] = -1.0
     lb = np.zeros(nvar)
-    ub_var = np.concatenate([n[pi].astype(np.float64), np.ones(ne), problem.values[targets]])
+    ub_var = np.concatenate([salvo.astype(np.float64), np.ones(ne), problem.values[targets]])
     integrality = np.concatenate([np.ones(npair + ne), np.zeros(nt)])
 
     rows: list[csr_matrix] = []
@@ -824,11 +1032,11 @@ def solve_exact(
     lo.append(np.full(w, -np.inf))
     hi.append(n.astype(np.float64))
     if ne:
-        # x_ij - n_i e_ij <= 0 and Σ_j e_ij <= c_i.
+        # x_ij - min(s_ij, n_i) e_ij <= 0 and Σ_j e_ij <= c_i.
         r = np.arange(ne)
         link = coo_matrix(
             (
-                np.concatenate([np.ones(ne), -n[pi[e_pairs]].astype(np.float64)]),
+                np.concatenate([np.ones(ne), -salvo[e_pairs].astype(np.float64)]),
                 (np.concatenate([r, r]), np.concatenate([e_pairs, npair + r])),
             ),
             shape=(ne, nvar),
@@ -972,8 +1180,11 @@ def solve_exact(
 # ====================================================================== brute force
 
 
-def _weapon_allocations(rounds: int, channels: int, allowed: BoolArray) -> IntArray:
-    """Every allocation of at most ``rounds`` rounds over allowed targets using <= ``channels``."""
+def _weapon_allocations(
+    rounds: int, channels: int, allowed: BoolArray, cap: IntArray | None = None
+) -> IntArray:
+    """Every allocation of at most ``rounds`` rounds over allowed targets using <= ``channels``
+    targets and at most ``cap[j]`` rounds on target ``j``."""
     t = allowed.size
     idx = np.flatnonzero(allowed)
     out = [np.zeros(t, dtype=np.int64)]
@@ -985,7 +1196,7 @@ def _weapon_allocations(rounds: int, channels: int, allowed: BoolArray) -> IntAr
             for pos in range(start, idx.size):
                 v = vec.copy()
                 v[idx[pos]] += 1
-                if int((v > 0).sum()) <= channels:
+                if int((v > 0).sum()) <= channels and (cap is None or v[idx[pos]] <= cap[idx[pos]]):
                     nxt.append((v, pos))
                     out.append(v)
         frontier = nxt
@@ -1005,7 +1216,12 @@ def solve_brute_force(problem: WTAProblem, max_combinations: int = 2_000_000) ->
             status="optimal",
         )
     allocs = [
-        _weapon_allocations(int(problem.rounds[i]), int(problem.channels[i]), problem.allowed[i])
+        _weapon_allocations(
+            int(problem.rounds[i]),
+            int(problem.channels[i]),
+            problem.allowed[i],
+            problem.max_salvo[i],
+        )
         for i in range(w)
     ]
     total = math.prod(a.shape[0] for a in allocs)
@@ -1044,11 +1260,15 @@ def solve_brute_force(problem: WTAProblem, max_combinations: int = 2_000_000) ->
 
 
 def _repair(problem: WTAProblem, x: npt.ArrayLike) -> IntArray:
-    """Make an old assignment feasible for the current problem by removing rounds only."""
+    """Make an old assignment feasible for the current problem by removing rounds only.
+
+    Rounds on pairs no longer allowed and beyond a salvo cap go first, then the least valuable
+    engagements beyond the fire channels, then surplus rounds.
+    """
     xa = np.asarray(x, dtype=np.int64)
     if xa.shape != problem.shape:
         raise ValueError(f"previous assignment has shape {xa.shape}, problem is {problem.shape}")
-    xa = np.where(problem.allowed, np.maximum(xa, 0), 0)
+    xa = np.where(problem.allowed, np.clip(xa, 0, problem.max_salvo), 0)
     m = _Model(problem)
     for i in range(problem.n_weapons):
         # Drop the least valuable engagements beyond the channels, then surplus rounds.

@@ -664,7 +664,9 @@ def compute_at(
                 )
             )
     if persist:
-        result.persisted = _persist_scores(session, scenario.id, stamp, result.pairs)
+        result.persisted = _persist_scores(
+            session, scenario.id, stamp, result.pairs, params.weights
+        )
     return result
 
 
@@ -799,7 +801,11 @@ def params_use_quality(session: Session, scenario: Scenario) -> bool:
 
 
 def _persist_scores(
-    session: Session, scenario_id: int, stamp: dt.datetime, pairs: list[PairScore]
+    session: Session,
+    scenario_id: int,
+    stamp: dt.datetime,
+    pairs: list[PairScore],
+    weights: tuple[float, float, float, float],
 ) -> int:
     """All rows of one batch in one INSERT; rows already stored for this computed_at are kept."""
     if not pairs:
@@ -817,6 +823,10 @@ def _persist_scores(
             "n_tcpa": p.n_tcpa,
             "n_tdb": p.n_tdb,
             "n_twrp": p.n_twrp,
+            "w_cpa": weights[0],
+            "w_tcpa": weights[1],
+            "w_tdb": weights[2],
+            "w_twrp": weights[3],
             "score": p.score,
             "computed_at": stamp,
         }
@@ -1008,6 +1018,9 @@ def score_history(
                 "n_tcpa": r.n_tcpa,
                 "n_tdb": r.n_tdb,
                 "n_twrp": r.n_twrp,
+                "weights": None
+                if r.w_cpa is None
+                else {"cpa": r.w_cpa, "tcpa": r.w_tcpa, "tdb": r.w_tdb, "twrp": r.w_twrp},
             }
         )
     return out
@@ -1100,6 +1113,7 @@ def add_weapon(
     max_target_speed_mps: float = 1500.0,
     fire_channels: int = 1,
     interceptor_speed_mps: float = 1000.0,
+    max_salvo: int = 2,
 ) -> Weapon:
     """Add (or replace, by call sign) a fire unit of the scenario; the database checks the ranges."""
     checks = [
@@ -1111,6 +1125,7 @@ def add_weapon(
         ("max_target_speed_mps", max_target_speed_mps > 0, "> 0"),
         ("fire_channels", fire_channels >= 1, ">= 1"),
         ("interceptor_speed_mps", interceptor_speed_mps > 0, "> 0"),
+        ("max_salvo", max_salvo >= 1, ">= 1"),
     ]
     for name, ok, rule in checks:
         if not ok:
@@ -1128,6 +1143,7 @@ def add_weapon(
         fire_channels,
         interceptor_speed_mps,
     )
+    w.max_salvo = max_salvo
     session.flush()
     return w
 
@@ -1297,6 +1313,7 @@ def plan_assignment(
         feasible=geom.feasible,
         hostile=hostile,
         friendly=friendly,
+        max_salvo=[w.max_salvo for w in weapons],
     )
     chosen = solver
     if solver == "auto":

@@ -90,10 +90,18 @@ def refresh(request: Request, session: SessionDep, body: RefreshRequest) -> Toke
     except tokens.MissingSecretError as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from None
     except tokens.TokenError as exc:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=f"refresh_token: {exc}") from None
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail=f"refresh_token: {exc}",
+            headers={"WWW-Authenticate": "Bearer"},
+        ) from None
     user = accounts.get_user(session, claims.username)
     if user is None or not user.active:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="user unknown or deactivated")
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="user unknown or deactivated",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     return _pair(request, user.username, user.role)  # the role as it is now, not as it was
 
 
@@ -115,7 +123,7 @@ def create_user(session: SessionDep, _: Admin, body: UserCreate) -> UserOut:
         code = (
             status.HTTP_409_CONFLICT
             if "taken" in str(exc)
-            else status.HTTP_422_UNPROCESSABLE_ENTITY
+            else status.HTTP_422_UNPROCESSABLE_CONTENT
         )
         raise HTTPException(code, detail=str(exc)) from None
     return UserOut(**u.__dict__)
@@ -138,5 +146,5 @@ def update_user(session: SessionDep, admin: Admin, username: str, body: UserUpda
     except LookupError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
     except accounts.AccountError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail=str(exc)) from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
     return UserOut(**u.__dict__)

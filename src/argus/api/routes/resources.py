@@ -10,7 +10,7 @@ import io
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile, status
+from fastapi import APIRouter, File, Form, HTTPException, Path, Query, Request, UploadFile, status
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from argus.api.deps import Admin, Operator, SessionDep, Viewer
-from argus.api.routes.tewa import scenario_or_404
+from argus.api.routes.tewa import MAX_ID, scenario_or_404
 from argus.db.models import (
     DefendedAsset,
     Scenario,
@@ -34,6 +34,8 @@ from argus.tewa.ingest import parse_track_text
 router = APIRouter(tags=["resources"])
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
+ScenarioPath = Annotated[int, Path(ge=1, le=MAX_ID, description="scenario id")]
+AssetPath = Annotated[int, Path(ge=1, le=MAX_ID, description="defended asset id")]
 Cursor = Annotated[
     str | None, Query(description="opaque cursor from the previous page's next_cursor")
 ]
@@ -46,7 +48,7 @@ def _decode_cursor(cursor: str | None) -> int:
         return int(json.loads(base64.urlsafe_b64decode(cursor.encode()).decode())["after"])
     except Exception:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, detail="cursor: not a cursor this API issued"
+            status.HTTP_422_UNPROCESSABLE_CONTENT, detail="cursor: not a cursor this API issued"
         ) from None
 
 
@@ -112,7 +114,7 @@ def scenario_json(sc: Scenario) -> dict[str, Any]:
 def _check_times(start: dt.datetime | None, end: dt.datetime | None) -> None:
     if start is not None and end is not None and end < start:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, detail="end_time: must not be before start_time"
+            status.HTTP_422_UNPROCESSABLE_CONTENT, detail="end_time: must not be before start_time"
         )
 
 
@@ -139,13 +141,13 @@ def create_scenario(session: SessionDep, _: Operator, body: ScenarioIn) -> dict[
 
 
 @router.get("/api/scenarios/{scenario_id}", summary="One scenario")
-def get_scenario(session: SessionDep, _: Viewer, scenario_id: int) -> dict[str, Any]:
+def get_scenario(session: SessionDep, _: Viewer, scenario_id: ScenarioPath) -> dict[str, Any]:
     return scenario_json(scenario_or_404(session, scenario_id))
 
 
 @router.patch("/api/scenarios/{scenario_id}", summary="Change a scenario")
 def patch_scenario(
-    session: SessionDep, _: Operator, scenario_id: int, body: ScenarioPatch
+    session: SessionDep, _: Operator, scenario_id: ScenarioPath, body: ScenarioPatch
 ) -> dict[str, Any]:
     sc = scenario_or_404(session, scenario_id)
     changes = body.model_dump(exclude_unset=True)
@@ -166,7 +168,7 @@ def patch_scenario(
     status_code=204,
     summary="Delete a scenario and everything in it (admin)",
 )
-def delete_scenario(session: SessionDep, _: Admin, scenario_id: int) -> None:
+def delete_scenario(session: SessionDep, _: Admin, scenario_id: ScenarioPath) -> None:
     session.delete(scenario_or_404(session, scenario_id))
 
 
@@ -232,7 +234,9 @@ def create_asset(session: SessionDep, _: Operator, body: AssetIn) -> dict[str, A
 
 
 @router.patch("/api/assets/{da_id}", summary="Change a defended asset")
-def patch_asset(session: SessionDep, _: Operator, da_id: int, body: AssetPatch) -> dict[str, Any]:
+def patch_asset(
+    session: SessionDep, _: Operator, da_id: AssetPath, body: AssetPatch
+) -> dict[str, Any]:
     da = _asset_or_404(session, da_id)
     for k, v in body.model_dump(exclude_unset=True).items():
         setattr(da, k, v)
@@ -246,16 +250,18 @@ def patch_asset(session: SessionDep, _: Operator, da_id: int, body: AssetPatch) 
 
 
 @router.delete("/api/assets/{da_id}", status_code=204, summary="Delete a defended asset (admin)")
-def delete_asset(session: SessionDep, _: Admin, da_id: int) -> None:
+def delete_asset(session: SessionDep, _: Admin, da_id: AssetPath) -> None:
     session.delete(_asset_or_404(session, da_id))
 
 
 class AssetSet(BaseModel):
-    da_ids: list[int]
+    da_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]]
 
 
 @router.get("/api/scenarios/{scenario_id}/assets", summary="The scenario's defended assets")
-def scenario_assets(session: SessionDep, _: Viewer, scenario_id: int) -> list[dict[str, Any]]:
+def scenario_assets(
+    session: SessionDep, _: Viewer, scenario_id: ScenarioPath
+) -> list[dict[str, Any]]:
     return [
         asset_json(a)
         for a in service.scenario_assets(session, scenario_or_404(session, scenario_id))
@@ -264,13 +270,13 @@ def scenario_assets(session: SessionDep, _: Viewer, scenario_id: int) -> list[di
 
 @router.put("/api/scenarios/{scenario_id}/assets", summary="Set the scenario's defended assets")
 def set_scenario_assets(
-    session: SessionDep, _: Operator, scenario_id: int, body: AssetSet
+    session: SessionDep, _: Operator, scenario_id: ScenarioPath, body: AssetSet
 ) -> list[dict[str, Any]]:
     sc = scenario_or_404(session, scenario_id)
     missing = [i for i in body.da_ids if session.get(DefendedAsset, i) is None]
     if missing:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, detail=f"da_ids: unknown assets {missing}"
+            status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"da_ids: unknown assets {missing}"
         )
     for link in session.scalars(select(ScenarioAsset).where(ScenarioAsset.scenario_id == sc.id)):
         session.delete(link)
@@ -304,7 +310,11 @@ def track_json(t: Track) -> dict[str, Any]:
     "/api/scenarios/{scenario_id}/tracks", summary="The scenario's tracks with their latest state"
 )
 def list_tracks(
-    session: SessionDep, _: Viewer, scenario_id: int, limit: Limit = 100, cursor: Cursor = None
+    session: SessionDep,
+    _: Viewer,
+    scenario_id: ScenarioPath,
+    limit: Limit = 100,
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
     sc = scenario_or_404(session, scenario_id)
     return _page(
@@ -329,7 +339,7 @@ class TrackPatch(BaseModel):
     summary="Set a track's IFF, threat class or quality",
 )
 def patch_track(
-    session: SessionDep, _: Operator, scenario_id: int, track_id: str, body: TrackPatch
+    session: SessionDep, _: Operator, scenario_id: ScenarioPath, track_id: str, body: TrackPatch
 ) -> dict[str, Any]:
     sc = scenario_or_404(session, scenario_id)
     t = service.set_track_identity(session, sc, track_id, **body.model_dump(exclude_unset=True))
@@ -343,7 +353,7 @@ def patch_track(
 def list_samples(
     session: SessionDep,
     _: Viewer,
-    scenario_id: int,
+    scenario_id: ScenarioPath,
     track_id: str,
     start: AwareDatetime | None = None,
     end: AwareDatetime | None = None,
@@ -387,7 +397,7 @@ async def upload_tracks(
     request: Request,
     session: SessionDep,
     _: Operator,
-    scenario_id: int,
+    scenario_id: ScenarioPath,
     file: Annotated[
         UploadFile,
         File(description="CSV with track_id, lat, lon, alt_m, speed_mps, heading_deg, timestamp"),
@@ -398,13 +408,13 @@ async def upload_tracks(
     data = await file.read(limit + 1)
     if len(data) > limit:
         raise HTTPException(
-            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, detail=f"file: larger than {limit} bytes"
+            status.HTTP_413_CONTENT_TOO_LARGE, detail=f"file: larger than {limit} bytes"
         )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, detail=f"file: not UTF-8 text (byte {exc.start})"
+            status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"file: not UTF-8 text (byte {exc.start})"
         ) from None
     fmt: Literal["csv", "jsonl"] = (
         "jsonl" if (file.filename or "").lower().endswith((".jsonl", ".ndjson")) else "csv"
@@ -415,11 +425,18 @@ async def upload_tracks(
     return report.as_dict()
 
 
-@router.get("/api/scenarios/{scenario_id}/scores.csv", summary="Export stored threat scores as CSV")
+@router.get(
+    "/api/scenarios/{scenario_id}/scores.csv",
+    summary="Export stored threat scores as CSV",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "CSV"}
+    },
+)
 def export_scores(
     session: SessionDep,
     _: Viewer,
-    scenario_id: int,
+    scenario_id: ScenarioPath,
     start: AwareDatetime | None = None,
     end: AwareDatetime | None = None,
 ) -> StreamingResponse:
@@ -504,7 +521,7 @@ class PresetIn(BaseModel):
 
 
 @router.get("/api/scenarios/{scenario_id}/params", summary="The scenario's model params")
-def get_params(session: SessionDep, _: Viewer, scenario_id: int) -> dict[str, Any]:
+def get_params(session: SessionDep, _: Viewer, scenario_id: ScenarioPath) -> dict[str, Any]:
     sc = scenario_or_404(session, scenario_id)
     return {
         "scenario_id": sc.id,
@@ -514,7 +531,9 @@ def get_params(session: SessionDep, _: Viewer, scenario_id: int) -> dict[str, An
 
 
 @router.put("/api/scenarios/{scenario_id}/params", summary="Change model params (admin)")
-def put_params(session: SessionDep, _: Admin, scenario_id: int, body: ParamsIn) -> dict[str, Any]:
+def put_params(
+    session: SessionDep, _: Admin, scenario_id: ScenarioPath, body: ParamsIn
+) -> dict[str, Any]:
     sc = scenario_or_404(session, scenario_id)
     row = service.set_params(session, sc, **body.model_dump(exclude_unset=True))
     return {"scenario_id": sc.id, "doctrine": sc.doctrine, **service.params_as_dict(row)}
@@ -523,7 +542,9 @@ def put_params(session: SessionDep, _: Admin, scenario_id: int, body: ParamsIn) 
 @router.post(
     "/api/scenarios/{scenario_id}/params/preset", summary="Apply a doctrine preset (admin)"
 )
-def put_preset(session: SessionDep, _: Admin, scenario_id: int, body: PresetIn) -> dict[str, Any]:
+def put_preset(
+    session: SessionDep, _: Admin, scenario_id: ScenarioPath, body: PresetIn
+) -> dict[str, Any]:
     sc = scenario_or_404(session, scenario_id)
     row = service.apply_preset(session, sc, body.preset)
     return {"scenario_id": sc.id, "doctrine": sc.doctrine, **service.params_as_dict(row)}
@@ -544,6 +565,7 @@ class WeaponIn(BaseModel):
     max_target_speed_mps: float = Field(default=1500.0, gt=0)
     fire_channels: int = Field(default=1, ge=1)
     interceptor_speed_mps: float = Field(default=1000.0, gt=0)
+    max_salvo: int = Field(default=2, ge=1, description="most rounds at one target per engagement")
 
 
 def weapon_json(w: Weapon) -> dict[str, Any]:
@@ -559,11 +581,12 @@ def weapon_json(w: Weapon) -> dict[str, Any]:
         "max_target_speed_mps": w.max_target_speed_mps,
         "fire_channels": w.fire_channels,
         "interceptor_speed_mps": w.interceptor_speed_mps,
+        "max_salvo": w.max_salvo,
     }
 
 
 @router.get("/api/scenarios/{scenario_id}/weapons", summary="The scenario's fire units")
-def list_weapons(session: SessionDep, _: Viewer, scenario_id: int) -> list[dict[str, Any]]:
+def list_weapons(session: SessionDep, _: Viewer, scenario_id: ScenarioPath) -> list[dict[str, Any]]:
     return [
         weapon_json(w) for w in service.list_weapons(session, scenario_or_404(session, scenario_id))
     ]
@@ -575,7 +598,7 @@ def list_weapons(session: SessionDep, _: Viewer, scenario_id: int) -> list[dict[
     summary="Add or replace a fire unit (by call sign)",
 )
 def add_weapon(
-    session: SessionDep, _: Operator, scenario_id: int, body: WeaponIn
+    session: SessionDep, _: Operator, scenario_id: ScenarioPath, body: WeaponIn
 ) -> dict[str, Any]:
     sc = scenario_or_404(session, scenario_id)
     return weapon_json(service.add_weapon(session, sc, **body.model_dump()))
@@ -586,7 +609,7 @@ def add_weapon(
     summary="Every track's state at a time, with a short trail (for maps)",
 )
 def picture(
-    session: SessionDep, _: Viewer, scenario_id: int, at: AwareDatetime | None = None
+    session: SessionDep, _: Viewer, scenario_id: ScenarioPath, at: AwareDatetime | None = None
 ) -> dict[str, Any]:
     """``at`` defaults to now — for a replay scenario, the point of the loop the periodic job is at."""
     from argus.jobs.tasks import scenario_time

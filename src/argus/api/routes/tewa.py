@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy.orm import Session
@@ -17,6 +17,9 @@ from argus.jobs import tasks
 from argus.tewa import service
 
 router = APIRouter(tags=["tewa"])
+
+#: Ids are 32-bit on every table the API addresses by id (SQLite and PostgreSQL integer).
+MAX_ID = 2_147_483_647
 
 
 def scenario_or_404(session: Session, scenario_id: int) -> Scenario:
@@ -29,9 +32,9 @@ def scenario_or_404(session: Session, scenario_id: int) -> Scenario:
 
 
 class ComputeAtRequest(BaseModel):
-    scenario_id: int = Field(ge=1)
+    scenario_id: int = Field(ge=1, le=MAX_ID)
     when: AwareDatetime = Field(description="ISO 8601 with a zone, e.g. 2025-06-01T06:03:00Z")
-    da_ids: list[int] | None = Field(
+    da_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(
         default=None, description="defended assets (default: the scenario's set)"
     )
     weapon_range_km: float | None = Field(default=None, gt=0, description="override for this call")
@@ -40,12 +43,12 @@ class ComputeAtRequest(BaseModel):
 
 
 class ComputeNowRequest(BaseModel):
-    scenario_id: int = Field(ge=1)
+    scenario_id: int = Field(ge=1, le=MAX_ID)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class AssignRequest(BaseModel):
-    scenario_id: int = Field(ge=1)
+    scenario_id: int = Field(ge=1, le=MAX_ID)
     at: AwareDatetime | None = Field(default=None, description="default: now")
     solver: Literal["auto", "exact", "heuristic", "greedy"] = "auto"
     hysteresis: float = Field(default=0.05, ge=0, le=1)
@@ -125,7 +128,11 @@ def _job_response(job: Job, repeated: bool = False) -> Any:
 
 
 @router.get("/api/jobs/{job_id}", summary="A job's state and result")
-def get_job(session: SessionDep, _: Viewer, job_id: str) -> dict[str, Any]:
+def get_job(
+    session: SessionDep,
+    _: Viewer,
+    job_id: Annotated[str, Path(min_length=1, max_length=36, pattern=r"^[0-9A-Za-z-]+$")],
+) -> dict[str, Any]:
     job = session.get(Job, job_id)
     if job is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"job_id: no job {job_id}")
@@ -136,8 +143,8 @@ def get_job(session: SessionDep, _: Viewer, job_id: str) -> dict[str, Any]:
 def ranking(
     session: SessionDep,
     _: Viewer,
-    scenario_id: Annotated[int, Query(ge=1)],
-    da_id: Annotated[int | None, Query(ge=1)] = None,
+    scenario_id: Annotated[int, Query(ge=1, le=MAX_ID)],
+    da_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     top_n: Annotated[int | None, Query(ge=1, le=10_000)] = None,
     at: Annotated[
         AwareDatetime | None, Query(description="latest scores at or before this time")
@@ -164,9 +171,9 @@ def _track_and_da(session: Session, sc: Scenario, track_id: str, da_id: int) -> 
 def score_breakdown(
     session: SessionDep,
     _: Viewer,
-    scenario_id: Annotated[int, Query(ge=1)],
+    scenario_id: Annotated[int, Query(ge=1, le=MAX_ID)],
     track_id: Annotated[str, Query(min_length=1)],
-    da_id: Annotated[int, Query(ge=1)],
+    da_id: Annotated[int, Query(ge=1, le=MAX_ID)],
 ) -> dict[str, Any]:
     sc = scenario_or_404(session, scenario_id)
     _track_and_da(session, sc, track_id, da_id)
@@ -178,7 +185,8 @@ def score_breakdown(
         )
     params = service.params_as_dict(service.get_model_params(session, sc))
     latest = hist[-1]
-    weights = {k: params[f"w_{k}"] for k in ("cpa", "tcpa", "tdb", "twrp")}
+    # The weights stored with the score; rows from before revision 0005 fall back to today's.
+    weights = latest.pop("weights") or {k: params[f"w_{k}"] for k in ("cpa", "tcpa", "tdb", "twrp")}
     return {
         "scenario_id": sc.id,
         "track_id": track_id,
@@ -194,9 +202,9 @@ def score_breakdown(
 def score_history(
     session: SessionDep,
     _: Viewer,
-    scenario_id: Annotated[int, Query(ge=1)],
+    scenario_id: Annotated[int, Query(ge=1, le=MAX_ID)],
     track_id: Annotated[str, Query(min_length=1)],
-    da_id: Annotated[int, Query(ge=1)],
+    da_id: Annotated[int, Query(ge=1, le=MAX_ID)],
     start: AwareDatetime | None = None,
     end: AwareDatetime | None = None,
 ) -> dict[str, Any]:

@@ -292,6 +292,11 @@ class ThreatScore(Base):
     n_tcpa: Mapped[float | None] = mapped_column(Float, nullable=True)
     n_tdb: Mapped[float | None] = mapped_column(Float, nullable=True)
     n_twrp: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: The weights in force when the score was computed (NULL for rows older than revision 0005).
+    w_cpa: Mapped[float | None] = mapped_column(Float, nullable=True)
+    w_tcpa: Mapped[float | None] = mapped_column(Float, nullable=True)
+    w_tdb: Mapped[float | None] = mapped_column(Float, nullable=True)
+    w_twrp: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class Weapon(TimestampMixin, Base):
@@ -305,6 +310,7 @@ class Weapon(TimestampMixin, Base):
         CheckConstraint("max_range_km > min_range_km", name="range_order"),
         CheckConstraint("max_target_speed_mps > 0", name="max_speed_positive"),
         CheckConstraint("fire_channels >= 1", name="fire_channels_positive"),
+        CheckConstraint("max_salvo >= 1", name="max_salvo_positive"),
         *_lat_lon_checks(),
     )
 
@@ -321,6 +327,8 @@ class Weapon(TimestampMixin, Base):
     max_range_km: Mapped[float] = mapped_column(Float, nullable=False)
     max_target_speed_mps: Mapped[float] = mapped_column(Float, nullable=False)
     fire_channels: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("1"))
+    #: Most rounds fired at one target in one engagement (shoot-shoot-look doctrine).
+    max_salvo: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("2"))
     #: Interceptor average speed, for the time-of-intercept envelope check.
     interceptor_speed_mps: Mapped[float] = mapped_column(
         Float, nullable=False, server_default=text("1000.0")

@@ -1,0 +1,523 @@
+"""Every route of the OpenAPI document (each method) and the WebSocket, checked against an explicit
+table of the minimal role it needs: anonymous callers get 401, under-privileged ones 403 (both
+problem+json), and the minimal role gets the route's success status — which also proves the
+refused calls changed nothing (a refused DELETE would make the admin's DELETE a 404, a refused
+POST would make the operator's POST a 409).
+
+A route in the OpenAPI document but not in ``EXPECTED`` fails the walk, so a new route cannot
+slip in unclassified.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi.routing import APIRoute, APIWebSocketRoute
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from argus.accounts import tokens
+from argus.api.app import create_app
+from argus.db.models import Job, Scenario
+from argus.tewa import service
+from tests.api._support import (
+    JWT_SECRET,
+    OTHER_SECRET,
+    PASSWORDS,
+    PROBLEM_JSON,
+    ROLES,
+    assert_problem,
+    bearer,
+    copy_template,
+    login,
+    make_settings,
+    open_session,
+)
+
+HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
+RANK = {"public": -1, "viewer": 0, "operator": 1, "admin": 2}
+
+#: (method, path) → the minimal role. "WS" is the WebSocket.
+EXPECTED: dict[tuple[str, str], str] = {
+    ("GET", "/health"): "public",
+    ("GET", "/ready"): "public",
+    ("GET", "/metrics"): "public",
+    ("POST", "/api/auth/login"): "public",
+    ("POST", "/api/auth/refresh"): "public",
+    ("GET", "/api/auth/me"): "viewer",
+    ("GET", "/api/users"): "admin",
+    ("POST", "/api/users"): "admin",
+    ("PATCH", "/api/users/{username}"): "admin",
+    ("POST", "/api/tewa/compute_at/"): "operator",
+    ("POST", "/api/tewa/compute_now/"): "operator",
+    ("GET", "/api/jobs/{job_id}"): "viewer",
+    ("GET", "/api/tewa/ranking/"): "viewer",
+    ("GET", "/api/tewa/score_breakdown/"): "viewer",
+    ("GET", "/api/tewa/score_history/"): "viewer",
+    ("POST", "/api/tewa/assign/"): "operator",
+    ("GET", "/api/tewa/presets/"): "viewer",
+    ("GET", "/api/scenarios"): "viewer",
+    ("POST", "/api/scenarios"): "operator",
+    ("GET", "/api/scenarios/{scenario_id}"): "viewer",
+    ("PATCH", "/api/scenarios/{scenario_id}"): "operator",
+    ("DELETE", "/api/scenarios/{scenario_id}"): "admin",
+    ("GET", "/api/assets"): "viewer",
+    ("POST", "/api/assets"): "operator",
+    ("PATCH", "/api/assets/{da_id}"): "operator",
+    ("DELETE", "/api/assets/{da_id}"): "admin",
+    ("GET", "/api/scenarios/{scenario_id}/assets"): "viewer",
+    ("PUT", "/api/scenarios/{scenario_id}/assets"): "operator",
+    ("GET", "/api/scenarios/{scenario_id}/tracks"): "viewer",
+    ("PATCH", "/api/scenarios/{scenario_id}/tracks/{track_id}"): "operator",
+    ("GET", "/api/scenarios/{scenario_id}/tracks/{track_id}/samples"): "viewer",
+    ("POST", "/api/scenarios/{scenario_id}/tracks/upload"): "operator",
+    ("GET", "/api/scenarios/{scenario_id}/scores.csv"): "viewer",
+    ("GET", "/api/scenarios/{scenario_id}/params"): "viewer",
+    ("PUT", "/api/scenarios/{scenario_id}/params"): "admin",
+    ("POST", "/api/scenarios/{scenario_id}/params/preset"): "admin",
+    ("GET", "/api/scenarios/{scenario_id}/weapons"): "viewer",
+    ("POST", "/api/scenarios/{scenario_id}/weapons"): "operator",
+    ("GET", "/api/scenarios/{scenario_id}/picture"): "viewer",
+    ("WS", "/ws/threats"): "viewer",
+}
+
+#: Routes left out of the OpenAPI document on purpose (the console's page is public).
+HIDDEN: dict[tuple[str, str], str] = {("GET", "/"): "public"}
+
+PUBLIC = {"/health", "/ready", "/metrics", "/api/auth/login", "/api/auth/refresh"}
+ADMIN_MUTATIONS = {
+    ("POST", "/api/users"),
+    ("PATCH", "/api/users/{username}"),
+    ("PUT", "/api/scenarios/{scenario_id}/params"),
+    ("POST", "/api/scenarios/{scenario_id}/params/preset"),
+    ("DELETE", "/api/scenarios/{scenario_id}"),
+    ("DELETE", "/api/assets/{da_id}"),
+}
+
+JOB_ID = "00000000-0000-4000-8000-000000000001"
+UPLOAD_CSV = (
+    "track_id,lat,lon,alt_m,speed_mps,heading_deg,timestamp\n"
+    "U1,26.5,71.0,5000,200,90,2025-06-01T06:00:00Z\n"
+    "U1,26.5,71.02,5000,200,90,2025-06-01T06:00:10Z\n"
+)
+
+
+@dataclass(frozen=True)
+class Call:
+    """A request that the minimal role's call answers with ``ok``."""
+
+    url: str
+    ok: int = 200
+    json: Any = None
+    data: dict[str, str] | None = None
+    files: dict[str, Any] | None = None
+    json_from_refresh_token: bool = field(default=False)
+
+
+#: One well-formed request per route (the same request is sent by every caller).
+CALLS: dict[tuple[str, str], Call] = {
+    ("GET", "/health"): Call("/health"),
+    ("GET", "/ready"): Call("/ready"),
+    ("GET", "/metrics"): Call("/metrics"),
+    ("POST", "/api/auth/login"): Call(
+        "/api/auth/login", data={"username": "viewer", "password": PASSWORDS["viewer"]}
+    ),
+    ("POST", "/api/auth/refresh"): Call("/api/auth/refresh", json_from_refresh_token=True),
+    ("GET", "/api/auth/me"): Call("/api/auth/me"),
+    ("GET", "/api/users"): Call("/api/users"),
+    ("POST", "/api/users"): Call(
+        "/api/users", 201, json={"username": "newbie", "password": "newbie-pass-1"}
+    ),
+    ("PATCH", "/api/users/{username}"): Call("/api/users/viewer", json={"role": "operator"}),
+    ("POST", "/api/tewa/compute_at/"): Call(
+        "/api/tewa/compute_at/", json={"scenario_id": 1, "when": "2025-06-01T06:03:00Z"}
+    ),
+    ("POST", "/api/tewa/compute_now/"): Call("/api/tewa/compute_now/", json={"scenario_id": 1}),
+    ("GET", "/api/jobs/{job_id}"): Call(f"/api/jobs/{JOB_ID}"),
+    ("GET", "/api/tewa/ranking/"): Call("/api/tewa/ranking/?scenario_id=1"),
+    ("GET", "/api/tewa/score_breakdown/"): Call(
+        "/api/tewa/score_breakdown/?scenario_id=1&track_id=T1&da_id=1"
+    ),
+    ("GET", "/api/tewa/score_history/"): Call(
+        "/api/tewa/score_history/?scenario_id=1&track_id=T1&da_id=1"
+    ),
+    ("POST", "/api/tewa/assign/"): Call(
+        "/api/tewa/assign/", json={"scenario_id": 1, "at": "2025-06-01T06:04:00Z"}
+    ),
+    ("GET", "/api/tewa/presets/"): Call("/api/tewa/presets/"),
+    ("GET", "/api/scenarios"): Call("/api/scenarios"),
+    ("POST", "/api/scenarios"): Call("/api/scenarios", 201, json={"name": "Another"}),
+    ("GET", "/api/scenarios/{scenario_id}"): Call("/api/scenarios/1"),
+    ("PATCH", "/api/scenarios/{scenario_id}"): Call("/api/scenarios/1", json={"notes": "n"}),
+    ("DELETE", "/api/scenarios/{scenario_id}"): Call("/api/scenarios/1", 204),
+    ("GET", "/api/assets"): Call("/api/assets"),
+    ("POST", "/api/assets"): Call(
+        "/api/assets",
+        201,
+        json={"name": "DA-Charlie", "lat": 26.0, "lon": 71.0, "radius_km": 10.0},
+    ),
+    ("PATCH", "/api/assets/{da_id}"): Call("/api/assets/1", json={"radius_km": 20.0}),
+    ("DELETE", "/api/assets/{da_id}"): Call("/api/assets/1", 204),
+    ("GET", "/api/scenarios/{scenario_id}/assets"): Call("/api/scenarios/1/assets"),
+    ("PUT", "/api/scenarios/{scenario_id}/assets"): Call(
+        "/api/scenarios/1/assets", json={"da_ids": [1]}
+    ),
+    ("GET", "/api/scenarios/{scenario_id}/tracks"): Call("/api/scenarios/1/tracks"),
+    ("PATCH", "/api/scenarios/{scenario_id}/tracks/{track_id}"): Call(
+        "/api/scenarios/1/tracks/T3", json={"iff": "hostile"}
+    ),
+    ("GET", "/api/scenarios/{scenario_id}/tracks/{track_id}/samples"): Call(
+        "/api/scenarios/1/tracks/T1/samples"
+    ),
+    ("POST", "/api/scenarios/{scenario_id}/tracks/upload"): Call(
+        "/api/scenarios/1/tracks/upload", files={"file": ("u.csv", UPLOAD_CSV.encode())}
+    ),
+    ("GET", "/api/scenarios/{scenario_id}/scores.csv"): Call("/api/scenarios/1/scores.csv"),
+    ("GET", "/api/scenarios/{scenario_id}/params"): Call("/api/scenarios/1/params"),
+    ("PUT", "/api/scenarios/{scenario_id}/params"): Call(
+        "/api/scenarios/1/params", json={"cpa_scale_km": 12.0}
+    ),
+    ("POST", "/api/scenarios/{scenario_id}/params/preset"): Call(
+        "/api/scenarios/1/params/preset", json={"preset": "point-defense"}
+    ),
+    ("GET", "/api/scenarios/{scenario_id}/weapons"): Call("/api/scenarios/1/weapons"),
+    ("POST", "/api/scenarios/{scenario_id}/weapons"): Call(
+        "/api/scenarios/1/weapons",
+        201,
+        json={
+            "call_sign": "Charlie-SAM",
+            "weapon_type": "SAM-SR",
+            "lat": 26.5,
+            "lon": 72.0,
+            "rounds": 4,
+            "max_range_km": 20.0,
+        },
+    ),
+    ("GET", "/api/scenarios/{scenario_id}/picture"): Call(
+        "/api/scenarios/1/picture?at=2025-06-01T06:02:00Z"
+    ),
+}
+
+
+def _documented_routes() -> set[tuple[str, str]]:
+    app = create_app(make_settings("sqlite:///:memory:"))
+    return {
+        (method.upper(), path)
+        for path, ops in app.openapi()["paths"].items()
+        for method in ops
+        if method in HTTP_METHODS
+    }
+
+
+DOCUMENTED = _documented_routes()
+
+
+def _walk_routes(routes: list[Any]) -> Iterator[Any]:
+    """Every route, descending into included routers (FastAPI keeps them nested)."""
+    for r in routes:
+        original = getattr(r, "original_router", None)
+        if original is not None:
+            assert not r.include_context.prefix, "routers are included without a prefix"
+            yield from _walk_routes(original.routes)
+        else:
+            yield r
+
+
+# ---- the table itself ----
+
+
+def policy(method: str, path: str) -> str:
+    """The issue's policy, written independently of the table."""
+    if path in PUBLIC:
+        return "public"
+    if method == "WS":
+        return "viewer"
+    if method == "GET":
+        return "admin" if path == "/api/users" else "viewer"
+    return "admin" if (method, path) in ADMIN_MUTATIONS else "operator"
+
+
+def test_every_documented_route_is_in_the_table() -> None:
+    http_table = {k for k in EXPECTED if k[0] != "WS"}
+    assert DOCUMENTED - http_table == set(), "routes in the OpenAPI document with no expectation"
+    assert http_table - DOCUMENTED == set(), "expectations for routes that no longer exist"
+    assert set(CALLS) == http_table
+
+
+def test_routes_outside_the_openapi_document_are_known() -> None:
+    app = create_app(make_settings("sqlite:///:memory:"))
+    websockets, hidden = set(), set()
+    for r in _walk_routes(app.routes):
+        if isinstance(r, APIWebSocketRoute):
+            websockets.add(("WS", r.path))
+        elif isinstance(r, APIRoute) and not r.include_in_schema:
+            hidden |= {(m, r.path) for m in r.methods}
+    assert websockets == {k for k in EXPECTED if k[0] == "WS"}
+    assert hidden == set(HIDDEN)
+
+
+def test_table_follows_the_policy() -> None:
+    assert {k: policy(*k) for k in EXPECTED} == EXPECTED
+
+
+# ---- the walk ----
+
+
+@pytest.fixture(scope="module")
+def walk_template(seeded_sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seeded database plus one stored batch of scores and one job (for the GET routes)."""
+    url = copy_template(seeded_sqlite_template, tmp_path_factory.mktemp("walk"))
+    with open_session(url) as s:
+        sc = s.get(Scenario, 1)
+        assert sc is not None
+        res = service.compute_at(s, sc, dt.datetime(2025, 6, 1, 6, 2, tzinfo=dt.UTC), persist=True)
+        assert res.persisted == 6
+        s.add(Job(id=JOB_ID, kind="compute_scenario", scenario_id=1, status="succeeded"))
+        s.commit()
+    return Path(sa.make_url(url).database or "")
+
+
+@pytest.fixture
+def walk_url(walk_template: Path, tmp_path: Path) -> str:
+    return copy_template(walk_template, tmp_path)
+
+
+def _send(
+    client: TestClient, method: str, call: Call, headers: dict[str, str], refresh_token: str
+) -> Any:
+    body = {"refresh_token": refresh_token} if call.json_from_refresh_token else call.json
+    return client.request(
+        method, call.url, headers=headers, json=body, data=call.data, files=call.files
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    sorted(DOCUMENTED | {k for k in EXPECTED if k[0] != "WS"}),
+    ids=lambda v: str(v),
+)
+def test_route_refuses_callers_below_its_role(
+    walk_url: str, role_tokens: Any, method: str, path: str
+) -> None:
+    assert (method, path) in EXPECTED, f"{method} {path} is not classified in EXPECTED"
+    minimum = EXPECTED[(method, path)]
+    call = CALLS[(method, path)]
+    refresh = role_tokens["viewer"].refresh
+    with TestClient(create_app(make_settings(walk_url))) as client:
+        anonymous = _send(client, method, call, {}, refresh)
+        if minimum == "public":
+            assert anonymous.status_code == call.ok, anonymous.text
+            return
+        body = assert_problem(anonymous, 401)
+        assert "not authenticated" in body["detail"]
+        for role in ROLES:
+            if RANK[role] >= RANK[minimum]:
+                break
+            r = _send(client, method, call, bearer(role_tokens[role].access), refresh)
+            body = assert_problem(r, 403)
+            assert body["detail"] == f"needs role {minimum} or higher; {role} is {role}"
+        r = _send(client, method, call, bearer(role_tokens[minimum].access), refresh)
+        assert r.status_code == call.ok, r.text
+        for role in ROLES:
+            if RANK[role] > RANK[minimum]:
+                r = _send(client, method, call, bearer(role_tokens[role].access), refresh)
+                assert r.status_code not in (401, 403), (role, r.text)
+
+
+def test_401_carries_www_authenticate(client: TestClient, auth: Any) -> None:
+    for r in (
+        client.get("/api/auth/me"),
+        client.get("/api/auth/me", headers=bearer("not-a-jwt")),
+        client.post("/api/auth/login", data={"username": "admin", "password": "wrong-pass"}),
+    ):
+        assert_problem(r, 401)
+        assert r.headers.get("www-authenticate") == "Bearer"
+    r = client.delete("/api/assets", headers=auth["admin"])
+    assert_problem(r, 405)
+    assert "GET" in r.headers.get("allow", "")
+
+
+def test_console_page_is_public(client: TestClient) -> None:
+    r = client.get("/")
+    assert r.status_code == 200 and "text/html" in r.headers["content-type"]
+
+
+# ---- the WebSocket ----
+
+
+def _ws_first_message(client: TestClient, url: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    with client.websocket_connect(url) as ws:
+        if "token=" not in url:
+            ws.send_json({"hello": "no token"})
+        first = ws.receive_json()
+        if first["type"] != "error":
+            return first, {}
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+        return first, {"code": closed.value.code}
+
+
+@pytest.mark.parametrize("role", ["anonymous", *ROLES])
+def test_websocket_needs_a_viewer_token(client: TestClient, auth: Any, role: str) -> None:
+    url = "/ws/threats?scenario_id=1"
+    if role != "anonymous":
+        url += "&token=" + auth[role]["Authorization"].removeprefix("Bearer ")
+    first, close = _ws_first_message(client, url)
+    if role == "anonymous":
+        assert first["type"] == "error" and first["status"] == 401
+        assert close == {"code": 4401}
+    else:
+        assert first["type"] == "ranking" and first["scenario_id"] == 1
+
+
+# ---- tokens ----
+
+
+def _expired() -> str:
+    return tokens.issue(JWT_SECRET, "admin", "admin", ttl=dt.timedelta(seconds=-1))
+
+
+def _other_secret() -> str:
+    return tokens.issue(OTHER_SECRET, "admin", "admin")
+
+
+def _unknown_user() -> str:
+    return tokens.issue(JWT_SECRET, "nobody", "admin")
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (_expired, "token expired"),
+        (_other_secret, "invalid token (InvalidSignatureError)"),
+        (_unknown_user, "user unknown or deactivated"),
+        (lambda: "not-a-jwt", "invalid token (DecodeError)"),
+    ],
+    ids=["expired", "other-secret", "unknown-user", "garbage"],
+)
+def test_bad_access_tokens_are_401(
+    client: TestClient, make: Callable[[], str], reason: str
+) -> None:
+    for path in ("/api/auth/me", "/api/users"):
+        body = assert_problem(client.get(path, headers=bearer(make())), 401)
+        assert body["detail"] == reason
+
+
+def test_refresh_token_is_not_an_access_token(client: TestClient, role_tokens: Any) -> None:
+    body = assert_problem(
+        client.get("/api/auth/me", headers=bearer(role_tokens["admin"].refresh)), 401
+    )
+    assert body["detail"] == "expected a access token, got a refresh token"
+    # ... and not on the WebSocket either
+    first, close = _ws_first_message(
+        client, f"/ws/threats?scenario_id=1&token={role_tokens['admin'].refresh}"
+    )
+    assert first["status"] == 401 and close == {"code": 4401}
+
+
+def test_access_token_is_not_a_refresh_token(client: TestClient, role_tokens: Any) -> None:
+    r = client.post("/api/auth/refresh", json={"refresh_token": role_tokens["admin"].access})
+    body = assert_problem(r, 401)
+    assert body["detail"] == "refresh_token: expected a refresh token, got a access token"
+    expired = tokens.issue(JWT_SECRET, "admin", "admin", "refresh", ttl=dt.timedelta(seconds=-1))
+    r = client.post("/api/auth/refresh", json={"refresh_token": expired})
+    assert assert_problem(r, 401)["detail"] == "refresh_token: token expired"
+
+
+def test_wrong_password_is_401(client: TestClient) -> None:
+    r = client.post("/api/auth/login", data={"username": "admin", "password": "wrong-password"})
+    assert assert_problem(r, 401)["detail"] == "wrong username or password"
+    r = client.post("/api/auth/login", data={"username": "ghost", "password": "wrong-password"})
+    assert assert_problem(r, 401)["detail"] == "wrong username or password"
+
+
+def test_deactivated_user_is_locked_out(db_client: TestClient, role_tokens: Any) -> None:
+    """Runs on SQLite and PostgreSQL: tokens issued before the change stop working at once."""
+    admin = login(db_client, "admin", PASSWORDS["admin"])
+    old = role_tokens["operator"]
+    assert db_client.get("/api/auth/me", headers=bearer(old.access)).status_code == 200
+    r = db_client.patch("/api/users/operator", json={"active": False}, headers=admin)
+    assert r.status_code == 200 and r.json()["active"] is False
+    for path in ("/api/auth/me", "/api/scenarios"):
+        r = db_client.get(path, headers=bearer(old.access))
+        assert assert_problem(r, 401)["detail"] == "user unknown or deactivated"
+    r = db_client.post("/api/auth/refresh", json={"refresh_token": old.refresh})
+    assert assert_problem(r, 401)["detail"] == "user unknown or deactivated"
+    r = db_client.post(
+        "/api/auth/login", data={"username": "operator", "password": PASSWORDS["operator"]}
+    )
+    assert_problem(r, 401)
+    first, close = _ws_first_message(db_client, f"/ws/threats?scenario_id=1&token={old.access}")
+    assert first["status"] == 401 and close == {"code": 4401}
+    # an admin cannot lock themselves out
+    r = db_client.patch("/api/users/admin", json={"active": False}, headers=admin)
+    assert_problem(r, 409)
+
+
+def test_refresh_returns_a_working_pair_with_the_current_role(
+    db_client: TestClient,
+) -> None:
+    """Runs on SQLite and PostgreSQL."""
+    r = db_client.post(
+        "/api/auth/login", data={"username": "viewer", "password": PASSWORDS["viewer"]}
+    )
+    assert r.status_code == 200
+    pair = r.json()
+    assert pair["role"] == "viewer" and pair["expires_in"] == 1800
+    compute = {"scenario_id": 1, "when": "2025-06-01T06:03:00Z", "persist": False}
+    r = db_client.post("/api/tewa/compute_at/", json=compute, headers=bearer(pair["access_token"]))
+    assert_problem(r, 403)
+
+    admin = login(db_client, "admin", PASSWORDS["admin"])
+    r = db_client.patch("/api/users/viewer", json={"role": "operator"}, headers=admin)
+    assert r.status_code == 200 and r.json()["role"] == "operator"
+
+    r = db_client.post("/api/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert r.status_code == 200, r.text
+    new = r.json()
+    assert new["role"] == "operator" and new["token_type"] == "bearer"
+    assert new["access_token"] != pair["access_token"]
+    assert new["refresh_token"] != pair["refresh_token"]
+    claims = tokens.decode(JWT_SECRET, new["access_token"], "access")
+    assert (claims.username, claims.role) == ("viewer", "operator")
+    me = db_client.get("/api/auth/me", headers=bearer(new["access_token"]))
+    assert me.json() == {
+        "id": me.json()["id"],
+        "username": "viewer",
+        "role": "operator",
+        "active": True,
+    }
+    r = db_client.post("/api/tewa/compute_at/", json=compute, headers=bearer(new["access_token"]))
+    assert r.status_code == 200 and len(r.json()["results"]) == 6
+    # the new refresh token refreshes too
+    r = db_client.post("/api/auth/refresh", json={"refresh_token": new["refresh_token"]})
+    assert r.status_code == 200 and r.json()["role"] == "operator"
+
+
+def test_role_is_read_from_the_database_not_the_token(client: TestClient, auth: Any) -> None:
+    """A demoted operator's still-valid token no longer computes (the role claim is not trusted)."""
+    compute = {"scenario_id": 1, "when": "2025-06-01T06:03:00Z", "persist": False}
+    assert client.post("/api/tewa/compute_at/", json=compute, headers=auth["operator"]).is_success
+    r = client.patch("/api/users/operator", json={"role": "viewer"}, headers=auth["admin"])
+    assert r.status_code == 200
+    r = client.post("/api/tewa/compute_at/", json=compute, headers=auth["operator"])
+    assert assert_problem(r, 403)["detail"] == "needs role operator or higher; operator is viewer"
+    # and a forged role claim does not help: the claim says admin, the database says viewer
+    forged = tokens.issue(JWT_SECRET, "viewer", "admin")
+    assert_problem(client.get("/api/users", headers=bearer(forged)), 403)
+
+
+def test_no_secret_configured_is_503_not_a_default_key(seeded_sqlite_url: str) -> None:
+    app = create_app(make_settings(seeded_sqlite_url, jwt_secret=None))
+    with TestClient(app) as c:
+        r = c.post("/api/auth/login", data={"username": "admin", "password": PASSWORDS["admin"]})
+        body = assert_problem(r, 503)
+        assert "ARGUS_JWT_SECRET" in body["detail"]
+        r = c.get("/api/auth/me", headers=bearer(tokens.issue(JWT_SECRET, "admin", "admin")))
+        assert r.status_code == 503 and r.headers["content-type"] == PROBLEM_JSON

@@ -1,0 +1,185 @@
+"""/ws/threats: authentication, the first ranking, live updates; and the in-process bus that
+drops a subscriber which falls behind without slowing the others."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+import time
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from argus.accounts import tokens
+from argus.api import ws as ws_module
+from argus.pipeline.bus import MemoryBus
+from tests.api._support import JWT_SECRET, OTHER_SECRET, metric_value
+
+WHEN = "2025-06-01T06:02:00Z"
+
+
+def _token(auth: Any, role: str) -> str:
+    return str(auth[role]["Authorization"].removeprefix("Bearer "))
+
+
+def _compute(client: TestClient, auth: Any, when: str) -> dict[str, Any]:
+    r = client.post(
+        "/api/tewa/compute_at/",
+        json={"scenario_id": 1, "when": when, "persist": True},
+        headers=auth["operator"],
+    )
+    assert r.status_code == 200 and r.json()["persisted"] == 6, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def _assert_matches_rest(client: TestClient, auth: Any, msg: dict[str, Any]) -> None:
+    """The pushed ranking is the REST ranking: global and for each of the scenario's DAs."""
+    rest = client.get("/api/tewa/ranking/?scenario_id=1", headers=auth["viewer"]).json()
+    assert msg["global"] == rest["results"]
+    assert set(msg["per_da"]) == {"1", "2"}
+    for da_id, rows in msg["per_da"].items():
+        r = client.get(f"/api/tewa/ranking/?scenario_id=1&da_id={da_id}", headers=auth["viewer"])
+        assert rows == r.json()["results"]
+
+
+def test_token_in_query_gets_the_ranking_first(client: TestClient, auth: Any) -> None:
+    _compute(client, auth, WHEN)
+    with client.websocket_connect(
+        f"/ws/threats?scenario_id=1&token={_token(auth, 'viewer')}"
+    ) as ws:
+        msg = ws.receive_json()
+    assert msg["type"] == "ranking" and msg["scenario_id"] == 1
+    assert msg["computed_at"] == "2025-06-01T06:02:00Z"
+    assert [x["track_id"] for x in msg["global"]] == ["T1", "T2", "T3"]
+    assert [x["rank"] for x in msg["global"]] == [1, 2, 3]
+    _assert_matches_rest(client, auth, msg)
+
+
+def test_token_in_first_message_gets_the_same_ranking(client: TestClient, auth: Any) -> None:
+    _compute(client, auth, WHEN)
+    with client.websocket_connect(
+        f"/ws/threats?scenario_id=1&token={_token(auth, 'viewer')}"
+    ) as ws:
+        by_query = ws.receive_json()
+    with client.websocket_connect("/ws/threats?scenario_id=1") as ws:
+        ws.send_json({"token": _token(auth, "viewer")})
+        by_message = ws.receive_json()
+    assert by_message == by_query and by_message["type"] == "ranking"
+    assert len(by_message["global"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("query", "first_message", "detail"),
+    [
+        ("", {"hello": "no token"}, "not authenticated"),
+        ("", "not json", "not authenticated"),
+        ("&token=garbage", None, "invalid token (DecodeError)"),
+        ("", {"token": "garbage"}, "invalid token (DecodeError)"),
+        ("&token=" + tokens.issue(OTHER_SECRET, "viewer", "viewer"), None, "invalid token"),
+        (
+            "&token=" + tokens.issue(JWT_SECRET, "viewer", "viewer", ttl=dt.timedelta(seconds=-1)),
+            None,
+            "token expired",
+        ),
+    ],
+    ids=["no-token", "not-json", "garbage-query", "garbage-message", "other-secret", "expired"],
+)
+def test_missing_or_bad_token_gets_an_error_then_4401(
+    client: TestClient, query: str, first_message: Any, detail: str
+) -> None:
+    with client.websocket_connect(f"/ws/threats?scenario_id=1{query}") as ws:
+        if isinstance(first_message, dict):
+            ws.send_json(first_message)
+        elif first_message is not None:
+            ws.send_text(first_message)
+        err = ws.receive_json()
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+    assert err["type"] == "error" and err["status"] == 401
+    assert err["detail"].startswith(detail)
+    assert closed.value.code == 4401
+
+
+def test_unknown_scenario_gets_an_error_then_4404(client: TestClient, auth: Any) -> None:
+    with client.websocket_connect(
+        f"/ws/threats?scenario_id=99&token={_token(auth, 'viewer')}"
+    ) as ws:
+        err = ws.receive_json()
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+    assert err == {"type": "error", "status": 404, "detail": "scenario_id: no scenario 99"}
+    assert closed.value.code == 4404
+
+
+@pytest.mark.timeout(60)
+def test_a_computation_through_the_api_pushes_a_new_ranking(
+    client: TestClient, auth: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With a 30 s poll, only the bus event can bring the update within a few seconds.
+    monkeypatch.setattr(ws_module, "POLL_S", 30.0)
+
+    def ws_clients() -> float:
+        return metric_value(client.get("/metrics").text, "argus_websocket_clients")
+
+    clients_before = ws_clients()
+    with client.websocket_connect(
+        f"/ws/threats?scenario_id=1&token={_token(auth, 'viewer')}"
+    ) as ws:
+        first = ws.receive_json()
+        assert first["computed_at"] is None and first["global"] == []  # nothing stored yet
+        assert ws_clients() == clients_before + 1
+        for when in ("2025-06-01T06:02:00Z", "2025-06-01T06:03:00Z"):
+            started = time.monotonic()
+            pairs = _compute(client, auth, when)["results"]
+            msg = ws.receive_json()
+            assert time.monotonic() - started < 10
+            assert msg["type"] == "ranking"
+            assert msg["computed_at"] == when != first["computed_at"]
+            best = {
+                p["track_id"]: max(q["score"] for q in pairs if q["track_id"] == p["track_id"])
+                for p in pairs
+            }
+            assert {x["track_id"]: x["score"] for x in msg["global"]} == best
+            first = msg
+        _assert_matches_rest(client, auth, msg)
+    assert ws_clients() == clients_before
+
+
+# ---- the bus ----
+
+
+def test_memory_bus_drops_a_subscriber_that_stops_reading() -> None:
+    async def scenario() -> None:
+        bus = MemoryBus(max_queue=2)
+        slow = bus.subscribe("threats")
+        fast = bus.subscribe("threats")
+        elsewhere = bus.subscribe("other-topic")
+        drops: list[str] = []
+        slow.on_drop = lambda: drops.append("slow")
+        delivered_to: list[int] = []
+        got: list[int] = []
+        for i in range(6):
+            delivered_to.append(bus.publish("threats", {"i": i}))
+            await asyncio.sleep(0)  # let the loop deliver
+            got.append((await asyncio.wait_for(fast.queue.get(), 1))["i"])
+        assert got == [0, 1, 2, 3, 4, 5]  # the reader saw every event, in order
+        # the slow one held 2, overflowed on the 3rd and was dropped once
+        assert delivered_to == [2, 2, 2, 1, 1, 1]
+        assert slow.dropped and drops == ["slow"]
+        assert [slow.queue.get_nowait()["i"] for _ in range(slow.queue.qsize())] == [0, 1]
+        assert not fast.dropped and elsewhere.queue.empty()
+        assert bus.subscribers == 2  # fast and elsewhere
+
+        # a publisher on another thread (a job) reaches the loop's subscribers too
+        t = threading.Thread(target=bus.publish, args=("threats", {"i": 6}))
+        t.start()
+        t.join()
+        assert (await asyncio.wait_for(fast.queue.get(), 1))["i"] == 6
+        bus.unsubscribe(fast)
+        assert bus.publish("threats", {"i": 7}) == 0
+
+    asyncio.run(scenario())

@@ -154,13 +154,13 @@ def worker(
     """Run a Celery worker for the jobs (needs ARGUS_BROKER_URL: redis://… or amqp://…)."""
     if not settings().broker_url:
         raise fail("ARGUS_BROKER_URL is not set: a worker needs a Redis or RabbitMQ broker")
-    from argus.jobs.celery_app import make_celery
+    from argus.jobs import celery_app
 
     if metrics_port:
         from prometheus_client import start_http_server
 
         start_http_server(metrics_port)
-    app = make_celery()
+    app = celery_app.app or celery_app.make_celery()  # the module's app: register the tasks once
     _install_signal_metrics()
     app.worker_main(
         [

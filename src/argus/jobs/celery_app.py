@@ -32,7 +32,12 @@ def make_celery(settings: Settings | None = None, interval_s: float | None = Non
         task_default_queue=s.celery_queue,
         task_ignore_result=True,  # results live in the job table, not in a result backend
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": s.celery_visibility_timeout_s},
+        broker_transport_options={
+            "visibility_timeout": s.celery_visibility_timeout_s,
+            # Redis: the lock guarding the restore of unacknowledged tasks; a worker killed while
+            # holding it would otherwise block every redelivery for kombu's default 300 s.
+            "unacked_mutex_expire": max(5, min(300, s.celery_visibility_timeout_s)),
+        },
         timezone="UTC",
         beat_schedule={
             "periodic-compute-threats": {

@@ -11,6 +11,8 @@ from rich.table import Table
 
 from argus.cli.common import console, fail, parse_when, session_scope_from_settings
 
+ScenarioOpt = Annotated[str, typer.Option("--scenario", "-s", help="Scenario name.")]
+
 params_app = typer.Typer(
     help="Show or change a scenario's threat-score parameters.", no_args_is_help=True
 )
@@ -28,7 +30,7 @@ def _level(score: float) -> str:
 
 
 def compute_threats(
-    scenario: Annotated[str, typer.Option("--scenario", "-s", help="Scenario name.")],
+    scenario: ScenarioOpt,
     at: Annotated[
         str | None, typer.Option("--at", help="ISO 8601 time with zone (default: now).")
     ] = None,
@@ -128,7 +130,7 @@ def compute_threats(
 
 
 def rank(
-    scenario: Annotated[str, typer.Option("--scenario", "-s", help="Scenario name.")],
+    scenario: ScenarioOpt,
     at: Annotated[
         str | None,
         typer.Option("--at", help="Rank the latest scores at or before this time (default: now)."),
@@ -199,7 +201,7 @@ def _print_params(name: str, doctrine: str, values: dict[str, Any], as_json: boo
 
 @params_app.command("show")
 def params_show(
-    scenario: Annotated[str, typer.Option("--scenario", "-s", help="Scenario name.")],
+    scenario: ScenarioOpt,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Print the scenario's weights, scales and options."""
@@ -217,7 +219,7 @@ def params_show(
 
 @params_app.command("set")
 def params_set(
-    scenario: Annotated[str, typer.Option("--scenario", "-s", help="Scenario name.")],
+    scenario: ScenarioOpt,
     assignments: Annotated[
         list[str],
         typer.Argument(
@@ -263,7 +265,7 @@ def params_set(
 
 @params_app.command("preset")
 def params_preset(
-    scenario: Annotated[str, typer.Option("--scenario", "-s", help="Scenario name.")],
+    scenario: ScenarioOpt,
     preset: Annotated[
         str, typer.Argument(help="default, point-defense, area-defense or ballistic.")
     ],
@@ -283,7 +285,7 @@ def params_preset(
 
 @weapons_app.command("add")
 def weapons_add(
-    scenario: Annotated[str, typer.Option("--scenario", "-s", help="Scenario name.")],
+    scenario: ScenarioOpt,
     call_sign: Annotated[
         str,
         typer.Option(
@@ -345,7 +347,7 @@ def weapons_add(
 
 @weapons_app.command("list")
 def weapons_list(
-    scenario: Annotated[str, typer.Option("--scenario", "-s", help="Scenario name.")],
+    scenario: ScenarioOpt,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List a scenario's fire units."""
@@ -401,7 +403,7 @@ def weapons_list(
 
 
 def assign(
-    scenario: Annotated[str, typer.Option("--scenario", "-s", help="Scenario name.")],
+    scenario: ScenarioOpt,
     at: Annotated[
         str | None, typer.Option("--at", help="ISO 8601 time with zone (default: now).")
     ] = None,

@@ -407,6 +407,20 @@ def seed_demo(session: Session) -> SeedReport:
 # ---- threat evaluation ----
 
 
+#: The raw components, normalized terms and score of every result, in output order.
+SCORE_FIELDS = (
+    "cpa_km",
+    "tcpa_s",
+    "tdb_km",
+    "twrp_s",
+    "n_cpa",
+    "n_tcpa",
+    "n_tdb",
+    "n_twrp",
+    "score",
+)
+
+
 class ValidationError(ValueError):
     """Bad input to a service call; the message names the field."""
 
@@ -631,20 +645,7 @@ def compute_at(
         int(state_engine.TrackStatus.NO_SAMPLES): "track_row",
     }
     stamp = (computed_at or when).astimezone(dt.UTC)
-    arrays = {
-        name: getattr(sc, name).tolist()
-        for name in (
-            "cpa_km",
-            "tcpa_s",
-            "tdb_km",
-            "twrp_s",
-            "n_cpa",
-            "n_tcpa",
-            "n_tdb",
-            "n_twrp",
-            "score",
-        )
-    }
+    arrays = {name: getattr(sc, name).tolist() for name in SCORE_FIELDS}
     for a_i, k in enumerate(idx.tolist()):
         t = tracks[k]
         for d_i, da in enumerate(assets):

@@ -446,15 +446,7 @@ def export_scores(
             ThreatScore.computed_at,
             Track.track_id,
             DefendedAsset.name,
-            ThreatScore.cpa_km,
-            ThreatScore.tcpa_s,
-            ThreatScore.tdb_km,
-            ThreatScore.twrp_s,
-            ThreatScore.n_cpa,
-            ThreatScore.n_tcpa,
-            ThreatScore.n_tdb,
-            ThreatScore.n_twrp,
-            ThreatScore.score,
+            *(getattr(ThreatScore, f) for f in service.SCORE_FIELDS),
         )
         .join(Track, Track.id == ThreatScore.track_id)
         .join(DefendedAsset, DefendedAsset.id == ThreatScore.da_id)
@@ -468,22 +460,7 @@ def export_scores(
     rows = session.execute(stmt).all()
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(
-        [
-            "computed_at",
-            "track_id",
-            "da_name",
-            "cpa_km",
-            "tcpa_s",
-            "tdb_km",
-            "twrp_s",
-            "n_cpa",
-            "n_tcpa",
-            "n_tdb",
-            "n_twrp",
-            "score",
-        ]
-    )
+    w.writerow(["computed_at", "track_id", "da_name", *service.SCORE_FIELDS])
     for r in rows:
         w.writerow([_iso(r[0]), *("" if v is None else v for v in r[1:])])
     name = f"scores-{sc.name}.csv".replace(" ", "_")

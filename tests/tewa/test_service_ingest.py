@@ -252,3 +252,21 @@ def test_demo_fixture_file_is_the_generator_output() -> None:
     buf = io.StringIO()
     write_csv(demo_samples(), buf)
     assert service.demo_tracks_path().read_text() == buf.getvalue()
+
+
+def test_overlapping_reimport_inserts_only_the_new_samples(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    """A second file sharing some (track, t) with the first takes the conflict-checking path."""
+    factory = make_sessionmaker(engine)
+    with session_scope(factory) as s:
+        assert service.import_tracks(s, _write(tmp_path, GOOD), "S").inserted == 3
+    more = (
+        "T1,10.0,20.01,1000,110,91,2025-01-01T00:00:10Z\n"  # already stored
+        "T1,10.0,20.02,1000,120,92,2025-01-01T00:00:05Z\n"  # new, inside the stored span
+        "T3,12.0,22.0,500,50,10,2025-01-01T00:00:00Z\n"  # new track
+    )
+    with session_scope(factory) as s:
+        rep = service.import_tracks(s, _write(tmp_path, more, "more.csv"), "S")
+    assert (rep.inserted, rep.already_present, rep.tracks_created) == (2, 1, 1)
+    assert _count(engine, TrackSample) == 5

@@ -175,7 +175,6 @@ class TrackSample(Base):
         CheckConstraint("speed_mps >= 0", name="speed_nonneg"),
         CheckConstraint("heading_deg >= 0 AND heading_deg < 360", name="heading_range"),
         *_lat_lon_checks(),
-        Index("ix_track_sample_lat_lon", "lat", "lon"),
     )
 
     id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True)

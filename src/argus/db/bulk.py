@@ -89,6 +89,11 @@ def insert_track_samples(
     for name in _FLOAT_COLUMNS:
         if columns[name].shape[0] != n:
             raise ValueError(f"column {name} has {columns[name].shape[0]} rows, expected {n}")
+    # Write in (track, time) order: consecutive rows then land next to each other in the
+    # unique (track_id, t) index instead of all over it (a feed arrives interleaved by time).
+    order = np.lexsort((t_us, track_pk))
+    track_pk, t_us = track_pk[order], t_us[order]
+    columns = {c: columns[c][order] for c in _FLOAT_COLUMNS}
     if conn.dialect.name == "postgresql":
         return _insert_samples_pg(conn, track_pk, t_us, columns, chunk_rows, on_chunk)
     if conn.dialect.name == "sqlite":

@@ -213,3 +213,69 @@ def test_worker_killed_mid_batch_leaves_nothing_and_the_retry_completes(
         assert _scores(db_url) == 6
     finally:
         _kill(fresh, signal.SIGTERM)
+
+
+def test_api_with_a_broker_enqueues_and_the_worker_completes(
+    seeded: tuple[str, int], broker_url: str, queue: str, tmp_path: Path
+) -> None:
+    """The scale-out column end to end: API on PostgreSQL + broker answers 202, a worker runs it."""
+    from fastapi.testclient import TestClient
+
+    from argus.accounts import service as accounts
+    from argus.api.app import create_app
+
+    db_url, sid = seeded
+    engine = make_engine(db_url)
+    with session_scope(make_sessionmaker(engine)) as s:
+        accounts.create_user(s, "op", "operator-pass", "operator")
+    engine.dispose()
+    secret = "celery-api-secret-0123456789abcdefghijkl"
+    settings = Settings(
+        database_url=db_url,
+        broker_url=broker_url,
+        celery_queue=queue,
+        jwt_secret=secret,
+        compute_interval_s=0,
+    )
+    log = tmp_path / "worker.log"
+    worker = _start_worker(_env(db_url, broker_url, queue), log)
+    try:
+        with TestClient(create_app(settings)) as client:
+            ready = client.get("/ready").json()
+            assert ready["checks"] == {"database": "ok", "migrations": "ok", "broker": "ok"}
+            token = client.post(
+                "/api/auth/login", data={"username": "op", "password": "operator-pass"}
+            ).json()
+            headers = {"Authorization": f"Bearer {token['access_token']}"}
+            r = client.post(
+                "/api/tewa/compute_now/",
+                json={"scenario_id": sid, "idempotency_key": "once"},
+                headers=headers,
+            )
+            assert r.status_code == 202, r.text
+            job_id = r.json()["job_id"]
+            assert r.json()["status_url"] == f"/api/jobs/{job_id}"
+            _wait(
+                lambda: (
+                    client.get(f"/api/jobs/{job_id}", headers=headers).json()["status"]
+                    == "succeeded"
+                ),
+                60,
+                "the worker to finish the API's job",
+                log,
+            )
+            body = client.get(f"/api/jobs/{job_id}", headers=headers).json()
+            assert body["result"]["written"] == 6 and body["attempts"] == 1
+            again = client.post(
+                "/api/tewa/compute_now/",
+                json={"scenario_id": sid, "idempotency_key": "once"},
+                headers=headers,
+            )
+            assert (
+                again.status_code == 200
+                and again.json()["job_id"] == job_id
+                and again.json()["repeated"]
+            )
+        assert _scores(db_url) == 6
+    finally:
+        _kill(worker, signal.SIGTERM)

@@ -1,8 +1,11 @@
 """Bulk writes of column arrays, one fast path per dialect.
 
-- PostgreSQL: binary ``COPY`` (psycopg 3) of a numpy structured array into a temporary table,
-  then one ``INSERT … SELECT … ON CONFLICT DO NOTHING`` into the target, so re-imports are
-  idempotent and a failure rolls back with the caller's transaction.
+- PostgreSQL: binary ``COPY`` (psycopg 3) of a numpy structured array. When no row can conflict
+  (no duplicate key in the input, no stored sample of a track inside that track's time span in
+  the input) straight into ``track_sample``, under a savepoint; otherwise, or when a concurrent
+  writer stores one of the keys after that check, into a temporary table, then one
+  ``INSERT … SELECT … ON CONFLICT DO NOTHING`` into the target, so re-imports are idempotent.
+  A failure rolls back with the caller's transaction.
 - SQLite: ``executemany`` of ``INSERT … ON CONFLICT DO NOTHING`` on the raw driver connection,
   inside the caller's transaction.
 
@@ -68,7 +71,7 @@ def pg_binary_copy_buffer(
 def _us_to_sqlite_text(t_us: npt.NDArray[np.int64]) -> list[str]:
     """int64 µs → SQLAlchemy's SQLite DATETIME text ('YYYY-MM-DD HH:MM:SS.ffffff', naive UTC)."""
     iso = np.datetime_as_string(t_us.astype("datetime64[us]"), unit="us")
-    return np.strings.replace(iso, "T", " ").tolist()
+    return np.char.replace(iso, "T", " ").tolist()  # np.strings needs numpy 2; we allow 1.26
 
 
 def insert_track_samples(
@@ -113,26 +116,46 @@ def _insert_samples_pg(
     chunk_rows: int,
     on_chunk: ChunkCallback | None,
 ) -> int:
+    from psycopg.errors import UniqueViolation  # the postgres extra, only needed here
+
     raw = _driver_connection(conn)
     cols = ", ".join(SAMPLE_COLUMNS)
     n = int(track_pk.shape[0])
+    reported = 0  # rows passed to on_chunk by an abandoned direct COPY, not to report twice
+
+    def _report(k: int) -> None:
+        nonlocal reported
+        skip = min(k, reported)
+        reported -= skip
+        if on_chunk and k > skip:
+            on_chunk(k - skip)
+
     with raw.cursor() as cur:
         if _no_overlap_pg(cur, track_pk, t_us):
-            # Fast path: nothing stored for these tracks in this time span and no duplicate key
-            # in the input, so the rows can be copied straight into the table.
-            for start in range(0, n, chunk_rows):
-                sl = slice(start, min(start + chunk_rows, n))
-                buf = pg_binary_copy_buffer(
-                    [],
-                    [t_us[sl].astype(np.int64)],
-                    [columns[c][sl].astype(np.float64) for c in _FLOAT_COLUMNS],
-                    int4_columns=[track_pk[sl].astype(np.int64)],
-                )
-                with cur.copy(f"COPY track_sample ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
-                    copy.write(buf)
-                if on_chunk:
-                    on_chunk(sl.stop - sl.start)
-            return n
+            # Fast path: nothing stored for these tracks in their time spans and no duplicate
+            # key in the input, so the rows can be copied straight into the table. A writer in
+            # another transaction may still store one of these keys before the COPY: then the
+            # savepoint takes the COPY back and the ON CONFLICT path below runs instead.
+            cur.execute("SAVEPOINT argus_sample_copy")
+            try:
+                for start in range(0, n, chunk_rows):
+                    sl = slice(start, min(start + chunk_rows, n))
+                    buf = pg_binary_copy_buffer(
+                        [],
+                        [t_us[sl].astype(np.int64)],
+                        [columns[c][sl].astype(np.float64) for c in _FLOAT_COLUMNS],
+                        int4_columns=[track_pk[sl].astype(np.int64)],
+                    )
+                    with cur.copy(f"COPY track_sample ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
+                        copy.write(buf)
+                    reported += sl.stop - sl.start
+                    if on_chunk:
+                        on_chunk(sl.stop - sl.start)
+            except UniqueViolation:
+                cur.execute("ROLLBACK TO SAVEPOINT argus_sample_copy")
+            else:
+                cur.execute("RELEASE SAVEPOINT argus_sample_copy")
+                return n
         cur.execute(
             "CREATE TEMP TABLE IF NOT EXISTS _argus_sample_load ("
             "track_id bigint NOT NULL, t timestamptz NOT NULL, lat float8 NOT NULL, "
@@ -149,8 +172,7 @@ def _insert_samples_pg(
             )
             with cur.copy(f"COPY _argus_sample_load ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
                 copy.write(buf)
-            if on_chunk:
-                on_chunk(sl.stop - sl.start)
+            _report(sl.stop - sl.start)
         cur.execute(
             f"INSERT INTO track_sample ({cols}) SELECT {cols} FROM _argus_sample_load "  # noqa: S608 - constant names
             "ORDER BY track_id, t ON CONFLICT (track_id, t) DO NOTHING"
@@ -161,18 +183,24 @@ def _insert_samples_pg(
 
 
 def _no_overlap_pg(cur: Any, track_pk: npt.NDArray[np.int64], t_us: npt.NDArray[np.int64]) -> bool:
-    """True when the input has no duplicate (track, t) and no stored sample of these tracks
-    falls inside the input's time span (then no conflict is possible)."""
-    order = np.lexsort((t_us, track_pk))
-    tk, tt = track_pk[order], t_us[order]
-    if np.any((tk[1:] == tk[:-1]) & (tt[1:] == tt[:-1])):
+    """True when the (track, t)-sorted input has no duplicate key and no stored sample of a
+    track falls inside that track's [first t, last t] of the input (then no conflict is
+    possible, short of a concurrent writer). Per-track spans, so appending to tracks whose
+    earlier samples are stored still takes the fast path."""
+    same_track = track_pk[1:] == track_pk[:-1]
+    if np.any(same_track & (t_us[1:] == t_us[:-1])):
         return False
-    ids = np.unique(track_pk).tolist()
-    lo = _us_to_datetime(int(t_us.min()))
-    hi = _us_to_datetime(int(t_us.max()))
+    first = np.flatnonzero(np.r_[True, ~same_track])
+    last = np.r_[first[1:], track_pk.size] - 1
     cur.execute(
-        "SELECT EXISTS (SELECT 1 FROM track_sample WHERE track_id = ANY(%s) AND t BETWEEN %s AND %s)",
-        (ids, lo, hi),
+        "SELECT EXISTS (SELECT 1 FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[]) "
+        "AS b(track_id, t0, t1) JOIN track_sample s ON s.track_id = b.track_id "
+        "AND s.t BETWEEN b.t0 AND b.t1)",
+        (
+            track_pk[first].tolist(),
+            [_us_to_datetime(v) for v in t_us[first].tolist()],
+            [_us_to_datetime(v) for v in t_us[last].tolist()],
+        ),
     )
     return not bool(cur.fetchone()[0])
 

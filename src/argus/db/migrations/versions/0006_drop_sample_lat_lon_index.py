@@ -1,9 +1,9 @@
-"""Drop track_sample's (lat, lon) index: it cost most of the bulk-ingest time.
+"""Drop track_sample's (lat, lon) index: it slowed every bulk ingest.
 
-Samples arrive in (track, time) order, so the unique (track_id, t) index grows at its right
-edge, but a (lat, lon) B-tree takes every row at a random place: measured on 1 M rows it more
-than halved ingest throughput on both databases (benchmarks/README.md). Location queries go
-to track positions (indexed, PostGIS on PostgreSQL), not to the raw sample history.
+Samples are written in (track, time) order, so the unique (track_id, t) index grows at its
+right edge, but a (lat, lon) B-tree takes every row at a random place: 12-27 % of the load time
+on 1 M sorted rows (benchmarks/README.md). Location queries go to track positions (indexed,
+PostGIS on PostgreSQL), not to the raw sample history.
 
 Revision ID: 0006
 Revises: 0005

@@ -37,6 +37,11 @@ def make_celery(settings: Settings | None = None, interval_s: float | None = Non
             # Redis: the lock guarding the restore of unacknowledged tasks; a worker killed while
             # holding it would otherwise block every redelivery for kombu's default 300 s.
             "unacked_mutex_expire": max(5, min(300, s.celery_visibility_timeout_s)),
+            # Redis: sweep for tasks past their visibility timeout every interval, not every 10th
+            # interval (kombu >= 5.6 throttles the sweep 10x by default, so a task abandoned just
+            # after a worker's startup sweep waited ~100 s more before it was redelivered).
+            "unacked_restore_interval": max(1, min(10, s.celery_visibility_timeout_s // 2)),
+            "unacked_restore_throttle": 1,
         },
         timezone="UTC",
         beat_schedule={

@@ -25,6 +25,7 @@ from argus.db.models import (
     TrackSample,
     Weapon,
 )
+from argus.db.session import make_engine
 from argus.defaults import DEFAULT_MODEL_PARAMS
 
 T0 = dt.datetime(2025, 1, 1, 12, 0, tzinfo=dt.UTC)
@@ -316,3 +317,106 @@ def test_wildcard_kill_probability_is_seeded(engine: sa.Engine) -> None:
     with engine.connect() as conn:
         rows = conn.execute(sa.select(KP.c.weapon_type, KP.c.threat_class, KP.c.pk)).all()
     assert [tuple(r) for r in rows] == [("*", "*", 0.7)]
+
+
+# --- track_sample -> track: a foreign key on SQLite, statement-level triggers on PostgreSQL ---
+
+
+def _sample_rows(track: int, n: int, start: int = 1) -> list[dict[str, Any]]:
+    return [
+        {
+            "track_id": track,
+            "t": T0 + dt.timedelta(seconds=start + i),
+            "lat": 1.0,
+            "lon": 2.0,
+            "alt_m": 0.0,
+            "speed_mps": 1.0,
+            "heading_deg": 0.0,
+        }
+        for i in range(n)
+    ]
+
+
+def _count(conn: sa.Connection, table: sa.Table) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+
+
+def test_a_batch_with_one_orphan_sample_is_refused_whole(engine: sa.Engine) -> None:
+    """1,000 good samples and one of an unknown track in one statement: none is stored."""
+    with engine.begin() as conn:
+        ids = _baseline(conn)
+    rows = _sample_rows(ids["tr"], 1000) + _sample_rows(987_654, 1)
+    with pytest.raises(IntegrityError) as err, engine.begin() as conn:
+        conn.execute(sa.insert(TS), rows)
+    if engine.dialect.name == "postgresql":  # the trigger names the missing key like a foreign key
+        assert "fk_track_sample_track_id_track" in str(err.value)
+        assert "(track_id)=(987654)" in str(err.value)
+    with engine.connect() as conn:
+        assert _count(conn, TS) == 1  # the baseline's sample only
+
+
+def test_moving_a_sample_to_an_unknown_track_is_refused(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        ids = _baseline(conn)
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(sa.update(TS).values(track_id=555_555))
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(TS.c.track_id)).scalar_one() == ids["tr"]
+
+
+def test_deleting_tracks_deletes_their_samples_only(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        ids = _baseline(conn)
+        other = conn.execute(
+            sa.insert(TR)
+            .values(
+                scenario_id=ids["sc"], track_id="T2", lat=1, lon=2, alt_m=0, speed_mps=1, heading_deg=0
+            )
+            .returning(TR.c.id)
+        ).scalar_one()
+        conn.execute(sa.insert(TS), _sample_rows(other, 7))
+        conn.execute(sa.insert(TS), _sample_rows(ids["tr"], 3))
+    with engine.begin() as conn:
+        conn.execute(sa.delete(TR).where(TR.c.id == ids["tr"]))
+    with engine.connect() as conn:
+        left = conn.execute(sa.select(TS.c.track_id)).scalars().all()
+    assert left == [other] * 7
+
+
+@pytest.mark.pg
+def test_pg_track_id_cannot_change(pg_url: str) -> None:
+    engine = make_engine(pg_url)
+    try:
+        with engine.begin() as conn:
+            ids = _baseline(conn)
+        with pytest.raises(IntegrityError, match="track.id cannot change"), engine.begin() as conn:
+            conn.execute(sa.update(TR).where(TR.c.id == ids["tr"]).values(id=ids["tr"] + 1000))
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.pg
+def test_pg_deleting_a_track_waits_for_an_open_sample_insert(pg_url: str) -> None:
+    """Like a foreign key, the insert trigger key-share-locks the tracks it references.
+
+    Without the lock a concurrent DELETE of the track would commit while the insert is open,
+    its cascade would miss the uncommitted samples, and they would be left orphaned.
+    """
+    engine = make_engine(pg_url)
+    try:
+        with engine.begin() as conn:
+            ids = _baseline(conn)
+        with engine.connect() as inserter, engine.connect() as deleter:
+            tx = inserter.begin()
+            inserter.execute(sa.insert(TS), _sample_rows(ids["tr"], 50))
+            deleter.exec_driver_sql("SET lock_timeout = '300ms'")
+            with pytest.raises(sa.exc.OperationalError, match="lock timeout"):
+                deleter.execute(sa.delete(TR).where(TR.c.id == ids["tr"]))
+            deleter.rollback()
+            tx.commit()
+        with engine.begin() as conn:  # now it goes through, and takes every sample with it
+            conn.execute(sa.delete(TR).where(TR.c.id == ids["tr"]))
+        with engine.connect() as conn:
+            assert _count(conn, TS) == 0
+    finally:
+        engine.dispose()

@@ -50,13 +50,7 @@ def test_models_match_the_migrations(db_url: str) -> None:
                 conn,
                 opts={
                     "compare_type": True,
-                    "include_object": lambda obj, name, type_, *_: (
-                        not (
-                            name == "geog"
-                            or name == "spatial_ref_sys"
-                            or (name or "").endswith("_geog")
-                        )
-                    ),
+                    "include_object": migrate.include_object(conn.dialect.name),
                 },
             )
             diff = compare_metadata(ctx, Base.metadata)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -10,6 +13,33 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
 from argus.db.session import make_engine, normalize_url
+
+
+#: Foreign keys PostgreSQL enforces with statement-level triggers instead (migration 0007).
+PG_TRIGGER_FOREIGN_KEYS = frozenset({"fk_track_sample_track_id_track"})
+
+
+def include_object(dialect: str) -> Callable[..., bool]:
+    """What Alembic compares between the models and a database of ``dialect``.
+
+    PostGIS columns, their indexes and PostGIS's own table are managed by hand in the
+    migrations; on PostgreSQL the foreign keys of ``PG_TRIGGER_FOREIGN_KEYS`` are triggers.
+    """
+
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        if type_ == "column" and name == "geog":
+            return False
+        if type_ == "table" and name == "spatial_ref_sys":
+            return False
+        if type_ == "index" and name and name.endswith("_geog"):
+            return False
+        return not (
+            dialect == "postgresql"
+            and type_ == "foreign_key_constraint"
+            and name in PG_TRIGGER_FOREIGN_KEYS
+        )
+
+    return include
 
 
 def alembic_config(url: str | URL) -> Config:

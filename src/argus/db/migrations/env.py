@@ -7,19 +7,11 @@ from sqlalchemy import pool
 
 import argus.db.models  # noqa: F401  (registers every table)
 from argus.db.base import Base
+from argus.db.migrate import include_object
 from argus.db.session import make_engine
 
 config = context.config
 target_metadata = Base.metadata
-
-
-def _include_object(obj, name, type_, reflected, compare_to):
-    # PostGIS columns and PostGIS's own tables are managed by hand in the migrations.
-    if type_ == "column" and name == "geog":
-        return False
-    if type_ == "table" and name == "spatial_ref_sys":
-        return False
-    return not (type_ == "index" and name and name.endswith("_geog"))
 
 
 def run_migrations_offline() -> None:
@@ -51,7 +43,7 @@ def _run(connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
-        include_object=_include_object,
+        include_object=include_object(connection.dialect.name),
         compare_type=True,
         transaction_per_migration=True,
     )

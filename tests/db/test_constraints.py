@@ -370,7 +370,13 @@ def test_deleting_tracks_deletes_their_samples_only(engine: sa.Engine) -> None:
         other = conn.execute(
             sa.insert(TR)
             .values(
-                scenario_id=ids["sc"], track_id="T2", lat=1, lon=2, alt_m=0, speed_mps=1, heading_deg=0
+                scenario_id=ids["sc"],
+                track_id="T2",
+                lat=1,
+                lon=2,
+                alt_m=0,
+                speed_mps=1,
+                heading_deg=0,
             )
             .returning(TR.c.id)
         ).scalar_one()
@@ -389,7 +395,10 @@ def test_pg_track_id_cannot_change(pg_url: str) -> None:
     try:
         with engine.begin() as conn:
             ids = _baseline(conn)
-        with pytest.raises(IntegrityError, match="track.id cannot change"), engine.begin() as conn:
+        with (
+            pytest.raises(IntegrityError, match=r"track\.id cannot change"),
+            engine.begin() as conn,
+        ):
             conn.execute(sa.update(TR).where(TR.c.id == ids["tr"]).values(id=ids["tr"] + 1000))
     finally:
         engine.dispose()

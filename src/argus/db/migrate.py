@@ -14,7 +14,6 @@ from sqlalchemy.engine import URL
 
 from argus.db.session import make_engine, normalize_url
 
-
 #: Foreign keys PostgreSQL enforces with statement-level triggers instead (migration 0007).
 PG_TRIGGER_FOREIGN_KEYS = frozenset({"fk_track_sample_track_id_track"})
 

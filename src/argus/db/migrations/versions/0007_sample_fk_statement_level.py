@@ -46,19 +46,20 @@ UPGRADE = [
     CREATE FUNCTION argus_sample_track_exists() RETURNS trigger
     LANGUAGE plpgsql AS $$
     DECLARE
-      wanted bigint;
+      ids bigint[];
       locked bigint;
       missing bigint;
     BEGIN
-      SELECT count(DISTINCT track_id) INTO wanted FROM new_rows;
+      -- One pass over the transition table (a hash aggregate down to the few distinct tracks),
+      -- then one index probe and one key-share lock per track.
+      SELECT coalesce(array_agg(track_id), '{}') INTO ids
+        FROM (SELECT DISTINCT track_id FROM new_rows) AS d;
       SELECT count(*) INTO locked FROM (
-        SELECT 1 FROM track
-        WHERE id IN (SELECT DISTINCT track_id FROM new_rows)
-        FOR KEY SHARE) AS l;
-      IF locked < wanted THEN
-        SELECT n.track_id INTO missing FROM new_rows n
-        WHERE NOT EXISTS (SELECT 1 FROM track t WHERE t.id = n.track_id)
-        LIMIT 1;
+        SELECT 1 FROM track WHERE id = ANY (ids) FOR KEY SHARE) AS l;
+      IF locked < cardinality(ids) THEN
+        SELECT m INTO missing FROM unnest(ids) AS m
+        WHERE NOT EXISTS (SELECT 1 FROM track t WHERE t.id = m)
+        ORDER BY m LIMIT 1;
         RAISE EXCEPTION
           'insert or update on table "track_sample" violates foreign key constraint "%"', TG_ARGV[0]
           USING ERRCODE = 'foreign_key_violation',

@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     upload_max_bytes: int = Field(
         default=20_000_000, ge=1, description="largest CSV upload the API accepts"
     )
+    ranking_cache_entries: int = Field(
+        default=64,
+        ge=0,
+        description="rendered rankings kept per API process, keyed by scenario revision (0 = off)",
+    )
     host: str = Field(default="127.0.0.1", description="address `argus serve` binds")
     port: int = Field(default=8000, ge=1, le=65535, description="port `argus serve` binds")
 

@@ -24,3 +24,8 @@ WS_CLIENTS = Gauge("argus_websocket_clients", "Connected WebSocket clients")
 WS_DROPPED = Counter(
     "argus_websocket_dropped_total", "WebSocket clients dropped for falling behind"
 )
+RANKING_CACHE = Counter(
+    "argus_ranking_cache_total",
+    "Ranking requests answered from the per-revision cache (hit) or computed (miss)",
+    ["result"],
+)

@@ -20,6 +20,7 @@ from sqlalchemy import text
 from argus import __version__, metrics
 from argus.api import ws
 from argus.api.errors import COMMON_RESPONSES, install_error_handlers, problem
+from argus.api.ranking_cache import RankingCache
 from argus.api.routes import auth, tewa
 from argus.api.routes import resources as resource_routes
 from argus.config import Settings, get_settings
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
     app.state.settings = s
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.ranking_cache = RankingCache(s.ranking_cache_entries)
     app.state.celery = None
     if s.broker_url:
         from argus.jobs.celery_app import make_celery

@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -139,8 +139,20 @@ def get_job(
     return _job_body(job)
 
 
-@router.get("/api/tewa/ranking/", summary="Latest-per-track threat ranking, per DA or global")
+@router.get(
+    "/api/tewa/ranking/",
+    summary="Latest-per-track threat ranking, per DA or global",
+    response_class=JSONResponse,
+    responses={
+        200: {
+            "description": "The ranking; header X-Argus-Cache says whether it was computed "
+            "for this request (miss) or served as rendered for the same scenario revision (hit)",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
 def ranking(
+    request: Request,
     session: SessionDep,
     _: Viewer,
     scenario_id: Annotated[int, Query(ge=1, le=MAX_ID)],
@@ -149,15 +161,26 @@ def ranking(
     at: Annotated[
         AwareDatetime | None, Query(description="latest scores at or before this time")
     ] = None,
-) -> dict[str, Any]:
+) -> Response:
     sc = scenario_or_404(session, scenario_id)
-    ranked = service.rank(session, sc, at=at, da_id=da_id, top_n=top_n)
-    return {
-        "scenario_id": sc.id,
-        "da_id": da_id,
-        "at": at.isoformat() if at else None,
-        "results": [r.as_json() for r in ranked],
-    }
+    when = at.astimezone(dt.UTC) if at else None
+
+    def render() -> dict[str, Any]:
+        ranked = service.rank(session, sc, at=when, da_id=da_id, top_n=top_n)
+        return {
+            "scenario_id": sc.id,
+            "da_id": da_id,
+            "at": when.isoformat().replace("+00:00", "Z") if when else None,
+            "results": [r.as_json() for r in ranked],
+        }
+
+    # The revision was read with the scenario row: any score written or deleted since, by any
+    # process, has moved it, so a cached body is never older than what this request saw.
+    key = (sc.id, sc.scores_rev, da_id, top_n, when)
+    body, hit = request.app.state.ranking_cache.get_or_render(key, render)
+    return Response(
+        body, media_type="application/json", headers={"X-Argus-Cache": "hit" if hit else "miss"}
+    )
 
 
 def _track_and_da(session: Session, sc: Scenario, track_id: str, da_id: int) -> None:

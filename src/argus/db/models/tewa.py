@@ -106,6 +106,11 @@ class Scenario(TimestampMixin, Base):
     #: Replay: the periodic job evaluates the scenario at start + ((now - start) mod (end - start)),
     #: so recorded data (the demo) loops as if live; scores are stamped with the real time.
     replay: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    #: Bumped by the database (triggers of migration 0008) whenever the scenario's ranking can
+    #: change: scores written or deleted, a track or defended asset renamed. Never set by Argus.
+    scores_rev: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, server_default=text("0"), default=None
+    )
 
     tracks: Mapped[list[Track]] = relationship(
         back_populates="scenario", cascade="all, delete-orphan", passive_deletes=True

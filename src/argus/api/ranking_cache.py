@@ -1,0 +1,57 @@
+"""Rendered rankings, cached per scenario revision.
+
+A ranking only changes when the scenario's scores, or the names of its tracks or defended
+assets, change, and the database counts every such change in ``scenario.scores_rev``
+(migration 0008, bumped by triggers in the writing transaction, whoever writes). The ranking
+endpoint reads the scenario row anyway (404 check), so it gets the revision with no extra query,
+and serves the JSON body rendered for (scenario, revision, query) if it has it. A request never
+gets a ranking older than the revision it read; several API processes each keep their own cache
+and all see a change at their next request.
+
+Hand-written (an ordered dict under a lock, ~30 lines): the value is validated by the database
+revision, not by time, so a TTL cache library would add nothing; ``functools.lru_cache`` cannot
+take the session the miss path needs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+
+from argus import metrics
+
+Key = tuple[int, int, int | None, int | None, dt.datetime | None]
+
+
+class RankingCache:
+    """Least-recently-used JSON bodies keyed by (scenario, scores_rev, da_id, top_n, at)."""
+
+    def __init__(self, max_entries: int = 64) -> None:
+        self.max_entries = max_entries
+        self._items: OrderedDict[Key, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_render(self, key: Key, render: Callable[[], object]) -> tuple[bytes, bool]:
+        """The body for ``key`` and whether it came from the cache; ``render`` on a miss."""
+        if self.max_entries > 0:
+            with self._lock:
+                body = self._items.get(key)
+                if body is not None:
+                    self._items.move_to_end(key)
+                    metrics.RANKING_CACHE.labels("hit").inc()
+                    return body, True
+        metrics.RANKING_CACHE.labels("miss").inc()
+        body = json.dumps(render(), separators=(",", ":"), allow_nan=False).encode()
+        if self.max_entries > 0:
+            with self._lock:
+                self._items[key] = body
+                self._items.move_to_end(key)
+                while len(self._items) > self.max_entries:
+                    self._items.popitem(last=False)
+        return body, False
+
+    def __len__(self) -> int:
+        return len(self._items)

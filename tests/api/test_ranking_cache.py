@@ -1,0 +1,96 @@
+"""The ranking endpoint serves a rendered ranking again until the scenario's revision moves.
+
+Writes made outside the API process (here: plain sessions on the same database, as a Celery
+worker or the CLI would) must show at the next request, never a cached body from before.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from argus.api.app import create_app
+from argus.db.models import DefendedAsset, Scenario
+from argus.tewa import service
+from tests.api._support import make_settings, open_session
+
+SID = 1
+URL = f"/api/tewa/ranking/?scenario_id={SID}"
+T1 = dt.datetime(2025, 6, 1, 6, 2, tzinfo=dt.UTC)
+
+
+def _compute_elsewhere(url: str, when: dt.datetime) -> None:
+    with open_session(url) as s:
+        sc = s.get(Scenario, SID)
+        assert sc is not None
+        assert service.compute_at(s, sc, when, persist=True).persisted > 0
+        s.commit()
+
+
+def _get(client: TestClient, headers: dict[str, str], url: str = URL) -> tuple[str, Any]:
+    r = client.get(url, headers=headers)
+    assert r.status_code == 200, r.text
+    return r.headers["X-Argus-Cache"], r.json()
+
+
+def test_cached_until_any_writer_changes_the_scenario(
+    seeded_db_url: str, auth: dict[str, dict[str, str]]
+) -> None:
+    viewer = auth["viewer"]
+    with TestClient(create_app(make_settings(seeded_db_url))) as client:
+        assert _get(client, viewer) == ("miss", _get(client, viewer)[1])
+        _compute_elsewhere(seeded_db_url, T1)
+        state, first = _get(client, viewer)
+        assert state == "miss" and {x["computed_at"] for x in first["results"]} == {
+            "2025-06-01T06:02:00Z"
+        }
+        state, again = _get(client, viewer)
+        assert (state, again) == ("hit", first)
+        # Each query has its own entry: per DA, top_n, at.
+        assert _get(client, viewer, URL + "&da_id=1")[0] == "miss"
+        assert _get(client, viewer, URL + "&da_id=1")[0] == "hit"
+        assert _get(client, viewer, URL + "&top_n=1")[1]["results"] == first["results"][:1]
+
+        _compute_elsewhere(seeded_db_url, T1 + dt.timedelta(seconds=60))
+        state, later = _get(client, viewer)
+        assert state == "miss"
+        assert {x["computed_at"] for x in later["results"]} == {"2025-06-01T06:03:00Z"}
+        state, per_da = _get(client, viewer, URL + "&da_id=1")
+        assert state == "miss" and {x["computed_at"] for x in per_da["results"]} == {
+            "2025-06-01T06:03:00Z"
+        }
+
+        # A defended asset renamed by plain SQL shows at once.
+        da = later["results"][0]["da_id"]
+        with open_session(seeded_db_url) as s:
+            s.execute(update(DefendedAsset).where(DefendedAsset.id == da).values(name="RENAMED"))
+            s.commit()
+        state, renamed = _get(client, viewer)
+        assert state == "miss"
+        assert {x["da_name"] for x in renamed["results"] if x["da_id"] == da} == {"RENAMED"}
+
+
+def test_the_same_instant_in_another_offset_answers_alike(
+    seeded_sqlite_url: str, auth: dict[str, dict[str, str]]
+) -> None:
+    _compute_elsewhere(seeded_sqlite_url, T1)
+    with TestClient(create_app(make_settings(seeded_sqlite_url))) as client:
+        q = {"scenario_id": SID, "at": "2025-06-01T06:02:30Z"}
+        a = client.get("/api/tewa/ranking/", params=q, headers=auth["viewer"])
+        q["at"] = "2025-06-01T08:02:30+02:00"
+        b = client.get("/api/tewa/ranking/", params=q, headers=auth["viewer"])
+    assert b.headers["X-Argus-Cache"] == "hit"
+    assert a.json() == b.json() and a.json()["at"] == "2025-06-01T06:02:30Z"
+
+
+def test_cache_off_computes_every_time(
+    seeded_sqlite_url: str, auth: dict[str, dict[str, str]]
+) -> None:
+    _compute_elsewhere(seeded_sqlite_url, T1)
+    settings = make_settings(seeded_sqlite_url, ranking_cache_entries=0)
+    with TestClient(create_app(settings)) as client:
+        states = [_get(client, auth["viewer"])[0] for _ in range(3)]
+    assert states == ["miss"] * 3

@@ -94,3 +94,71 @@ def test_cache_off_computes_every_time(
     with TestClient(create_app(settings)) as client:
         states = [_get(client, auth["viewer"])[0] for _ in range(3)]
     assert states == ["miss"] * 3
+
+
+def test_concurrent_misses_render_once() -> None:
+    import threading
+    import time
+
+    from argus.api.ranking_cache import RankingCache
+
+    cache = RankingCache(4)
+    calls = []
+    gate = threading.Barrier(8)
+
+    def render() -> dict[str, Any]:
+        calls.append(1)
+        time.sleep(0.3)  # long enough for every other thread to arrive and wait
+        return {"n": len(calls)}
+
+    out: list[tuple[bytes, bool]] = []
+
+    def worker() -> None:
+        gate.wait()
+        out.append(cache.get_or_render((1, 7, None, None, None), render))
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1
+    assert {body for body, _ in out} == {b'{"n":1}'}
+    assert sorted(hit for _, hit in out) == [False] + [True] * 7
+    # A new revision is a new key: rendered again.
+    assert cache.get_or_render((1, 8, None, None, None), render) == (b'{"n":2}', False)
+
+
+def test_a_failed_render_is_not_cached_and_waiters_render_themselves() -> None:
+    import threading
+    import time
+
+    import pytest
+
+    from argus.api.ranking_cache import RankingCache
+
+    cache = RankingCache(4)
+    first = threading.Event()
+    calls = []
+
+    def render() -> dict[str, Any]:
+        calls.append(1)
+        if len(calls) == 1:
+            first.set()
+            time.sleep(0.2)
+            raise RuntimeError("database went away")
+        return {"ok": True}
+
+    result: list[tuple[bytes, bool]] = []
+    waiter = threading.Thread(
+        target=lambda: (
+            first.wait(),
+            result.append(cache.get_or_render((1, 1, None, None, None), render)),
+        )
+    )
+    with pytest.raises(RuntimeError, match="went away"):
+        waiter.start()
+        cache.get_or_render((1, 1, None, None, None), render)
+    waiter.join()
+    assert result == [(b'{"ok":true}', False)] and len(calls) == 2
+    assert cache.get_or_render((1, 1, None, None, None), render) == (b'{"ok":true}', True)

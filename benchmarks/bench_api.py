@@ -752,6 +752,10 @@ def endpoints(seeded: Seeded) -> dict[str, Endpoint]:
 
     return {
         "ranking": Endpoint("ranking", "GET", "/api/tewa/ranking/", {"scenario_id": sid}),
+        # What a board showing the 20 most threatening tracks asks: 7 kB instead of 334 kB.
+        "ranking top 20": Endpoint(
+            "ranking top 20", "GET", "/api/tewa/ranking/", {"scenario_id": sid, "top_n": 20}
+        ),
         "ranking per DA": Endpoint(
             "ranking per DA",
             "GET",
@@ -987,7 +991,7 @@ def measure_server(
                 None,
             )
 
-        for name in ("ranking", "ranking per DA"):
+        for name in ("ranking", "ranking top 20", "ranking per DA"):
             if name in args.endpoints:
                 serial(eps[name], 20)
                 closed(eps[name], args.clients)
@@ -1530,6 +1534,10 @@ def summary(runs: list[Run], pairs: list[Paired]) -> str:
             f"({rk.workers} worker{'s' if rk.workers > 1 else ''}; target < 50 ms at "
             f"{TARGET_RATE:.0f} req/s: {'met' if met else 'missed'}, max {_rate(top)} req/s)"
         )
+    top20 = best("ranking top 20", "open")
+    if top20 is not None:
+        met = top20.pct(99) < TARGET_P99_S and (top20.target or 0) >= TARGET_RATE
+        parts.append(f"top 20 {p99(top20)} ({'met' if met else 'missed'})")
     if ca is not None:
         parts.append(f"compute_at {p99(ca)} at {_rate(ca.target)} req/s")
     paired = [pr for pr in pairs if pr.endpoint == "ranking"]
@@ -1553,7 +1561,7 @@ def _workers(text: str) -> list[int]:
     return out
 
 
-ENDPOINTS = ("ranking", "ranking per DA", "health", "auth/me", "compute_at")
+ENDPOINTS = ("ranking", "ranking top 20", "ranking per DA", "health", "auth/me", "compute_at")
 
 
 def _endpoints(text: str) -> list[str]:

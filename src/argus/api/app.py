@@ -15,8 +15,7 @@ from fastapi import FastAPI, Response
 from fastapi.responses import FileResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import Engine, event, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from argus import __version__, metrics
@@ -84,26 +83,6 @@ class ObserveMiddleware:
             structlog.contextvars.unbind_contextvars("request_id")
 
 
-def _refuse_writes(session: Session, *_: Any) -> None:
-    raise RuntimeError("a GET or HEAD request tried to write; writes need POST, PUT, PATCH, DELETE")
-
-
-def _read_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """Sessions for GET and HEAD requests.
-
-    On PostgreSQL their connections run in autocommit: no BEGIN and no COMMIT round trips around
-    the one or two reads a GET does (5 round trips became 3 on a cached ranking; figures in
-    benchmarks/README.md). Each statement still sees a consistent snapshot of its own. A flush
-    from such a session raises, so a GET can never write half of anything. SQLite keeps the
-    ordinary sessions (its round trips are function calls).
-    """
-    if engine.dialect.name != "postgresql":
-        return make_sessionmaker(engine)
-    factory = make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
-    event.listen(factory, "before_flush", _refuse_writes)
-    return factory
-
-
 def _web_dir() -> Path:
     return Path(str(resources.files("argus") / "web"))
 
@@ -151,7 +130,6 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
     app.state.settings = s
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
-    app.state.read_sessionmaker = _read_sessionmaker(engine)
     app.state.ranking_cache = RankingCache(s.ranking_cache_entries)
     app.state.celery = None
     if s.broker_url:

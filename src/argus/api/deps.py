@@ -22,14 +22,8 @@ def get_settings_dep(request: Request) -> Settings:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed when the handler returns, rolled back on error.
-
-    GET and HEAD get a read session (autocommit on PostgreSQL, writes refused: see
-    ``argus.api.app._read_sessionmaker``).
-    """
-    state = request.app.state
-    read = request.method in ("GET", "HEAD")
-    session: Session = (state.read_sessionmaker if read else state.sessionmaker)()
+    """One transaction per request: committed when the handler returns, rolled back on error."""
+    session: Session = request.app.state.sessionmaker()
     try:
         yield session
         session.commit()

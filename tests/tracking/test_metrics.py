@@ -84,7 +84,7 @@ def test_gospa_equals_stonesoup_on_random_sets(p: float) -> None:
     """Distance and all three parts, incl. empty sets and unequal sizes, to 1e-9."""
     pytest.importorskip("stonesoup")
     rng = np.random.default_rng(int(p))
-    n_empty = n_unequal = 0
+    n_empty = n_unequal = n_beyond = 0
     for _ in range(150):
         x, y, c = _random_sets(rng)
         if len(x) + len(y) == 0:
@@ -94,11 +94,23 @@ def test_gospa_equals_stonesoup_on_random_sets(p: float) -> None:
         ours = gospa_components(x, y, c, p)
         theirs = _ss_gospa(x, y, c, p)
         assert ours.distance == pytest.approx(theirs["distance"], abs=1e-9)
-        assert ours.localisation == pytest.approx(theirs["localisation"], abs=1e-9)
-        assert ours.missed == pytest.approx(theirs["missed"], abs=1e-9)
-        assert ours.false == pytest.approx(theirs["false"], abs=1e-9)
+        # The parts sum to distance^p in both. Their split differs when the optimal assignment
+        # pairs two points farther apart than c: Stone Soup 1.9.1 can report such a pair as
+        # localisation (c^p) with missed = false = 0 (seed 3, draw 3: 495.23 vs our 157.96 +
+        # 2 x 168.64), while GOSPA (Rahmathullah et al. 2017, alpha = 2) counts it as one
+        # missed and one false target (c^p / 2 each), as ours does. So: equal sums always, equal
+        # parts whenever no optimal pair is farther apart than c.
+        total = theirs["localisation"] + theirs["missed"] + theirs["false"]
+        assert ours.localisation + ours.missed + ours.false == pytest.approx(total, rel=1e-9)
+        beyond_c = ours.n_missed + ours.n_false > abs(len(x) - len(y))  # a pair left > c apart
+        n_beyond += beyond_c
+        if not beyond_c:
+            assert ours.localisation == pytest.approx(theirs["localisation"], abs=1e-9)
+            assert ours.missed == pytest.approx(theirs["missed"], abs=1e-9)
+            assert ours.false == pytest.approx(theirs["false"], abs=1e-9)
         assert gospa(x, y, c, p) == pytest.approx(theirs["distance"], abs=1e-9)
     assert n_empty > 5 and n_unequal > 50
+    assert n_beyond < 75, n_beyond  # the parts were compared in most draws
 
 
 def test_ospa_equals_stonesoup_p1_on_random_sets() -> None:

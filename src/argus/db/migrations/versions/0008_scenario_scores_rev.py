@@ -15,7 +15,7 @@ PostgreSQL: statement-level triggers on threat_score read the transition table o
 statement (one UPDATE per scenario touched, not per row). SQLite has row-level triggers only:
 one ``UPDATE scenario`` by primary key per score row written (about 5 us each: inserting a
 10,000-score batch took 167 ms with it and 119 ms without, medians of 4 interleaved runs,
-benchmarks/README.md). Note for later SQLite migrations: these triggers refer to
+benchmarks/bench_triggers.py). Note for later SQLite migrations: these triggers refer to
 ``scenario``, ``track``, ``defended_asset`` and ``threat_score``; a batch-mode rebuild of one of
 those tables must drop and recreate them around it (as 0002/0003 do for 0001's trigger).
 

@@ -15,8 +15,10 @@ from starlette.websockets import WebSocketDisconnect
 
 from argus.accounts import tokens
 from argus.api import ws as ws_module
+from argus.db.models import Scenario
 from argus.pipeline.bus import MemoryBus
-from tests.api._support import JWT_SECRET, OTHER_SECRET, metric_value
+from argus.tewa import service
+from tests.api._support import JWT_SECRET, OTHER_SECRET, metric_value, open_session
 
 WHEN = "2025-06-01T06:02:00Z"
 
@@ -183,3 +185,41 @@ def test_memory_bus_drops_a_subscriber_that_stops_reading() -> None:
         assert bus.publish("threats", {"i": 7}) == 0
 
     asyncio.run(scenario())
+
+
+# ---- the snapshot behind every client ----
+
+
+def test_snapshot_is_rendered_once_per_revision_and_sees_writes_from_other_processes(
+    app: Any, seeded_sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each poll reads scenario.scores_rev; the body is rendered once per revision for every
+    client, and a batch stored by another process (its own engine) is picked up by the poll."""
+    renders: list[int] = []
+    real_rank = service.rank
+
+    def counting_rank(*args: Any, **kwargs: Any) -> Any:
+        renders.append(1)
+        return real_rank(*args, **kwargs)
+
+    monkeypatch.setattr(service, "rank", counting_rank)
+    with TestClient(app):
+        rev0, body0 = ws_module._snapshot(app, 1, None)
+        assert body0 is not None and rev0 is not None
+        assert len(renders) == 3  # the global board and one per DA (the demo has 2)
+        # A second client connecting at the same revision gets the same bytes, not a rendering.
+        assert ws_module._snapshot(app, 1, None) == (rev0, body0)
+        # A client that has this revision gets nothing to send.
+        assert ws_module._snapshot(app, 1, rev0) == (rev0, None)
+        assert len(renders) == 3
+        with open_session(seeded_sqlite_url) as s:  # a writer outside the API process
+            sc = s.get(Scenario, 1)
+            assert sc is not None
+            when = dt.datetime(2025, 6, 1, 6, 2, tzinfo=dt.UTC)
+            assert service.compute_at(s, sc, when, persist=True).persisted == 6
+            s.commit()
+        rev1, body1 = ws_module._snapshot(app, 1, rev0)
+        assert rev1 is not None and rev1 > rev0 and body1 is not None
+        assert len(renders) == 6
+        assert b'"computed_at":"2025-06-01T06:02:00Z"' in body1
+        assert ws_module._snapshot(app, 999, None) == (None, None)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from argus.accounts.passwords import hash_password, needs_rehash, verify_password
 from argus.db.models import User
 from argus.db.models.ops import ROLES
+from argus.db.session import read_first
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,80}$")
 ROLE_RANK = {role: k for k, role in enumerate(ROLES)}  # viewer < operator < admin
@@ -69,6 +70,21 @@ def authenticate(session: Session, username: str, password: str) -> UserInfo | N
 def get_user(session: Session, username: str) -> UserInfo | None:
     user = session.scalar(select(User).where(User.username == username))
     return None if user is None else _info(user)
+
+
+_USER_BY_NAME = select(User.id, User.username, User.role, User.active).where(
+    User.username == bindparam("username")
+)
+
+
+def lookup_user(engine: Engine, username: str) -> UserInfo | None:
+    """The user named ``username`` as the database has it now: one Core read, no ORM session.
+
+    This runs behind every bearer token, so it is the cheapest form of the same question
+    :func:`get_user` answers (see :func:`argus.db.session.read_first`).
+    """
+    row = read_first(engine, _USER_BY_NAME, {"username": username})
+    return None if row is None else UserInfo(row.id, row.username, row.role, bool(row.active))
 
 
 def list_users(session: Session) -> list[UserInfo]:

@@ -26,7 +26,7 @@ from argus.api.routes import auth, tewa
 from argus.api.routes import resources as resource_routes
 from argus.config import Settings, get_settings
 from argus.db import migrate
-from argus.db.session import make_engine, make_sessionmaker
+from argus.db.session import make_engine, make_read_engine, make_sessionmaker
 from argus.logs import get_logger
 
 log = get_logger("argus.api")
@@ -114,6 +114,8 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
         yield
         if scheduler is not None:
             await scheduler.stop()
+        if app.state.read_engine.pool is not engine.pool:
+            app.state.read_engine.dispose()
         engine.dispose()
 
     app = FastAPI(
@@ -130,6 +132,14 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
     app.state.settings = s
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.read_engine = make_read_engine(
+        engine,
+        **(
+            {"pool_size": 10, "max_overflow": 30, "pool_timeout": 10}
+            if s.database_url.startswith("postgres")
+            else {}
+        ),
+    )
     app.state.ranking_cache = RankingCache(s.ranking_cache_entries)
     app.state.celery = None
     if s.broker_url:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from argus.accounts import service as accounts
@@ -43,37 +44,47 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
-def user_from_token(settings: Settings, session: Session, token: str | None) -> UserInfo:
+def claims_from_token(settings: Settings, token: str | None) -> tokens.TokenClaims:
     if not token:
         raise _unauthorized(
             "not authenticated: send 'Authorization: Bearer <access token>' (POST /api/auth/login)"
         )
     secret = settings.jwt_secret
     try:
-        claims = tokens.decode(secret.get_secret_value() if secret else None, token, "access")
+        return tokens.decode(secret.get_secret_value() if secret else None, token, "access")
     except tokens.MissingSecretError as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from None
     except tokens.TokenError as exc:
         raise _unauthorized(str(exc)) from None
-    user = accounts.get_user(session, claims.username)
+
+
+def user_from_token(settings: Settings, read_engine: Engine, token: str | None) -> UserInfo:
+    """The active user behind an access token, checked against the database on every call.
+
+    Not cached: a deactivated user or a changed role takes effect on the next request. The
+    lookup is one autocommit read on the API's read pool, outside the request's session.
+    """
+    claims = claims_from_token(settings, token)
+    user = accounts.lookup_user(read_engine, claims.username)
     if user is None or not user.active:
         raise _unauthorized("user unknown or deactivated")
     return user
 
 
 def current_user(
-    request: Request, session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> UserInfo:
-    return user_from_token(request.app.state.settings, session, token)
+    return user_from_token(request.app.state.settings, request.app.state.read_engine, token)
 
 
 CurrentUser = Annotated[UserInfo, Depends(current_user)]
 
 
-def require(role: str) -> Callable[[UserInfo], UserInfo]:
+def require(role: str) -> Callable[[UserInfo], Awaitable[UserInfo]]:
     """Dependency factory: the current user, if their role is at least ``role`` (else 403)."""
 
-    def check(user: CurrentUser) -> UserInfo:
+    # async: no I/O here, so FastAPI runs it on the event loop instead of a worker thread
+    async def check(user: CurrentUser) -> UserInfo:
         if not accounts.role_at_least(user.role, role):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,

@@ -3,10 +3,11 @@
 A ranking only changes when the scenario's scores, or the names of its tracks or defended
 assets, change, and the database counts every such change in ``scenario.scores_rev``
 (migration 0008, bumped by triggers in the writing transaction, whoever writes). The ranking
-endpoint reads the scenario row anyway (404 check), so it gets the revision with no extra query,
-and serves the JSON body rendered for (scenario, revision, query) if it has it. A request never
-gets a ranking older than the revision it read; several API processes each keep their own cache
-and all see a change at their next request.
+endpoint reads the revision (one autocommit read, which is also its 404 check) and serves the
+JSON body rendered for (scenario, revision, query) if it has it; the WebSocket pushes the
+snapshot rendered for (scenario, revision) the same way, so a hundred consoles cost one
+rendering per batch. A request never gets a ranking older than the revision it read; several
+API processes each keep their own cache and all see a change at their next request.
 
 Hand-written (an ordered dict under a lock and a single-flight table, ~60 lines): the value is validated by the database
 revision, not by time, so a TTL cache library would add nothing; ``functools.lru_cache`` cannot
@@ -23,7 +24,9 @@ from collections.abc import Callable
 
 from argus import metrics
 
-Key = tuple[int, int, int | None, int | None, dt.datetime | None]
+#: (scenario id, scores_rev, da_id, top_n, at) for the endpoint; ("ws", scenario id, scores_rev)
+#: for the WebSocket snapshot.
+Key = tuple[int | str | dt.datetime | None, ...]
 
 
 def _dumps(value: object) -> bytes:
@@ -39,7 +42,7 @@ class _Flight:
 
 
 class RankingCache:
-    """Least-recently-used JSON bodies keyed by (scenario, scores_rev, da_id, top_n, at)."""
+    """Least-recently-used JSON bodies keyed by scenario revision and query (see ``Key``)."""
 
     def __init__(self, max_entries: int = 64) -> None:
         self.max_entries = max_entries

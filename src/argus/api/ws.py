@@ -1,10 +1,11 @@
 """/ws/threats: the ranking of a scenario, pushed after every computation.
 
 Authenticate with ``?token=<access token>`` or a first message ``{"token": "…"}``. The server
-sends ``{"type": "ranking", …}`` at once and again whenever a new batch is stored — whether it
-was computed in this process (in-process bus) or by a Celery worker (seen by polling the
-newest ``computed_at`` every ``poll_s``). A client that falls behind (its queue overflows or a
-send takes longer than ``send_timeout_s``) is dropped; the others are not slowed.
+sends ``{"type": "ranking", …}`` at once and again whenever the scenario's scores change —
+whether computed in this process (in-process bus) or by a Celery worker or the CLI (seen by
+polling the scenario's ``scores_rev`` every ``POLL_S``). The snapshot is rendered once per
+revision and shared by all clients. A client that falls behind (its queue overflows or a send
+takes longer than ``SEND_TIMEOUT_S``) is dropped; the others are not slowed.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, WebSocket, WebSocketDisconnect
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from argus import metrics
 from argus.api.deps import user_from_token
 from argus.db.models import Scenario, ThreatScore
+from argus.db.session import read_first
 from argus.jobs.tasks import THREATS_TOPIC
 from argus.pipeline.bus import memory_bus
 from argus.tewa import service
@@ -30,31 +32,55 @@ POLL_S = 1.0
 SEND_TIMEOUT_S = 2.0
 
 
-def _snapshot(app: Any, scenario_id: int) -> tuple[str | None, dict[str, Any] | None]:
-    with app.state.sessionmaker() as session:
-        sc = session.get(Scenario, scenario_id)
-        if sc is None:
-            return None, None
-        latest = session.scalar(
-            select(func.max(ThreatScore.computed_at)).where(ThreatScore.scenario_id == scenario_id)
-        )
-        ranked = service.rank(session, sc)
-        per_da: dict[str, list[dict[str, Any]]] = {}
-        for a in service.scenario_assets(session, sc):
-            per_da[str(a.id)] = [r.as_json() for r in service.rank(session, sc, da_id=a.id)]
-        stamp = latest.isoformat().replace("+00:00", "Z") if latest else None
-        return stamp, {
-            "type": "ranking",
-            "scenario_id": scenario_id,
-            "computed_at": stamp,
-            "global": [r.as_json() for r in ranked],
-            "per_da": per_da,
-        }
+_SCENARIO_REV = select(Scenario.scores_rev).where(Scenario.id == bindparam("sid"))
+
+
+def _snapshot(app: Any, scenario_id: int, last_rev: int | None) -> tuple[int | None, bytes | None]:
+    """(revision, JSON body) of the scenario's rankings; body None when the revision is still
+    ``last_rev`` (nothing to send) or the scenario does not exist (revision None too).
+
+    A poll is one autocommit read of ``scenario.scores_rev``; the body is rendered once per
+    revision and shared by every client of the scenario through the ranking cache.
+    """
+    state = app.state
+    row = read_first(state.read_engine, _SCENARIO_REV, {"sid": scenario_id})
+    if row is None:
+        return None, None
+    rev = int(row.scores_rev)
+    if rev == last_rev:
+        return rev, None
+
+    def render() -> dict[str, Any]:
+        with state.sessionmaker() as session:
+            sc = session.get(Scenario, scenario_id)
+            if sc is None:  # deleted since the revision was read
+                raise LookupError(f"scenario_id: no scenario {scenario_id}")
+            latest = session.scalar(
+                select(func.max(ThreatScore.computed_at)).where(
+                    ThreatScore.scenario_id == scenario_id
+                )
+            )
+            ranked = service.rank(session, sc)
+            per_da: dict[str, list[dict[str, Any]]] = {}
+            for a in service.scenario_assets(session, sc):
+                per_da[str(a.id)] = [r.as_json() for r in service.rank(session, sc, da_id=a.id)]
+            return {
+                "type": "ranking",
+                "scenario_id": scenario_id,
+                "computed_at": latest.isoformat().replace("+00:00", "Z") if latest else None,
+                "global": [r.as_json() for r in ranked],
+                "per_da": per_da,
+            }
+
+    try:
+        body, _ = state.ranking_cache.get_or_render(("ws", scenario_id, rev), render)
+    except LookupError:
+        return None, None
+    return rev, body
 
 
 def _authenticate(app: Any, token: str | None) -> None:
-    with app.state.sessionmaker() as session:
-        user_from_token(app.state.settings, session, token)
+    user_from_token(app.state.settings, app.state.read_engine, token)
 
 
 @router.websocket("/ws/threats")
@@ -77,7 +103,7 @@ async def threats(
         await ws.send_json({"type": "error", "status": exc.status_code, "detail": exc.detail})
         await ws.close(code=4401 if exc.status_code == 401 else 4403)
         return
-    last, snap = await asyncio.to_thread(_snapshot, app, scenario_id)
+    last, snap = await asyncio.to_thread(_snapshot, app, scenario_id, None)
     if snap is None:
         await ws.send_json(
             {"type": "error", "status": 404, "detail": f"scenario_id: no scenario {scenario_id}"}
@@ -90,7 +116,7 @@ async def threats(
     metrics.WS_CLIENTS.inc()
     receiver = asyncio.create_task(_drain(ws))
     try:
-        await asyncio.wait_for(ws.send_json(snap), SEND_TIMEOUT_S)
+        await asyncio.wait_for(ws.send_text(snap.decode()), SEND_TIMEOUT_S)
         while not receiver.done():
             if dropped.is_set():
                 raise TimeoutError
@@ -100,10 +126,10 @@ async def threats(
                     continue
             except TimeoutError:
                 pass
-            current, snap = await asyncio.to_thread(_snapshot, app, scenario_id)
-            if snap is not None and current != last:
+            current, snap = await asyncio.to_thread(_snapshot, app, scenario_id, last)
+            if snap is not None:
                 last = current
-                await asyncio.wait_for(ws.send_json(snap), SEND_TIMEOUT_S)
+                await asyncio.wait_for(ws.send_text(snap.decode()), SEND_TIMEOUT_S)
     except TimeoutError:  # fell behind: drop this client only
         metrics.WS_DROPPED.inc()
         with contextlib.suppress(Exception):

@@ -7,8 +7,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Executable, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -63,3 +64,35 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def make_read_engine(engine: Engine, **kwargs: Any) -> Engine:
+    """An engine for the API's hot single-statement reads (who is this token, which revision).
+
+    PostgreSQL: a second pool of autocommit connections without pre-ping, so such a read is one
+    round trip instead of four (pre-ping, BEGIN, SELECT, COMMIT); a connection that died under
+    it is retried once by :func:`read_first`. SQLite (no server, nothing to ping): the same pool
+    in autocommit mode, so an in-memory database stays one database.
+    """
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    kwargs.setdefault("pool_pre_ping", False)
+    kwargs.setdefault("isolation_level", "AUTOCOMMIT")
+    return make_engine(engine.url, **kwargs)
+
+
+def read_first(engine: Engine, statement: Executable, params: dict[str, Any] | None = None) -> Any:
+    """The first row of one read-only statement, or None; retried once on a dropped connection.
+
+    Without pre-ping, the first use of a connection the server has closed (restart, failover,
+    idle timeout) fails with a disconnect error; SQLAlchemy then invalidates the pool's older
+    connections, and the retry runs on a fresh one. Safe because the statement only reads.
+    """
+    for attempt in (1, 2):
+        try:
+            with engine.connect() as conn:
+                return conn.execute(statement, params or {}).first()
+        except DBAPIError as exc:
+            if attempt == 2 or not exc.connection_invalidated:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -9,10 +9,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from argus.api.deps import Operator, SessionDep, Viewer
 from argus.db.models import DefendedAsset, Job, Scenario
+from argus.db.session import read_first
 from argus.jobs import tasks
 from argus.tewa import service
 
@@ -20,6 +22,9 @@ router = APIRouter(tags=["tewa"])
 
 #: Ids are 32-bit on every table the API addresses by id (SQLite and PostgreSQL integer).
 MAX_ID = 2_147_483_647
+
+
+_SCENARIO_REV = select(Scenario.scores_rev).where(Scenario.id == bindparam("sid"))
 
 
 def scenario_or_404(session: Session, scenario_id: int) -> Scenario:
@@ -153,7 +158,6 @@ def get_job(
 )
 def ranking(
     request: Request,
-    session: SessionDep,
     _: Viewer,
     scenario_id: Annotated[int, Query(ge=1, le=MAX_ID)],
     da_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
@@ -162,22 +166,30 @@ def ranking(
         AwareDatetime | None, Query(description="latest scores at or before this time")
     ] = None,
 ) -> Response:
-    sc = scenario_or_404(session, scenario_id)
+    state = request.app.state
+    # The hot path is one autocommit read of the scenario's revision; a session is opened only
+    # when the body has to be rendered. Every score written or deleted since, by any process,
+    # has moved the revision, so a cached body is never older than what this request saw.
+    row = read_first(state.read_engine, _SCENARIO_REV, {"sid": scenario_id})
+    if row is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, detail=f"scenario_id: no scenario {scenario_id}"
+        )
     when = at.astimezone(dt.UTC) if at else None
 
     def render() -> dict[str, Any]:
-        ranked = service.rank(session, sc, at=when, da_id=da_id, top_n=top_n)
-        return {
-            "scenario_id": sc.id,
-            "da_id": da_id,
-            "at": when.isoformat().replace("+00:00", "Z") if when else None,
-            "results": [r.as_json() for r in ranked],
-        }
+        with state.sessionmaker() as session:
+            sc = scenario_or_404(session, scenario_id)
+            ranked = service.rank(session, sc, at=when, da_id=da_id, top_n=top_n)
+            return {
+                "scenario_id": sc.id,
+                "da_id": da_id,
+                "at": when.isoformat().replace("+00:00", "Z") if when else None,
+                "results": [r.as_json() for r in ranked],
+            }
 
-    # The revision was read with the scenario row: any score written or deleted since, by any
-    # process, has moved it, so a cached body is never older than what this request saw.
-    key = (sc.id, sc.scores_rev, da_id, top_n, when)
-    body, hit = request.app.state.ranking_cache.get_or_render(key, render)
+    key = (scenario_id, row.scores_rev, da_id, top_n, when)
+    body, hit = state.ranking_cache.get_or_render(key, render)
     return Response(
         body, media_type="application/json", headers={"X-Argus-Cache": "hit" if hit else "miss"}
     )

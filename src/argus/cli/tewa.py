@@ -228,7 +228,10 @@ def params_set(
     ],
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Change parameters; the result is validated as a whole (weights in [0, 1], scales > 0)."""
+    """Change parameters; the result is validated as a whole (weights in [0, 1], scales > 0).
+
+    The doctrine shown becomes "custom" once the params differ from every preset.
+    """
     from argus.tewa import service
 
     changes: dict[str, Any] = {}
@@ -341,7 +344,8 @@ def weapons_add(
             raise fail(str(exc)) from None
         console.print(
             f"weapon {w.call_sign} ({w.weapon_type}) in {sc.name}: {w.rounds} rounds, "
-            f"{w.min_range_km:g}-{w.max_range_km:g} km, {w.fire_channels} fire channel(s)"
+            f"{w.min_range_km:g}-{w.max_range_km:g} km, {w.fire_channels} fire channel(s), "
+            f"salvo of at most {w.max_salvo}"
         )
 
 
@@ -369,6 +373,7 @@ def weapons_list(
                 "max_range_km": w.max_range_km,
                 "max_target_speed_mps": w.max_target_speed_mps,
                 "fire_channels": w.fire_channels,
+                "max_salvo": w.max_salvo,
                 "interceptor_speed_mps": w.interceptor_speed_mps,
             }
             for w in service.list_weapons(s, sc)
@@ -386,6 +391,7 @@ def weapons_list(
         "range km",
         "max target m/s",
         "channels",
+        "max salvo",
     ):
         table.add_column(col)
     for r in rows:
@@ -398,6 +404,7 @@ def weapons_list(
             f"{r['min_range_km']:g}-{r['max_range_km']:g}",
             f"{r['max_target_speed_mps']:g}",
             str(r["fire_channels"]),
+            str(r["max_salvo"]),
         )
     console.print(table)
 

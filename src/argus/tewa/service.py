@@ -822,6 +822,10 @@ def params_use_quality(session: Session, scenario: Scenario) -> bool:
     return bool(get_model_params(session, scenario).use_track_quality)
 
 
+#: Rows per INSERT statement when a batch of scores is persisted (see ``_persist_scores``).
+PERSIST_PAGE_ROWS = 1000
+
+
 def _persist_scores(
     session: Session,
     scenario_id: int,
@@ -829,7 +833,11 @@ def _persist_scores(
     pairs: list[PairScore],
     weights: tuple[float, float, float, float],
 ) -> int:
-    """All rows of one batch in one INSERT; rows already stored for this computed_at are kept."""
+    """All rows of one batch in one bulk executemany; rows already stored for this computed_at are kept.
+
+    Sent as ``ceil(len(pairs) / PERSIST_PAGE_ROWS)`` multi-row INSERT statements in the caller's
+    transaction (never one statement per row); the caller commits, so a batch is all-or-nothing.
+    """
     if not pairs:
         return 0
     rows = [
@@ -869,9 +877,18 @@ def _persist_scores(
         stmt = sqlite_insert(table).on_conflict_do_nothing(
             index_elements=["scenario_id", "track_id", "da_id", "computed_at"]
         )
-    # RETURNING counts exactly what was written (driver rowcounts of executemany are not reliable);
-    # SQLAlchemy sends it as multi-row INSERT … VALUES … RETURNING ("insertmanyvalues").
-    return len(session.execute(stmt.returning(table.c.id), rows).all())
+    # RETURNING counts exactly what was written (driver rowcounts of executemany are not reliable).
+    # One executemany call, which SQLAlchemy's "insertmanyvalues" sends as multi-row
+    # INSERT … VALUES (…), (…) … RETURNING statements of PERSIST_PAGE_ROWS rows each, all in the
+    # caller's transaction (17 parameters a row: 17,000 a page, under SQLite's 32,766 and
+    # PostgreSQL's 65,535; SQLAlchemy shrinks a page further if a dialect allows fewer).
+    return len(
+        session.execute(
+            stmt.returning(table.c.id),
+            rows,
+            execution_options={"insertmanyvalues_page_size": PERSIST_PAGE_ROWS},
+        ).all()
+    )
 
 
 # ---- ranking and history ----
@@ -1081,12 +1098,35 @@ PARAM_FIELDS = (
 )
 
 
+#: ``scenario.doctrine`` once the params match no preset (a weight or scale changed by hand).
+CUSTOM_DOCTRINE = "custom"
+
+
 def params_as_dict(p: ModelParams) -> dict[str, Any]:
     return {name: getattr(p, name) for name in PARAM_FIELDS}
 
 
+def matching_preset(params: Any, prefer: str | None = None) -> str | None:
+    """The doctrine preset whose weights, scales, clamp, weapon range and ramps all equal ``params``.
+
+    ``use_track_quality`` is not part of a preset and is ignored. ``prefer`` (the scenario's
+    current doctrine) is tried first; None when no preset matches.
+    """
+    current = scoring.coerce_params(params).as_dict()
+    names = [n for n in presets.PRESET_NAMES if n == prefer]
+    names += [n for n in presets.PRESET_NAMES if n != prefer]
+    for name in names:
+        if scoring.params_from_preset(name).as_dict() == current:
+            return name
+    return None
+
+
 def set_params(session: Session, scenario: Scenario, **changes: Any) -> ModelParams:
-    """Change some model params; the whole result is validated (the message names the field)."""
+    """Change some model params; the whole result is validated (the message names the field).
+
+    ``scenario.doctrine`` follows the result: the matching preset's name, or ``"custom"`` once
+    the params differ from every preset (see :func:`matching_preset`).
+    """
     unknown = set(changes) - set(PARAM_FIELDS)
     if unknown:
         raise ValidationError(
@@ -1111,6 +1151,9 @@ def set_params(session: Session, scenario: Scenario, **changes: Any) -> ModelPar
             )
         else:
             setattr(row, name, getattr(checked, name))
+    # Keep the doctrine name truthful: a preset's name while the params still equal it, else
+    # "custom" (setting the values back to a preset's restores its name).
+    scenario.doctrine = matching_preset(checked, prefer=scenario.doctrine) or CUSTOM_DOCTRINE
     session.flush()
     return row
 

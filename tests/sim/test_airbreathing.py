@@ -15,7 +15,7 @@ from argus.sim.airbreathing import (
     turn_radius_m,
     turn_rate_rad_s,
 )
-from argus.sim.catalogue import load_catalogue
+from argus.sim.catalogue import AirBreathingThreat, load_catalogue
 from argus.sim.earth import G0, ecef_to_geodetic, enu_basis, geodesic_inverse
 
 CAT = load_catalogue()
@@ -161,3 +161,105 @@ def test_route_validation_names_the_field() -> None:
         fly_airbreathing([AirRoute(DRONE, wp, on_final="hold")])
     with pytest.raises(ValueError, match="need at least 2"):
         fly_airbreathing([AirRoute(DRONE, wp[:1])])
+
+
+AIR_TYPES = [k for k, t in CAT.items() if isinstance(t, AirBreathingThreat)]
+# Distance one flight may cover: the published range of a missile or drone, twice the published
+# combat radius of an aircraft (out and back). Written out so that a wrong factor fails.
+ROUTE_LIMIT_KM = {"cruise-subsonic": 1600.0, "fighter": 1100.0, "shahed-136": 2000.0}
+R_SPHERE = 6371008.8  # the guidance's sphere: route lengths are haversine distances on it
+
+
+def _route_of_length(threat: AirBreathingThreat, length_m: float) -> AirRoute:
+    """Half the length due north along a meridian to the equator, half east along the equator."""
+    half_deg = math.degrees(0.5 * length_m / R_SPHERE)
+    alt = threat.cruise_alt_m
+    return AirRoute(
+        threat,
+        (
+            Waypoint(-half_deg, 100.0, alt),
+            Waypoint(0.0, 100.0, alt),
+            Waypoint(0.0, 100.0 + half_deg, alt),
+        ),
+    )
+
+
+def test_every_air_breathing_type_has_a_route_limit() -> None:
+    assert sorted(AIR_TYPES) == sorted(ROUTE_LIMIT_KM)
+    for key in AIR_TYPES:
+        assert CAT.airbreathing(key).max_route_km == ROUTE_LIMIT_KM[key]
+
+
+@pytest.mark.parametrize("key", AIR_TYPES)
+def test_routes_within_the_catalogued_range_fly_and_longer_ones_are_refused(key: str) -> None:
+    threat = CAT.airbreathing(key)
+    limit_m = 1000.0 * ROUTE_LIMIT_KM[key]
+    for factor in (0.95, 0.999):
+        route = _route_of_length(threat, factor * limit_m)
+        assert route.length_m() == pytest.approx(factor * limit_m, rel=1e-9)
+        fl = fly_airbreathing([route], t_end_s=60.0)  # validated whole, flown for a minute
+        assert fl.end_time_s[0] == pytest.approx(60.0)
+    for factor in (1.001, 1.1):
+        route = _route_of_length(threat, factor * limit_m)
+        if threat.kind == "aircraft":
+            limit = (
+                f"twice the {threat.nominal_range_km:,.0f} km combat radius of {key} "
+                f"(out and back), {ROUTE_LIMIT_KM[key]:,.0f} km"
+            )
+        else:
+            limit = f"the nominal range of {key}, {threat.nominal_range_km:,.0f} km"
+        message = (
+            f"routes[0]: route length {factor * limit_m / 1000.0:,.1f} km "
+            f"(sum of its great-circle legs) exceeds {limit}"
+        )
+        with pytest.raises(ValueError) as info:
+            fly_airbreathing([route], t_end_s=60.0)
+        assert str(info.value) == message
+
+
+def test_patrol_length_is_flight_time_times_top_commanded_speed() -> None:
+    """A loop (or hold) has no final waypoint: its length is end - start times the highest
+    commanded speed, here the fighter's 250 m/s cruise or a 400 m/s leg."""
+    wps = (
+        Waypoint(-23.6, 133.7, 9000.0),
+        Waypoint(-23.9, 134.1, 9000.0),
+        Waypoint(-23.4, 134.4, 9000.0),
+    )
+    ok = AirRoute(FIGHTER, wps, start_time_s=100.0, on_final="loop", end_time_s=100.0 + 4000.0)
+    assert ok.length_m() == pytest.approx(4000.0 * 250.0)  # 1,000 km < 1,100 km
+    ok.validate()
+    fast = AirRoute(
+        FIGHTER,
+        (*wps[:2], Waypoint(-23.4, 134.4, 9000.0, 400.0)),
+        start_time_s=100.0,
+        on_final="loop",
+        end_time_s=100.0 + 4000.0,
+    )
+    assert fast.length_m() == pytest.approx(4000.0 * 400.0)
+    with pytest.raises(ValueError) as info:
+        fast.validate("p")
+    assert str(info.value) == (
+        "p: route length 1,600.0 km (flight time × highest commanded speed) exceeds twice the "
+        "550 km combat radius of fighter (out and back), 1,100 km"
+    )
+    # An "end" route stopped early by end_time_s is as long as the time allows.
+    long = _route_of_length(CRUISE, 3.0e6)
+    stopped = AirRoute(CRUISE, long.waypoints, start_time_s=10.0, end_time_s=10.0 + 3600.0)
+    assert stopped.length_m() == pytest.approx(3600.0 * 240.0)
+    stopped.validate()
+    with pytest.raises(ValueError, match=r"route length 3,000\.0 km \(sum of its great-circle"):
+        long.validate()
+
+
+@pytest.mark.slow
+def test_routes_at_95_percent_of_the_range_are_flown_to_the_end() -> None:
+    """Flown to the end, the distance covered is the route length (less the cut corner)."""
+    routes = [_route_of_length(CAT.airbreathing(k), 950.0 * ROUTE_LIMIT_KM[k]) for k in AIR_TYPES]
+    fl = fly_airbreathing(routes, step_s=5.0)
+    assert fl.reached_final.all()
+    tr = fl.trajectories
+    for i, route in enumerate(routes):
+        k = tr.n_knots[i]
+        flown = float(np.linalg.norm(np.diff(tr.pos_ecef_m[i, :k], axis=0), axis=1).sum())
+        assert flown == pytest.approx(route.length_m(), rel=0.01)
+        assert flown < 0.96 * 1000.0 * ROUTE_LIMIT_KM[AIR_TYPES[i]]

@@ -18,7 +18,7 @@ from argus.sim.ballistic import (
     max_range,
     solve_launch,
 )
-from argus.sim.catalogue import load_catalogue
+from argus.sim.catalogue import BallisticThreat, load_catalogue
 from argus.sim.earth import G0, WGS84_OMEGA, enu_basis, geodetic_to_ecef
 from argus.sim.gravity import Gravity, gravitation_ecef
 
@@ -110,15 +110,42 @@ def test_energy_is_conserved_in_vacuum_with_j2_gravity(rotation: bool) -> None:
         assert np.abs(pm - pm[0]).max() / abs(pm[0]) > 1e-6
 
 
+BALLISTIC = [t for t in CAT.values() if isinstance(t, BallisticThreat)]
+
+
 def test_catalogued_missiles_reach_their_nominal_range_within_10_percent() -> None:
-    threats = [SCUD_B, SCUD_C, MRBM]
+    """Every ballistic type of the catalogue (air-breathing types: test_airbreathing)."""
+    threats = BALLISTIC
+    k = len(threats)
+    assert {t.key for t in threats} >= {"scud-b", "scud-c", "mrbm-1300"}
     azimuths = np.array([0.0, 90.0, 180.0, 270.0])
-    mr = max_range(threats * 4, 30.0, 40.0, np.repeat(azimuths, 3))
-    got = mr.range_km.reshape(4, 3)
+    mr = max_range(threats * 4, 30.0, 40.0, np.repeat(azimuths, k))
+    got = mr.range_km.reshape(4, k)
     nominal = np.array([t.nominal_range_km for t in threats])
     assert np.all(np.abs(got / nominal - 1.0) < 0.10), got
     # Earth rotation helps an eastward shot and hurts a westward one.
     assert np.all(got[1] > got[0]) and np.all(got[3] < got[0])
+
+
+def test_targets_at_95_percent_of_the_nominal_range_are_hit_and_at_110_refused() -> None:
+    """Every ballistic type, shot westward (the shortest direction) from 30° N 40° E."""
+    threats = BALLISTIC
+    k = len(threats)
+    nominal_m = 1000.0 * np.array([t.nominal_range_km for t in threats])
+    lat0, lon0 = np.full(k, 30.0), np.full(k, 40.0)
+    lat1, lon1 = _targets(lat0, lon0, 0.95 * nominal_m, np.full(k, 270.0))
+    _, flight = launch_ballistic(threats, lat0, lon0, lat1, lon1)
+    miss = np.linalg.norm(flight.impact_ecef_m - geodetic_to_ecef(lat1, lon1, 0.0), axis=1)
+    assert flight.impacted.all() and np.all(miss < 100.0), miss
+    lat1, lon1 = _targets(lat0, lon0, 1.1 * nominal_m, np.full(k, 270.0))
+    with pytest.raises(UnreachableTargetError) as info:
+        solve_launch(threats, lat0, lon0, lat1, lon1)
+    err = info.value
+    assert err.rows.tolist() == list(range(k))
+    np.testing.assert_allclose(err.range_km, 1.1 * nominal_m / 1000.0, rtol=1e-6)
+    assert np.all(err.limit_km < 1.1 * nominal_m / 1000.0)
+    for i, t in enumerate(threats):
+        assert f"launch {i} ({t.key}): target at {1.1 * t.nominal_range_km:.1f} km" in str(err)
 
 
 def _targets(

@@ -151,6 +151,12 @@ def test_detections_are_reproducible_for_a_seed(small_result: ScenarioResult) ->
         ),
         ("id = 12", "id = 11", "airbreather[0].id: duplicate id 11"),
         (
+            "[11.5, 21.0, 0.0]]",
+            "[30.0, 21.0, 0.0]]",
+            "small.toml: airbreather[0]: route length 2,086.0 km (sum of its great-circle legs) "
+            "exceeds the nominal range of shahed-136, 2,000 km",
+        ),
+        (
             "[[11.3, 20.8, 800.0],",
             "[[11.3, 20.8],",
             "airbreather[0].waypoints[0]: expected [lat_deg, lon_deg, alt_m]",

@@ -8,6 +8,8 @@ import pytest
 from argus import geo
 from argus.sim.scenario import example_path, load_scenario, run_scenario
 from argus.sim.track import _rotation_enu_from_ecef, detections_to_common_enu, track_scenario
+from argus.tracking.management import TrackStatus
+from argus.tracking.metrics import ospa
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +38,72 @@ def test_converted_detections_sit_on_the_truth(raid) -> None:  # type: ignore[no
     assert np.mean(m2 > 16.27) < 0.01
 
 
+def _tracks_by_truth(raid, tracked) -> tuple[dict[int, list[int]], list[int]]:  # type: ignore[no-untyped-def]
+    """Confirmed tracks grouped by the truth they follow (the nearest truth at each of their
+    times, majority vote), and the false tracks (median distance to any truth > 5 km)."""
+    h = tracked.history
+    conf = h.status == TrackStatus.CONFIRMED
+    lat0, lon0 = tracked.reference_deg
+    ref = _rotation_enu_from_ecef(lat0, lon0)
+    origin = np.stack(geo.geodetic_to_ecef(lat0, lon0, 0.0), axis=-1)
+    s = raid.truth.samples(np.unique(h.time[conf]))
+    truth_enu = (s.pos_ecef_m - origin) @ ref.T
+    by_truth: dict[int, list[int]] = {}
+    false: list[int] = []
+    for tid in np.unique(h.track_id[conf]).tolist():
+        rows = np.flatnonzero(conf & (h.track_id == tid))
+        nearest, dist = [], []
+        for t, pos in zip(h.time[rows], h.mean[rows, :3], strict=True):
+            at = s.time_s == t
+            d = np.linalg.norm(truth_enu[at] - pos, axis=1)
+            nearest.append(int(s.truth_id[at][np.argmin(d)]))
+            dist.append(float(d.min()))
+        if np.median(dist) > 5000.0:
+            false.append(tid)
+        else:
+            ids, counts = np.unique(nearest, return_counts=True)
+            by_truth.setdefault(int(ids[np.argmax(counts)]), []).append(tid)
+    return by_truth, false
+
+
+def _coverage_floor(raid, times: np.ndarray, c: float) -> float:  # type: ignore[no-untyped-def]
+    """Mean OSPA of perfect tracks on exactly the objects detected in the last 20 s: what the
+    radars' coverage alone costs (objects below the horizon, out of range, jammed)."""
+    s = raid.truth.samples(times)
+    d = raid.detections.select(~raid.detections.is_false_alarm)
+    values = []
+    for t in times:
+        at = s.time_s == t
+        recent = set(d.truth_id[(d.time_s <= t) & (d.time_s > t - 20.0)].tolist())
+        seen = np.isin(s.truth_id[at], list(recent))
+        values.append(ospa(s.pos_ecef_m[at], s.pos_ecef_m[at][seen], c, 2.0))
+    return float(np.mean(values))
+
+
 def test_tracking_the_raid_beats_having_no_tracks(raid) -> None:  # type: ignore[no-untyped-def]
-    tracked = track_scenario(raid, ospa_c_m=5000.0)
-    ospa = tracked.ospa.value_m
-    assert ospa.size > 100 and np.all((ospa >= 0) & (ospa <= 5000.0 + 1e-9))
-    # With no tracks at all, OSPA is the cut-off c whenever truth exists: tracking must do better.
-    assert float(np.mean(ospa)) < 0.8 * 5000.0
-    assert len(set(tracked.points.track_id.tolist())) >= 9  # at least one track per object flown
+    """Measured (seed 20250601): 18 confirmed tracks, 1 per object seen (2 for scud-b #101),
+    9 short clutter tracks near the radars; mean OSPA 3.09 km against a 2.74 km floor set by
+    coverage. With the former deletion after 12 missed scans (6 s, shorter than the S-band
+    radar's 10 s revisit): 34 tracks, up to 8 per missile, mean OSPA 3.37 km."""
+    c = 5000.0
+    tracked = track_scenario(raid, ospa_c_m=c)
+    ospa_t = tracked.ospa.value_m
+    assert ospa_t.size > 100 and np.all((ospa_t >= 0) & (ospa_t <= c + 1e-9))
+    # With no tracks at all, OSPA is the cut-off c whenever truth exists: tracking must do better,
+    # and come within 0.45 km of the floor the radars' coverage sets (the fighter is jammed, the
+    # MRBM and the cruise missile are below the horizon for most of the raid).
+    mean = float(np.mean(ospa_t))
+    floor = _coverage_floor(raid, tracked.ospa.time_s, c)
+    assert 2500.0 < floor < mean < 3200.0
+    assert mean - floor < 450.0
+    # No fragmentation: every object the radars see has a track, none has more than two.
+    by_truth, false = _tracks_by_truth(raid, tracked)
+    assert set(by_truth) == {101, 102, 103, 104, 201, 202, 203, 204}  # 301: jammed, ~1 look/min
+    assert max(len(v) for v in by_truth.values()) <= 2
+    assert sum(len(v) for v in by_truth.values()) <= 10
+    assert len(false) <= 10
+    # The cause, measured: deleting after 12 missed scans (6 s) fragments the missiles' tracks.
+    eager = track_scenario(raid, ospa_c_m=c, max_misses=12)
+    eager_by_truth, _ = _tracks_by_truth(raid, eager)
+    assert max(len(v) for v in eager_by_truth.values()) >= 5
+    assert float(np.mean(eager.ospa.value_m)) > mean + 200.0

@@ -26,6 +26,11 @@ target), starts the route again at the second waypoint (``"loop"``: a patrol) or
 its maximum turn rate (``"hold"``). The ECEF velocity is ``V_n·n̂ + V_e·ê + ḣ·û`` and the
 acceleration its exact time derivative, including the rotation of the local frame; both are
 recorded at every step (RK4, 1 s by default) into a :class:`~argus.sim.trajectory.TrajectorySet`.
+
+Range: :meth:`AirRoute.validate` refuses a route longer than the type can fly
+(:attr:`~argus.sim.catalogue.AirBreathingThreat.max_route_km`: the catalogued range, twice the
+combat radius for an aircraft) with a ``ValueError`` naming the type, the route length and the
+range; see :meth:`AirRoute.length_m` for how a route is measured.
 """
 
 from __future__ import annotations
@@ -132,6 +137,43 @@ class AirRoute:
             raise ValueError(f"{label}.on_final: 'loop' needs at least 3 waypoints")
         if self.on_final != "end" and self.end_time_s is None:
             raise ValueError(f"{label}.end_time_s: required when on_final is {self.on_final!r}")
+        length_m, basis = self._length()
+        if length_m > 1000.0 * t.max_route_km:
+            limit = (
+                f"twice the {t.nominal_range_km:,.0f} km combat radius of {t.key} (out and back), "
+                f"{t.max_route_km:,.0f} km"
+                if t.kind == "aircraft"
+                else f"the nominal range of {t.key}, {t.nominal_range_km:,.0f} km"
+            )
+            raise ValueError(
+                f"{label}: route length {length_m / 1000.0:,.1f} km ({basis}) exceeds {limit}"
+            )
+
+    def length_m(self) -> float:
+        """Planned length of the route (m), checked against the type's range by :meth:`validate`.
+
+        An ``"end"`` route: the sum of its great-circle legs (what the guidance flies, less the
+        corners cut by fly-by turns), or, if ``end_time_s`` stops it sooner, the flight time ×
+        the highest commanded speed. A ``"loop"`` or ``"hold"`` route (a patrol flown until
+        ``end_time_s``): the flight time × the highest commanded speed.
+        """
+        return self._length()[0]
+
+    def _length(self) -> tuple[float, str]:
+        timed = math.inf
+        if self.end_time_s is not None:
+            top_speed = max(
+                self.threat.cruise_speed_mps if w.speed_mps is None else w.speed_mps
+                for w in self.waypoints[1:]
+            )
+            timed = max(self.end_time_s - self.start_time_s, 0.0) * top_speed
+        if self.on_final == "end":
+            lat = np.radians([w.lat_deg for w in self.waypoints])
+            lon = np.radians([w.lon_deg for w in self.waypoints])
+            legs = float(np.sum(_bearing_distance(lat[:-1], lon[:-1], lat[1:], lon[1:])[1]))
+            if legs <= timed:
+                return legs, "sum of its great-circle legs"
+        return timed, "flight time × highest commanded speed"
 
 
 @dataclass(frozen=True)

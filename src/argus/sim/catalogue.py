@@ -151,6 +151,18 @@ class AirBreathingThreat:
     max_turn_rate_dps: float
     max_load_factor_g: float
 
+    @property
+    def max_route_km(self) -> float:
+        """Longest distance (km) one flight of this type may cover.
+
+        ``nominal_range_km`` is the published one-way range of a cruise missile or drone, and
+        the published combat radius of an aircraft (``kind = "aircraft"``), which flies out and
+        back: the limit is then twice the radius. Routes longer than this are refused by
+        :meth:`argus.sim.airbreathing.AirRoute.validate`.
+        """
+        factor = 2.0 if self.kind == "aircraft" else 1.0
+        return factor * self.nominal_range_km
+
     def max_turn_rate_rad_s(self, speed_mps: npt.ArrayLike) -> FloatArray:
         """Achievable turn rate (rad/s) at the given speeds."""
         v = np.maximum(np.asarray(speed_mps, dtype=float), 1e-3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.orm import Session
@@ -72,9 +73,15 @@ def get_user(session: Session, username: str) -> UserInfo | None:
     return None if user is None else _info(user)
 
 
-_USER_BY_NAME = select(User.id, User.username, User.role, User.active).where(
+#: One user by name, as the hot authentication path reads it (Core, no ORM session).
+USER_BY_NAME = select(User.id, User.username, User.role, User.active).where(
     User.username == bindparam("username")
 )
+
+
+def user_info(row: Any) -> UserInfo | None:
+    """A ``USER_BY_NAME`` row (or None) as ``UserInfo``."""
+    return None if row is None else UserInfo(row.id, row.username, row.role, bool(row.active))
 
 
 def lookup_user(engine: Engine, username: str) -> UserInfo | None:
@@ -83,8 +90,7 @@ def lookup_user(engine: Engine, username: str) -> UserInfo | None:
     This runs behind every bearer token, so it is the cheapest form of the same question
     :func:`get_user` answers (see :func:`argus.db.session.read_first`).
     """
-    row = read_first(engine, _USER_BY_NAME, {"username": username})
-    return None if row is None else UserInfo(row.id, row.username, row.role, bool(row.active))
+    return user_info(read_first(engine, USER_BY_NAME, {"username": username}))
 
 
 def list_users(session: Session) -> list[UserInfo]:

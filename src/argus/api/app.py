@@ -26,6 +26,7 @@ from argus.api.routes import auth, tewa
 from argus.api.routes import resources as resource_routes
 from argus.config import Settings, get_settings
 from argus.db import migrate
+from argus.db.reader import AsyncReader
 from argus.db.session import make_engine, make_read_engine, make_sessionmaker
 from argus.logs import get_logger
 
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
         yield
         if scheduler is not None:
             await scheduler.stop()
+        await app.state.reader.close()
         if app.state.read_engine.pool is not engine.pool:
             app.state.read_engine.dispose()
         engine.dispose()
@@ -140,6 +142,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
             else {}
         ),
     )
+    app.state.reader = AsyncReader(engine, max_size=10)
     app.state.ranking_cache = RankingCache(s.ranking_cache_entries)
     app.state.celery = None
     if s.broker_url:

@@ -59,22 +59,29 @@ def claims_from_token(settings: Settings, token: str | None) -> tokens.TokenClai
 
 
 def user_from_token(settings: Settings, read_engine: Engine, token: str | None) -> UserInfo:
-    """The active user behind an access token, checked against the database on every call.
-
-    Not cached: a deactivated user or a changed role takes effect on the next request. The
-    lookup is one autocommit read on the API's read pool, outside the request's session.
-    """
+    """The active user behind an access token (synchronous form, for worker threads)."""
     claims = claims_from_token(settings, token)
-    user = accounts.lookup_user(read_engine, claims.username)
+    return _active(accounts.lookup_user(read_engine, claims.username))
+
+
+def _active(user: UserInfo | None) -> UserInfo:
     if user is None or not user.active:
         raise _unauthorized("user unknown or deactivated")
     return user
 
 
-def current_user(
+async def current_user(
     request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> UserInfo:
-    return user_from_token(request.app.state.settings, request.app.state.read_engine, token)
+    """The active user behind the bearer token, checked against the database on every request.
+
+    Not cached: a deactivated user or a changed role takes effect on the next request. The token
+    is checked on the event loop and the lookup awaited there too (``AsyncReader``), so an
+    authenticated request costs no worker-thread hand-off.
+    """
+    claims = claims_from_token(request.app.state.settings, token)
+    row = await request.app.state.reader.first(accounts.USER_BY_NAME, {"username": claims.username})
+    return _active(accounts.user_info(row))
 
 
 CurrentUser = Annotated[UserInfo, Depends(current_user)]

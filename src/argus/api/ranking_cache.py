@@ -50,6 +50,18 @@ class RankingCache:
         self._flights: dict[Key, _Flight] = {}
         self._lock = threading.Lock()
 
+    def peek(self, key: Key) -> bytes | None:
+        """The cached body for ``key`` (counted as a hit), or None; never blocks on a rendering,
+        so the endpoint can call it on the event loop and go to a thread only on a miss."""
+        if self.max_entries <= 0:
+            return None
+        with self._lock:
+            body = self._items.get(key)
+            if body is not None:
+                self._items.move_to_end(key)
+                metrics.RANKING_CACHE.labels("hit").inc()
+        return body
+
     def get_or_render(self, key: Key, render: Callable[[], object]) -> tuple[bytes, bool]:
         """The body for ``key`` and whether it came from the cache; ``render`` on a miss.
 

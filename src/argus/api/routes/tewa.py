@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import bindparam, select
@@ -14,7 +15,6 @@ from sqlalchemy.orm import Session
 
 from argus.api.deps import Operator, SessionDep, Viewer
 from argus.db.models import DefendedAsset, Job, Scenario
-from argus.db.session import read_first
 from argus.jobs import tasks
 from argus.tewa import service
 
@@ -156,7 +156,7 @@ def get_job(
         }
     },
 )
-def ranking(
+async def ranking(
     request: Request,
     _: Viewer,
     scenario_id: Annotated[int, Query(ge=1, le=MAX_ID)],
@@ -167,10 +167,11 @@ def ranking(
     ] = None,
 ) -> Response:
     state = request.app.state
-    # The hot path is one autocommit read of the scenario's revision; a session is opened only
-    # when the body has to be rendered. Every score written or deleted since, by any process,
-    # has moved the revision, so a cached body is never older than what this request saw.
-    row = read_first(state.read_engine, _SCENARIO_REV, {"sid": scenario_id})
+    # The hot path is one read of the scenario's revision, awaited on the event loop; a worker
+    # thread and a session are used only when the body has to be rendered. Every score written
+    # or deleted since, by any process, has moved the revision, so a cached body is never older
+    # than what this request saw.
+    row = await state.reader.first(_SCENARIO_REV, {"sid": scenario_id})
     if row is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, detail=f"scenario_id: no scenario {scenario_id}"
@@ -189,7 +190,10 @@ def ranking(
             }
 
     key = (scenario_id, row.scores_rev, da_id, top_n, when)
-    body, hit = state.ranking_cache.get_or_render(key, render)
+    cache = state.ranking_cache
+    body, hit = cache.peek(key), True
+    if body is None:
+        body, hit = await run_in_threadpool(cache.get_or_render, key, render)
     return Response(
         body, media_type="application/json", headers={"X-Argus-Cache": "hit" if hit else "miss"}
     )

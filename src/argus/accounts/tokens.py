@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -69,23 +71,45 @@ def issue(
     return jwt.encode(claims, key, algorithm=ALGORITHM)
 
 
+@functools.lru_cache(maxsize=4096)
+def _verified(key: str, token: str) -> tuple[str, str, str, int]:
+    """(sub, role, typ, exp) of a token whose signature and form are valid, expiry not checked.
+
+    Cached: a signed token is an immutable string, so verifying the same string twice gives the
+    same answer; the cache saves the HMAC and JSON work (~0.1 ms) on every request of a client
+    that reuses its access token. Expiry depends on the clock, so :func:`decode` checks it on
+    every call; invalid tokens raise and are not cached. Keyed by the secret too, so a rotated
+    secret never accepts a token the old one signed.
+    """
+    claims = jwt.decode(
+        token,
+        key,
+        algorithms=[ALGORITHM],
+        options={"require": ["exp", "sub", "typ"], "verify_exp": False},
+    )
+    return (
+        str(claims["sub"]),
+        str(claims.get("role", "viewer")),
+        str(claims.get("typ")),
+        int(claims["exp"]),
+    )
+
+
 def decode(secret: str | None, token: str, expected: TokenKind = "access") -> TokenClaims:
     key = _check_secret(secret)
     try:
-        claims = jwt.decode(
-            token, key, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "typ"]}
-        )
-    except jwt.ExpiredSignatureError:
-        raise TokenError("token expired") from None
-    except jwt.PyJWTError as exc:
+        sub, role, typ, exp = _verified(key, token)
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:
         raise TokenError(f"invalid token ({type(exc).__name__})") from None
-    if claims.get("typ") != expected:
-        raise TokenError(f"expected a {expected} token, got a {claims.get('typ')} token")
+    if exp <= time.time():  # PyJWT's rule with no leeway: expired from the second of exp
+        raise TokenError("token expired")
+    if typ != expected:
+        raise TokenError(f"expected a {expected} token, got a {typ} token")
     return TokenClaims(
-        username=str(claims["sub"]),
-        role=str(claims.get("role", "viewer")),
+        username=sub,
+        role=role,
         kind=expected,
-        expires_at=dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC),
+        expires_at=dt.datetime.fromtimestamp(exp, dt.UTC),
     )
 
 

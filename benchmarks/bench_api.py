@@ -51,11 +51,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import datetime as dt
 import json
 import math
+import multiprocessing
 import os
 import secrets
 import signal
@@ -534,8 +536,21 @@ class RawClient:
         self.head = f"Host: {u.host}:{self.port}\r\nUser-Agent: bench_api\r\nAccept: */*\r\n"
         if token:
             self.head += f"Authorization: Bearer {token}\r\n"
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        # Kept-alive connections, reused oldest first: requests rotate over every open
+        # connection, as many consoles each polling on their own connection would. (Newest
+        # first sent a light open-loop load down one or two connections, hence to one uvicorn
+        # worker, whatever --workers said.)
+        self.idle: collections.deque[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = (
+            collections.deque()
+        )
         self.all: list[asyncio.StreamWriter] = []
+
+    async def warm(self, n: int) -> None:
+        """Open ``n`` connections before a run, so the server's workers accept them all first."""
+        for _ in range(n - len(self.idle)):
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+            self.all.append(writer)
+            self.idle.append((reader, writer))
 
     async def status(
         self, method: str, path: str, params: dict[str, Any] | None, body: Any | None
@@ -549,7 +564,7 @@ class RawClient:
         )
         request = f"{method} {target} HTTP/1.1\r\n{self.head}{extra}\r\n".encode() + payload
         while self.idle:  # a kept-alive connection the server may have closed meanwhile
-            reader, writer = self.idle.pop()
+            reader, writer = self.idle.popleft()
             try:
                 return await self._exchange(reader, writer, request)
             except ServerClosedError:
@@ -601,6 +616,10 @@ class RawClient:
 
 
 Client = HttpxClient | RawClient
+
+
+#: Connections the open loop opens before it starts (raw client), spread over the workers.
+WARM_CONNECTIONS = 16
 
 
 def make_client(kind: str, base: str, token: str | None, connections: int) -> Client:
@@ -669,6 +688,8 @@ async def open_loop(
 
     client = make_client(kind, base, token if ep.auth else None, max_in_flight)
     try:
+        if isinstance(client, RawClient):
+            await client.warm(min(WARM_CONNECTIONS, max_in_flight))
         tasks = []
         t0 = loop.time() + 0.05
         for i in range(n):
@@ -851,39 +872,65 @@ def paired_overhead(
     return Paired(ep.name, workers, a, b)
 
 
-class BatchWriter(threading.Thread):
+def _write_batches(
+    url: str, seeded: Seeded, every: float, first_k: int, stop: Any, out: Any
+) -> None:
+    """The batch writer's process: a score batch every ``every`` s until ``stop`` is set, then
+    (next k, seconds per batch) on ``out``."""
+    engine = make_engine(url)
+    factory = make_sessionmaker(engine)
+    k, seconds = first_k, []
+    try:
+        while not stop.wait(every):
+            # Half seconds: never the stamp of a seeded batch (whole multiples of 5 s).
+            when = seeded.last_t - dt.timedelta(seconds=k + 0.5)
+            k += 1
+            t0 = time.perf_counter()
+            with session_scope(factory) as s:
+                sc = s.get(Scenario, seeded.scenario_id)
+                assert sc is not None
+                service.compute_at(s, sc, when, persist=True)
+            seconds.append(time.perf_counter() - t0)
+    finally:
+        engine.dispose()
+        out.put((k, seconds))
+
+
+class BatchWriter:
     """Stores a new score batch every ``every`` s while a ranking run goes on, as the periodic
     job does in production: each batch moves the scenario's revision, so the server's ranking
     cache misses once per batch and the run includes those recomputations.
+
+    A separate process, like the scheduler or Celery worker it stands for: as a thread of this
+    process it held the GIL for seconds per batch and stalled the load generator (send lag p99
+    0.7-1 s in the 2026-12-01 morning runs), which open-loop latency then counted against the
+    server.
 
     Batches go in at distinct times within the samples (``last - k - 0.5`` s, k = 1, 2, …), so every
     track stays current; the stored history grows by tracks x DAs rows per batch.
     """
 
     def __init__(self, url: str, seeded: Seeded, every: float, first_k: int) -> None:
-        super().__init__(daemon=True)
-        self.url, self.seeded, self.every, self.k = url, seeded, every, first_k
-        self.stop = threading.Event()
+        ctx = multiprocessing.get_context("spawn")
+        self.stop = ctx.Event()
+        self._out = ctx.Queue()
+        self._proc = ctx.Process(
+            target=_write_batches,
+            args=(url, seeded, every, first_k, self.stop, self._out),
+            daemon=True,
+        )
+        self.k = first_k
         self.written = 0
         self.seconds: list[float] = []
 
-    def run(self) -> None:
-        engine = make_engine(self.url)
-        factory = make_sessionmaker(engine)
-        try:
-            while not self.stop.wait(self.every):
-                # Half seconds: never the stamp of a seeded batch (whole multiples of 5 s).
-                when = self.seeded.last_t - dt.timedelta(seconds=self.k + 0.5)
-                self.k += 1
-                t0 = time.perf_counter()
-                with session_scope(factory) as s:
-                    sc = s.get(Scenario, self.seeded.scenario_id)
-                    assert sc is not None
-                    service.compute_at(s, sc, when, persist=True)
-                self.seconds.append(time.perf_counter() - t0)
-                self.written += 1
-        finally:
-            engine.dispose()
+    def start(self) -> None:
+        self._proc.start()
+
+    def join(self) -> None:
+        self.stop.set()
+        self.k, self.seconds = self._out.get(timeout=120)
+        self.written = len(self.seconds)
+        self._proc.join(timeout=30)
 
 
 def measure_server(

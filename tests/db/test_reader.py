@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -79,22 +80,38 @@ def test_other_errors_are_raised_not_retried(pg_url: str) -> None:
     engine.dispose()
 
 
+def _gone(engine: sa.Engine, pid: int, wait_s: float = 3.0) -> bool:
+    """Whether the server backend ``pid`` has exited (a closed socket ends it within ms)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        with engine.connect() as c:
+            alive = set(c.execute(sa.text("SELECT pid FROM pg_stat_activity")).scalars())
+        if pid not in alive:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
 @pytest.mark.pg
-def test_each_event_loop_gets_its_own_pool(pg_url: str) -> None:
+def test_each_event_loop_gets_its_own_connections_and_the_old_ones_are_closed(
+    pg_url: str,
+) -> None:
     engine = make_engine(pg_url)
     reader = AsyncReader(engine)
-    pools = []
+    pids: list[int] = []
 
     async def run() -> None:
-        await reader.first(REV, {"sid": 1})
-        pools.append(reader._pool)
+        pids.append((await reader.first(PID, {})).pid)
 
-    asyncio.run(run())  # the first loop ends without closing: its pool is abandoned
-    asyncio.run(run())
-    assert pools[0] is not pools[1] and pools[1] is not None
+    asyncio.run(run())  # this loop ends without closing the reader (a test client's loop does)
+    asyncio.run(run())  # a new loop: new connections; the old loop's idle one is closed
+    assert pids[0] != pids[1]
+    assert _gone(engine, pids[0]) and not _gone(engine, pids[1], wait_s=0)
 
     async def close() -> None:
         await reader.close()
 
     asyncio.run(close())
+    assert _gone(engine, pids[1])
     engine.dispose()

@@ -136,7 +136,9 @@ def main(argv: list[str] | None = None) -> int:
         table.add_column(col, justify="left" if col == "endpoint" else "right")
     base = rows[0][1]
     for ep, cpu, wall in rows:
-        table.add_row(ep, f"{cpu:.2f}", f"{wall:.2f}", "reference" if ep == "/health" else f"{cpu - base:.2f}")
+        table.add_row(
+            ep, f"{cpu:.2f}", f"{wall:.2f}", "reference" if ep == "/health" else f"{cpu - base:.2f}"
+        )
     console.print(table)
     worst = max(cpu for ep, cpu, _ in rows if ep.startswith("/api/tewa/ranking/"))
     console.print(

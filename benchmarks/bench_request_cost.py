@@ -78,8 +78,11 @@ async def _measure(app: Any, token: str, calls: int) -> list[tuple[str, float, f
                 if status != 200:
                     raise SystemExit(f"{path}?{query.decode()} answered {status}")
             t0, c0 = time.perf_counter(), time.process_time()
+            bad = 0
             for _ in range(calls):
-                await _call(app, token, path, query)
+                bad += await _call(app, token, path, query) != 200
+            if bad:
+                raise SystemExit(f"{path}?{query.decode()}: {bad} of {calls} calls were not 200")
             wall = (time.perf_counter() - t0) / calls * 1e3
             cpu = (time.process_time() - c0) / calls * 1e3
             out.append((f"{path}?{query.decode()}" if query else path, cpu, wall))

@@ -25,6 +25,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner, Result
 
+from argus.cli import common as cli_common
 from argus.cli.main import app
 from argus.config import get_settings
 from argus.db.session import make_engine, make_sessionmaker, session_scope
@@ -53,7 +54,10 @@ JSON_KEYS = {
 @pytest.fixture(autouse=True)
 def _fresh_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ARGUS_LOG_LEVEL", raising=False)
-    monkeypatch.setenv("COLUMNS", "200")  # Rich tables: no truncated call signs
+    # Rich reads COLUMNS when a Console is made (at import, before this fixture): set the width
+    # of the CLI's consoles themselves, so tables are not wrapped to 80 columns in CI.
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setattr(cli_common.console, "width", 200)
     get_settings.cache_clear()
 
 

@@ -664,13 +664,12 @@ async def open_loop(
     lag = np.zeros(n)
     errors: Counter[str] = Counter()
     sem = asyncio.Semaphore(max_in_flight)
-    loop = asyncio.get_running_loop()
     last_done = [0.0]
 
     async def one(client: Client, i: int, scheduled: float) -> None:
-        lag[i] = loop.time() - scheduled
+        lag[i] = _clock() - scheduled
         try:
-            async with asyncio.timeout_at(scheduled + timeout):
+            async with asyncio.timeout(scheduled + timeout - _clock()):
                 await sem.acquire()
         except TimeoutError:
             errors[f"dropped (no slot in {timeout:g} s)"] += 1
@@ -680,7 +679,7 @@ async def open_loop(
         finally:
             sem.release()
         if err is None:
-            done = loop.time()
+            done = _clock()
             lat[i] = done - scheduled
             last_done[0] = max(last_done[0], done)
         else:
@@ -691,10 +690,10 @@ async def open_loop(
         if isinstance(client, RawClient):
             await client.warm(min(WARM_CONNECTIONS, max_in_flight))
         tasks = []
-        t0 = loop.time() + 0.05
+        t0 = _clock() + 0.05
         for i in range(n):
             at = t0 + i / rate
-            delay = at - loop.time()
+            delay = at - _clock()
             if delay > 0:
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(one(client, i, at)))
@@ -717,29 +716,34 @@ async def closed_loop(
     """``clients`` clients, each sending its next request when the previous one is answered."""
     lats: list[float] = []
     errors: Counter[str] = Counter()
-    loop = asyncio.get_running_loop()
     counter = [0]
 
     async def worker(client: Client, stop: float) -> None:
-        while loop.time() < stop or counter[0] < min_requests:
+        while _clock() < stop or counter[0] < min_requests:
             i = counter[0]
             counter[0] += 1
-            t = loop.time()
+            t = _clock()
             err = await _send(client, ep, i)
             if err is None:
-                lats.append(loop.time() - t)
+                lats.append(_clock() - t)
             else:
                 errors[err] += 1
                 lats.append(math.inf)
 
     client = make_client(kind, base, token if ep.auth else None, clients)
     try:
-        t0 = loop.time()
+        t0 = _clock()
         await asyncio.gather(*(worker(client, t0 + duration) for _ in range(clients)))
-        elapsed = loop.time() - t0
+        elapsed = _clock() - t0
     finally:
         await client.aclose()
     return np.array(lats), errors, elapsed, counter[0]
+
+
+def _clock() -> float:
+    """The load generator's clock. Not ``loop.time()``: uvloop's is libuv's millisecond clock,
+    cached once per loop iteration, which rounded every latency to a whole millisecond."""
+    return time.perf_counter()
 
 
 def _runner() -> asyncio.Runner:

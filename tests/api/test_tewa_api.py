@@ -398,6 +398,11 @@ def test_params_are_validated_and_presets_apply(client: TestClient, auth: Any) -
         "/api/scenarios/1/params/preset", json={"preset": "nope"}, headers=auth["admin"]
     )
     assert error_fields(assert_problem(r, 422)) == {"preset"}
+    # a hand edit away from the preset makes the doctrine "custom"; editing it back restores it
+    r = client.put("/api/scenarios/1/params", json={"cpa_scale_km": 3.0}, headers=auth["admin"])
+    assert (r.json()["doctrine"], r.json()["cpa_scale_km"]) == ("custom", 3.0)
+    r = client.put("/api/scenarios/1/params", json={"cpa_scale_km": 2.0}, headers=auth["admin"])
+    assert r.json()["doctrine"] == "point-defense"
 
 
 # ---- CSV upload and export ----

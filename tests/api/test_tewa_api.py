@@ -216,6 +216,14 @@ def test_ranking_global_and_per_da(client: TestClient, auth: Any) -> None:
     r = client.get("/api/tewa/ranking/?scenario_id=1&top_n=2", headers=auth["viewer"])
     assert [x["track_id"] for x in r.json()["results"]] == [x["track_id"] for x in ranked[:2]]
 
+    # a DA outside the scenario's set is a 404 naming it, not an empty board
+    for _ in range(2):  # the error is not cached as a body
+        body = assert_problem(
+            client.get("/api/tewa/ranking/?scenario_id=1&da_id=99", headers=auth["viewer"]), 404
+        )
+        assert "da_id: defended asset 99 is not in scenario" in body["detail"]
+        assert "(it has [1, 2]) and no score was stored for it" in body["detail"]
+
 
 def test_ranking_takes_the_latest_batch_at_or_before_at(client: TestClient, auth: Any) -> None:
     compute(client, auth["operator"], "2025-06-01T06:02:00Z")

@@ -996,6 +996,24 @@ def rank(
     """
     if top_n is not None and top_n < 1:
         raise ValidationError(f"top_n: must be >= 1, got {top_n}")
+    if da_id is not None and session.get(ScenarioAsset, (scenario.id, da_id)) is None:
+        # An empty board would read as "no threats to this DA". A DA outside the set is an
+        # error unless the scenario stored scores for it (detached later: its history stays).
+        scored = session.scalar(
+            select(ThreatScore.id)
+            .where(ThreatScore.scenario_id == scenario.id, ThreatScore.da_id == da_id)
+            .limit(1)
+        )
+        if scored is None:
+            have = session.scalars(
+                select(ScenarioAsset.da_id)
+                .where(ScenarioAsset.scenario_id == scenario.id)
+                .order_by(ScenarioAsset.da_id)
+            ).all()
+            raise NotFoundError(
+                f"da_id: defended asset {da_id} is not in scenario {scenario.name!r} "
+                f"(it has {list(have)}) and no score was stored for it"
+            )
     rows = latest_scores(session, scenario, at, da_id, best_per_track=da_id is None)
     if not rows:
         return []

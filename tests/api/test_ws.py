@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import threading
 import time
 from typing import Any
@@ -223,3 +224,84 @@ def test_snapshot_is_rendered_once_per_revision_and_sees_writes_from_other_proce
         assert len(renders) == 6
         assert b'"computed_at":"2025-06-01T06:02:00Z"' in body1
         assert ws_module._snapshot(app, 999, None) == (None, None)
+
+
+# ---- a client that falls behind ----
+
+
+class _FakeSocket:
+    """What ``threats`` needs of a WebSocket. ``stall_after`` messages in, ``send_text`` never
+    returns: the client stopped reading and its socket buffers are full."""
+
+    def __init__(self, app: Any, stall_after: int | None) -> None:
+        self.app = app
+        self.stall_after = stall_after
+        self.sent: list[dict[str, Any]] = []
+        self.closed: tuple[int, str | None] | None = None
+        self.gone = asyncio.Event()
+
+    async def accept(self) -> None:
+        pass
+
+    async def receive_text(self) -> str:
+        await self.gone.wait()
+        raise WebSocketDisconnect(1000)
+
+    async def send_json(self, data: dict[str, Any]) -> None:
+        self.sent.append(data)
+
+    async def send_text(self, text: str) -> None:
+        if self.stall_after is not None and len(self.sent) >= self.stall_after:
+            await asyncio.Event().wait()
+        self.sent.append(json.loads(text))
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        self.closed = (code, reason)
+
+
+def test_a_client_that_stops_reading_is_dropped_and_the_others_are_not_slowed(
+    app: Any, seeded_sqlite_url: str, auth: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ws_module, "POLL_S", 0.05)
+    monkeypatch.setattr(ws_module, "SEND_TIMEOUT_S", 0.5)
+    token = _token(auth, "viewer")
+
+    def store_batch() -> None:  # another process's writer: the poll must notice it
+        with open_session(seeded_sqlite_url) as s:
+            sc = s.get(Scenario, 1)
+            assert sc is not None
+            when = dt.datetime(2025, 6, 1, 6, 2, tzinfo=dt.UTC)
+            assert service.compute_at(s, sc, when, persist=True).persisted == 6
+            s.commit()
+
+    async def until(cond: Any, timeout: float = 10.0) -> float:
+        t0 = time.monotonic()
+        while not cond():
+            assert time.monotonic() - t0 < timeout, "timed out"
+            await asyncio.sleep(0.01)
+        return time.monotonic() - t0
+
+    async def scenario() -> None:
+        slow, fast = _FakeSocket(app, stall_after=1), _FakeSocket(app, stall_after=None)
+        runs = [asyncio.create_task(ws_module.threats(w, 1, token)) for w in (slow, fast)]  # type: ignore[arg-type]
+        await until(lambda: len(slow.sent) == 1 and len(fast.sent) == 1)
+        assert slow.sent[0]["global"] == [] == fast.sent[0]["global"]
+        await asyncio.to_thread(store_batch)
+        # the reader gets the new ranking at its next poll, while the stalled send still hangs
+        took = await until(lambda: len(fast.sent) == 2)
+        assert took < ws_module.SEND_TIMEOUT_S and slow.closed is None
+        assert fast.sent[1]["computed_at"] == "2025-06-01T06:02:00Z"
+        await asyncio.wait_for(runs[0], 5)  # the stalled one is dropped after SEND_TIMEOUT_S
+        assert slow.closed == (4408, "too slow: dropped") and len(slow.sent) == 1
+        assert fast.closed is None and not runs[1].done()
+        fast.gone.set()  # the reader disconnects normally
+        await asyncio.wait_for(runs[1], 5)
+        assert fast.closed is None
+
+    with TestClient(app) as client:
+        dropped = metric_value(client.get("/metrics").text, "argus_websocket_dropped_total")
+        clients = metric_value(client.get("/metrics").text, "argus_websocket_clients")
+        asyncio.run(scenario())
+        text = client.get("/metrics").text
+        assert metric_value(text, "argus_websocket_dropped_total") == dropped + 1
+        assert metric_value(text, "argus_websocket_clients") == clients

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import numpy as np
@@ -216,6 +217,10 @@ def test_cli_plot_and_errors(tmp_path: Path) -> None:
     r = runner.invoke(app, ["plot", str(scen), "-o", str(out)])
     assert r.exit_code == 0, r.output
     assert out.is_file() and "wrote" in r.output and "false alarms" in r.output
+    # the tracking half ran: confirmed tracks and their OSPA (bounded by its cutoff c = 5 km)
+    m = re.search(r"(\d+) confirmed tracks; mean OSPA \(c = 5 km, p = 2\): ([\d.]+) km", r.output)
+    assert m is not None, r.output
+    assert int(m[1]) >= 1 and 0.0 <= float(m[2]) <= 5.0
     bad = tmp_path / "bad.toml"
     bad.write_text(SMALL.replace('type = "shahed-136"', 'type = "scud-x"'))
     r = runner.invoke(app, ["plot", str(bad), "-o", str(out)])

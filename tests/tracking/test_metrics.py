@@ -23,6 +23,7 @@ from argus.tracking.metrics import (
     rmse,
     siap_measures,
 )
+from tests._peers import import_peer
 
 T0 = dt.datetime(2026, 11, 24, tzinfo=dt.UTC)
 
@@ -84,7 +85,7 @@ def test_gospa_equals_stonesoup_on_random_sets(p: float) -> None:
     """Distance to 1e-9 always (empty sets and unequal sizes included); the parts to 1e-9
     except for optimal pairs at least c apart that Stone Soup books as localisation (see
     test_stonesoup_books_a_pair_c_apart_as_localisation_when_its_float_test_fails)."""
-    pytest.importorskip("stonesoup")
+    import_peer("stonesoup")
     rng = np.random.default_rng(int(p))
     n_empty = n_unequal = n_beyond = 0
     for _ in range(150):
@@ -127,7 +128,7 @@ def test_stonesoup_books_a_pair_c_apart_as_localisation_when_its_float_test_fail
     c^p/2 each, and so do we. Stone Soup 1.9.1 clips the distance to c, then tests
     ``-np.power(c, p) == -c ** p``; where the two differ in the last bit (numpy squares for
     p = 2, Python calls pow) it books the pair as localisation c^p with missed = false = 0."""
-    pytest.importorskip("stonesoup")
+    import_peer("stonesoup")
     x, y = np.array([[0.0, 0.0]]), np.array([[100.0, 0.0]])
     ours = gospa_components(x, y, c, p)
     assert (ours.localisation, ours.n_missed, ours.n_false) == (0.0, 1, 1)
@@ -146,7 +147,7 @@ def test_stonesoup_books_a_pair_c_apart_as_localisation_when_its_float_test_fail
 
 def test_ospa_equals_stonesoup_p1_on_random_sets() -> None:
     """With p = 1 Stone Soup's assignment objective is the OSPA objective: equal to 1e-9."""
-    pytest.importorskip("stonesoup")
+    import_peer("stonesoup")
     rng = np.random.default_rng(11)
     n_empty = 0
     for _ in range(200):
@@ -166,7 +167,7 @@ def test_ospa_equals_stonesoup_p_gt_1(p: float) -> None:
     perturbed, shuffled truths plus far-away extras; empty and unequal sizes included) the values
     agree to 1e-9; on arbitrary sets ours is the true minimum (checked against brute force) and
     never exceeds Stone Soup's."""
-    pytest.importorskip("stonesoup")
+    import_peer("stonesoup")
     rng = np.random.default_rng(int(10 * p))
     for _ in range(150):
         m = int(rng.integers(0, 7))

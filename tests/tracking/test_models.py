@@ -20,6 +20,7 @@ from argus.tracking.models import (
     rae_to_enu,
     unbiased_converted_measurement,
 )
+from tests._peers import import_peer
 
 
 def _numeric_jacobian(fun, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -65,7 +66,7 @@ def test_kron_layout_position_first() -> None:
 
 
 def test_polynomial_models_match_stonesoup() -> None:
-    lin = pytest.importorskip("stonesoup.models.transition.linear")
+    lin = import_peer("stonesoup.models.transition.linear")
     interval = dt.timedelta(seconds=3.0)
     for ours, theirs in (
         (ConstantVelocity(1, 0.8, "continuous"), lin.ConstantVelocity(0.8)),
@@ -76,8 +77,8 @@ def test_polynomial_models_match_stonesoup() -> None:
 
 
 def test_coordinated_turn_matches_stonesoup_and_limits() -> None:
-    nonlin = pytest.importorskip("stonesoup.models.transition.nonlinear")
-    state_mod = pytest.importorskip("stonesoup.types.state")
+    nonlin = import_peer("stonesoup.models.transition.nonlinear")
+    state_mod = import_peer("stonesoup.types.state")
     ct = CoordinatedTurn(2, 1.0, 0.01)
     ss = nonlin.ConstantTurn(linear_noise_coeffs=np.array([1.0, 1.0]), turn_noise_coeff=0.01)
     rng = np.random.default_rng(1)

@@ -71,9 +71,9 @@ def test_batch_is_one_transaction_and_ceil_n_over_page_inserts(engine: sa.Engine
     n = n_tracks * n_das
     assert res.persisted == n == len(res.pairs)
     assert service.PERSIST_PAGE_ROWS == 1000
-    # ceil(2500 / 1000) = 3 multi-row statements (row by row would be 2,500), 17 values a row.
+    # ceil(2500 / 1000) = 3 multi-row statements (row by row would be 2,500), 18 values a row.
     assert len(inserts) == math.ceil(n / service.PERSIST_PAGE_ROWS) == 3
-    assert [p for _, p in inserts] == [1000 * 17, 1000 * 17, 500 * 17]
+    assert [p for _, p in inserts] == [1000 * 18, 1000 * 18, 500 * 18]
     assert len({id(c) for c, _ in inserts}) == 1  # one connection …
     assert tx == ["begin", "commit"]  # … one transaction
     with engine.connect() as conn:

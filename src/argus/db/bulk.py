@@ -34,6 +34,8 @@ _PGCOPY_TRAILER = b"\xff\xff"
 
 SAMPLE_COLUMNS = ("track_id", "t", "lat", "lon", "alt_m", "speed_mps", "heading_deg")
 _FLOAT_COLUMNS = ("lat", "lon", "alt_m", "speed_mps", "heading_deg")
+#: Nullable float columns a caller may add to ``columns``; NaN in them is stored as NULL.
+OPTIONAL_FLOAT_COLUMNS = ("pos_sigma_m",)
 
 ChunkCallback = Callable[[int], None]
 
@@ -84,19 +86,24 @@ def insert_track_samples(
 ) -> int:
     """Insert samples, skipping any (track_id, t) already stored; returns the number inserted.
 
-    ``columns`` holds ``lat``, ``lon``, ``alt_m``, ``speed_mps``, ``heading_deg``.
+    ``columns`` holds ``lat``, ``lon``, ``alt_m``, ``speed_mps``, ``heading_deg`` and, if the
+    source gave it, ``pos_sigma_m`` (NaN where a row has none: stored as NULL).
     """
     n = int(track_pk.shape[0])
     if n == 0:
         return 0
-    for name in _FLOAT_COLUMNS:
+    unknown = sorted(set(columns) - set(_FLOAT_COLUMNS) - set(OPTIONAL_FLOAT_COLUMNS))
+    if unknown:
+        raise ValueError(f"unknown sample column(s) {unknown}")
+    floats = _FLOAT_COLUMNS + tuple(c for c in OPTIONAL_FLOAT_COLUMNS if c in columns)
+    for name in floats:
         if columns[name].shape[0] != n:
             raise ValueError(f"column {name} has {columns[name].shape[0]} rows, expected {n}")
     # Write in (track, time) order: consecutive rows then land next to each other in the
     # unique (track_id, t) index instead of all over it (a feed arrives interleaved by time).
     order = np.lexsort((t_us, track_pk))
     track_pk, t_us = track_pk[order], t_us[order]
-    columns = {c: columns[c][order] for c in _FLOAT_COLUMNS}
+    columns = {c: np.asarray(columns[c], dtype=np.float64)[order] for c in floats}
     if conn.dialect.name == "postgresql":
         return _insert_samples_pg(conn, track_pk, t_us, columns, chunk_rows, on_chunk)
     if conn.dialect.name == "sqlite":
@@ -119,7 +126,12 @@ def _insert_samples_pg(
     from psycopg.errors import UniqueViolation  # the postgres extra, only needed here
 
     raw = _driver_connection(conn)
-    cols = ", ".join(SAMPLE_COLUMNS)
+    floats = tuple(columns)  # _FLOAT_COLUMNS, then the optional ones given
+    optional = floats[len(_FLOAT_COLUMNS) :]
+    cols = ", ".join(("track_id", "t", *floats))
+    # The binary COPY encoder writes no NULL: a NaN in an optional column goes through the
+    # temporary table, where NULLIF turns it into NULL.
+    has_nan = any(bool(np.isnan(columns[c]).any()) for c in optional)
     n = int(track_pk.shape[0])
     reported = 0  # rows passed to on_chunk by an abandoned direct COPY, not to report twice
 
@@ -131,7 +143,7 @@ def _insert_samples_pg(
             on_chunk(k - skip)
 
     with raw.cursor() as cur:
-        if _no_overlap_pg(cur, track_pk, t_us):
+        if not has_nan and _no_overlap_pg(cur, track_pk, t_us):
             # Fast path: nothing stored for these tracks in their time spans and no duplicate
             # key in the input, so the rows can be copied straight into the table. A writer in
             # another transaction may still store one of these keys before the COPY: then the
@@ -143,7 +155,7 @@ def _insert_samples_pg(
                     buf = pg_binary_copy_buffer(
                         [],
                         [t_us[sl].astype(np.int64)],
-                        [columns[c][sl].astype(np.float64) for c in _FLOAT_COLUMNS],
+                        [columns[c][sl] for c in floats],
                         int4_columns=[track_pk[sl].astype(np.int64)],
                     )
                     with cur.copy(f"COPY track_sample ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
@@ -160,7 +172,7 @@ def _insert_samples_pg(
             "CREATE TEMP TABLE IF NOT EXISTS _argus_sample_load ("
             "track_id bigint NOT NULL, t timestamptz NOT NULL, lat float8 NOT NULL, "
             "lon float8 NOT NULL, alt_m float8 NOT NULL, speed_mps float8 NOT NULL, "
-            "heading_deg float8 NOT NULL) ON COMMIT DROP"
+            "heading_deg float8 NOT NULL, pos_sigma_m float8) ON COMMIT DROP"
         )
         cur.execute("TRUNCATE _argus_sample_load")
         for start in range(0, n, chunk_rows):
@@ -168,13 +180,16 @@ def _insert_samples_pg(
             buf = pg_binary_copy_buffer(
                 [track_pk[sl].astype(np.int64)],
                 [t_us[sl].astype(np.int64)],
-                [columns[c][sl].astype(np.float64) for c in _FLOAT_COLUMNS],
+                [columns[c][sl] for c in floats],
             )
             with cur.copy(f"COPY _argus_sample_load ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
                 copy.write(buf)
             _report(sl.stop - sl.start)
+        select_cols = ", ".join(
+            ("track_id", "t", *_FLOAT_COLUMNS, *(f"NULLIF({c}, 'NaN'::float8)" for c in optional))
+        )
         cur.execute(
-            f"INSERT INTO track_sample ({cols}) SELECT {cols} FROM _argus_sample_load "  # noqa: S608 - constant names
+            f"INSERT INTO track_sample ({cols}) SELECT {select_cols} FROM _argus_sample_load "  # noqa: S608 - constant names
             "ORDER BY track_id, t ON CONFLICT (track_id, t) DO NOTHING"
         )
         inserted = cur.rowcount
@@ -218,10 +233,21 @@ def _insert_samples_sqlite(
     on_chunk: ChunkCallback | None,
 ) -> int:
     raw = _driver_connection(conn)
+    floats = tuple(columns)
+    names = ("track_id", "t", *floats)
     sql = (
-        f"INSERT INTO track_sample ({', '.join(SAMPLE_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?) "  # noqa: S608 - constant names
+        f"INSERT INTO track_sample ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "  # noqa: S608 - constant names
         "ON CONFLICT (track_id, t) DO NOTHING"
     )
+
+    def values(c: str, sl: slice) -> list[Any]:
+        a = columns[c][sl]
+        if c in _FLOAT_COLUMNS:
+            return list(a.tolist())
+        out = a.astype(object)
+        out[np.isnan(a)] = None  # NaN → NULL
+        return list(out.tolist())
+
     inserted = 0
     n = int(track_pk.shape[0])
     cur = raw.cursor()
@@ -231,7 +257,7 @@ def _insert_samples_sqlite(
             rows = zip(
                 track_pk[sl].tolist(),
                 _us_to_sqlite_text(t_us[sl]),
-                *(columns[c][sl].tolist() for c in _FLOAT_COLUMNS),
+                *(values(c, sl) for c in floats),
                 strict=True,
             )
             cur.executemany(sql, rows)

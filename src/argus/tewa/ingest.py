@@ -35,6 +35,11 @@ TRACK_COLUMNS: tuple[str, ...] = (
     "timestamp",
 )
 NUMERIC_COLUMNS: tuple[str, ...] = ("lat", "lon", "alt_m", "speed_mps", "heading_deg")
+#: Columns a track file may add. ``pos_sigma_m``: the tracker's radial RMS position error at the
+#: sample (m, finite and >= 0; an empty value means "not given"), an input of the track-quality
+#: factor (argus.tewa.quality).
+OPTIONAL_COLUMNS: tuple[str, ...] = ("pos_sigma_m",)
+_COLUMN_ORDER = TRACK_COLUMNS + OPTIONAL_COLUMNS
 
 #: (low, high, high_inclusive) for the range-checked columns.
 RANGES: dict[str, tuple[float, float, bool]] = {
@@ -77,6 +82,8 @@ class TrackSamples:
     speed_mps: npt.NDArray[np.float64]
     heading_deg: npt.NDArray[np.float64]
     line: npt.NDArray[np.int64]
+    #: Radial RMS position error (m) per sample, NaN where not given; None: no such column.
+    pos_sigma_m: npt.NDArray[np.float64] | None = None
 
     def __len__(self) -> int:
         return int(self.t_us.shape[0])
@@ -91,6 +98,7 @@ class TrackSamples:
             speed_mps=self.speed_mps[index],
             heading_deg=self.heading_deg[index],
             line=self.line[index],
+            pos_sigma_m=None if self.pos_sigma_m is None else self.pos_sigma_m[index],
         )
 
     @staticmethod
@@ -209,7 +217,13 @@ def _check_header(header: Sequence[str]) -> tuple[list[str], list[str]]:
             f"column(s) given twice in the header: {', '.join(dupes)}",
             [RowError(1, c, "", "duplicate column") for c in dupes],
         )
-    ignored = [n for n in names if n not in TRACK_COLUMNS]
+    dupes = sorted({n for n in names if names.count(n) > 1 and n in OPTIONAL_COLUMNS})
+    if dupes:
+        raise TrackFileError(
+            f"column(s) given twice in the header: {', '.join(dupes)}",
+            [RowError(1, c, "", "duplicate column") for c in dupes],
+        )
+    ignored = [n for n in names if n not in TRACK_COLUMNS and n not in OPTIONAL_COLUMNS]
     return names, ignored
 
 
@@ -246,6 +260,9 @@ def _read_csv(text: str) -> tuple[list[int], _RawColumns, list[str], list[RowErr
         good.append(row)
     cols = list(zip(*good, strict=True)) if good else [() for _ in range(width)]
     columns = {c: list(cols[i]) for c, i in zip(TRACK_COLUMNS, index, strict=True)}
+    for c in OPTIONAL_COLUMNS:
+        if c in names:
+            columns[c] = list(cols[names.index(c)])
     return lines, columns, ignored, errors
 
 
@@ -271,11 +288,18 @@ def _read_jsonl(text: str) -> tuple[list[int], _RawColumns, list[str], list[RowE
         if missing:
             errors.extend(RowError(lineno, c, "", "missing field") for c in missing)
             continue
-        ignored.update(k for k in obj if k not in TRACK_COLUMNS)
+        ignored.update(k for k in obj if k not in TRACK_COLUMNS and k not in OPTIONAL_COLUMNS)
         lines.append(lineno)
         for c in TRACK_COLUMNS:
             v = obj[c]
             columns[c].append("" if v is None else (v if isinstance(v, str) else json.dumps(v)))
+        for c in OPTIONAL_COLUMNS:
+            if c in obj:  # an optional column seen late: earlier rows did not give it
+                v = obj[c]
+                col = columns.setdefault(c, [""] * (len(lines) - 1))
+                col.append("" if v is None else (v if isinstance(v, str) else json.dumps(v)))
+            elif c in columns:
+                columns[c].append("")
     if not lines and not errors:
         raise TrackFileError("the file is empty: expected one JSON object per line")
     return lines, columns, sorted(ignored), errors
@@ -374,6 +398,23 @@ def _validate(lines: list[int], raw: _RawColumns, errors: list[RowError]) -> Par
         bad_row |= bad
         numbers[col] = values
 
+    pos_sigma: npt.NDArray[np.float64] | None = None
+    if "pos_sigma_m" in raw:
+        given = np.array([bool(v.strip()) for v in raw["pos_sigma_m"]], dtype=bool)
+        values, bad = _parse_floats([v if v.strip() else "nan" for v in raw["pos_sigma_m"]])
+        bad &= given  # an empty value is "not given", not an error
+        negative = given & ~bad & (values < 0)
+        for i in np.flatnonzero(bad | negative):
+            v = raw["pos_sigma_m"][i]
+            reason = (
+                "must be >= 0"
+                if negative[i]
+                else ("not a finite number" if _is_float(v) else "not a number")
+            )
+            errors.append(RowError(int(line[i]), "pos_sigma_m", v, reason))
+        bad_row |= bad | negative
+        pos_sigma = np.where(given, values, np.nan)
+
     t_us, problems = _parse_timestamps(raw["timestamp"])
     for k, reason in problems:
         errors.append(RowError(int(line[k]), "timestamp", raw["timestamp"][k], reason))
@@ -415,9 +456,10 @@ def _validate(lines: list[int], raw: _RawColumns, errors: list[RowError]) -> Par
         speed_mps=numbers["speed_mps"][keep],
         heading_deg=numbers["heading_deg"][keep],
         line=line[keep],
+        pos_sigma_m=None if pos_sigma is None else pos_sigma[keep],
     )
     errors.sort(
-        key=lambda e: (e.line, TRACK_COLUMNS.index(e.column) if e.column in TRACK_COLUMNS else -1)
+        key=lambda e: (e.line, _COLUMN_ORDER.index(e.column) if e.column in _COLUMN_ORDER else -1)
     )
     return ParseResult(samples=samples, errors=errors, rows_read=n)
 

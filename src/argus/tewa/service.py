@@ -35,6 +35,7 @@ from argus.db.models import (
 from argus.logs import get_logger
 from argus.tewa import assignment as assignment_engine
 from argus.tewa import demo, kinematics, presets, scoring
+from argus.tewa import quality as quality_engine
 from argus.tewa import state as state_engine
 from argus.tewa.ingest import (
     FileFormat,
@@ -220,18 +221,17 @@ def import_samples(
         if progress:
             progress("written", done, n)
 
+    columns = {
+        "lat": samples.lat,
+        "lon": samples.lon,
+        "alt_m": samples.alt_m,
+        "speed_mps": samples.speed_mps,
+        "heading_deg": samples.heading_deg,
+    }
+    if samples.pos_sigma_m is not None:
+        columns["pos_sigma_m"] = samples.pos_sigma_m
     inserted = bulk.insert_track_samples(
-        session.connection(),
-        track_pk,
-        samples.t_us,
-        {
-            "lat": samples.lat,
-            "lon": samples.lon,
-            "alt_m": samples.alt_m,
-            "speed_mps": samples.speed_mps,
-            "heading_deg": samples.heading_deg,
-        },
-        on_chunk=_chunk,
+        session.connection(), track_pk, samples.t_us, columns, on_chunk=_chunk
     )
     updated = _refresh_latest_state(session, pk_of_name.tolist()) if inserted else 0
     session.expire_all()
@@ -479,6 +479,9 @@ class PairScore:
     speed_mps: float
     heading_deg: float
     computed_at: dt.datetime | None = None
+    #: The track-quality factor the score was multiplied by; None when the scenario does not
+    #: use track quality.
+    quality: float | None = None
 
     def as_json(self) -> dict[str, Any]:
         return _flat_json(self)
@@ -573,6 +576,50 @@ def _bracketing_samples(session: Session, track_pks: list[int], when: dt.datetim
     return rows
 
 
+def _track_quality(
+    session: Session, tracks: Sequence[Any], when: dt.datetime
+) -> npt.NDArray[np.float64]:
+    """Quality factor of each track at ``when`` (argus.tewa.quality).
+
+    A quality stored on the track row (set by an operator or a feed: ``PATCH /api/tracks/…``)
+    wins. Otherwise it comes from what the samples tell: the age at ``when`` (``when`` minus the
+    track's first sample) and the ``pos_sigma_m`` of its last sample at or before ``when``. An
+    input that is not known does not discount: a sample without ``pos_sigma_m`` has no position
+    factor, a track without samples no age factor.
+    """
+    n = len(tracks)
+    pks = [t[0] for t in tracks]
+    index_of = {pk: k for k, pk in enumerate(pks)}
+    first_us = np.full(n, np.nan)
+    sigma = np.full(n, np.nan)
+    for chunk in _in_chunks(pks):
+        for tid, t0 in session.execute(
+            select(TrackSample.track_id, func.min(TrackSample.t))
+            .where(TrackSample.track_id.in_(chunk), TrackSample.t <= when)
+            .group_by(TrackSample.track_id)
+        ):
+            first_us[index_of[tid]] = datetime_to_us(t0)
+        last = (
+            select(TrackSample.track_id.label("tid"), func.max(TrackSample.t).label("te"))
+            .where(TrackSample.track_id.in_(chunk), TrackSample.t <= when)
+            .group_by(TrackSample.track_id)
+            .subquery()
+        )
+        for tid, sig in session.execute(
+            select(TrackSample.track_id, TrackSample.pos_sigma_m).join(
+                last, (TrackSample.track_id == last.c.tid) & (TrackSample.t == last.c.te)
+            )
+        ):
+            if sig is not None:
+                sigma[index_of[tid]] = sig
+    age_s = np.where(np.isnan(first_us), np.inf, (datetime_to_us(when) - first_us) / 1e6)
+    q = quality_engine.quality_from_track(
+        np.maximum(age_s, 0.0), np.where(np.isnan(sigma), 0.0, sigma)
+    )
+    stored = np.array([np.nan if t[7] is None else t[7] for t in tracks], dtype=np.float64)
+    return np.where(np.isnan(stored), q, stored)
+
+
 def compute_at(
     session: Session,
     scenario: Scenario,
@@ -657,9 +704,9 @@ def compute_at(
     )
     quality = None
     if params_use_quality(session, scenario):
-        q = np.array([1.0 if t[7] is None else t[7] for t in tracks], dtype=np.float64)
-        quality = q[idx]
+        quality = _track_quality(session, tracks, when)[idx]
     sc = scoring.score_pairs(kin, params, track_quality=quality)
+    q_list = quality.tolist() if quality is not None else None
     status_name = {
         int(state_engine.TrackStatus.OK): "ok",
         int(state_engine.TrackStatus.EXTRAPOLATED): "extrapolated",
@@ -683,6 +730,7 @@ def compute_at(
                     speed_mps=float(speed[k]),
                     heading_deg=float(heading[k]),
                     computed_at=stamp if persist else None,
+                    quality=None if q_list is None else q_list[a_i],
                 )
             )
     if persist:
@@ -858,6 +906,7 @@ def _persist_scores(
             "w_tdb": weights[2],
             "w_twrp": weights[3],
             "score": p.score,
+            "quality": p.quality,
             "computed_at": stamp,
         }
         for p in pairs
@@ -880,7 +929,7 @@ def _persist_scores(
     # RETURNING counts exactly what was written (driver rowcounts of executemany are not reliable).
     # One executemany call, which SQLAlchemy's "insertmanyvalues" sends as multi-row
     # INSERT … VALUES (…), (…) … RETURNING statements of PERSIST_PAGE_ROWS rows each, all in the
-    # caller's transaction (17 parameters a row: 17,000 a page, under SQLite's 32,766 and
+    # caller's transaction (18 parameters a row: 18,000 a page, under SQLite's 32,766 and
     # PostgreSQL's 65,535; SQLAlchemy shrinks a page further if a dialect allows fewer).
     return len(
         session.execute(
@@ -1090,6 +1139,7 @@ def score_history(
                 "weights": None
                 if r.w_cpa is None
                 else {"cpa": r.w_cpa, "tcpa": r.w_tcpa, "tdb": r.w_tdb, "twrp": r.w_twrp},
+                "quality": r.quality,
             }
         )
     return out

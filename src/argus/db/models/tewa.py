@@ -192,6 +192,9 @@ class TrackSample(Base):
     alt_m: Mapped[float] = mapped_column(Float, nullable=False)
     speed_mps: Mapped[float] = mapped_column(Float, nullable=False)
     heading_deg: Mapped[float] = mapped_column(Float, nullable=False)
+    #: The source's radial RMS position error at this sample (m; NULL when not given): an input
+    #: of the track-quality factor (argus.tewa.quality), with the track's age.
+    pos_sigma_m: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     track: Mapped[Track] = relationship(back_populates="samples")
 
@@ -301,6 +304,8 @@ class ThreatScore(Base):
     w_tcpa: Mapped[float | None] = mapped_column(Float, nullable=True)
     w_tdb: Mapped[float | None] = mapped_column(Float, nullable=True)
     w_twrp: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: The track-quality factor the score was multiplied by (NULL: quality not used).
+    quality: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class Weapon(TimestampMixin, Base):

@@ -7,6 +7,7 @@ call the engines (:mod:`argus.sim.scenario`, :mod:`argus.sim.plot`), print.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
@@ -36,16 +37,103 @@ ScenarioArg = Annotated[
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Override the scenario's random seed.")]
 
 
-def _load(path: Path, seed: int | None) -> object:
+def _load_scenario(path: Path) -> object:
     from argus.sim.ballistic import ShootingError, UnreachableTargetError
-    from argus.sim.scenario import ScenarioError, load_scenario, run_scenario
+    from argus.sim.scenario import ScenarioError, load_scenario
 
     try:
-        scenario = load_scenario(path)
+        return load_scenario(path)
+    except (ScenarioError, UnreachableTargetError, ShootingError, ValueError) as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _run(scenario: object, seed: int | None) -> object:
+    from argus.sim.ballistic import ShootingError, UnreachableTargetError
+    from argus.sim.scenario import Scenario, ScenarioError, run_scenario
+
+    assert isinstance(scenario, Scenario)
+    try:
         return run_scenario(scenario, seed=seed)
     except (ScenarioError, UnreachableTargetError, ShootingError, ValueError) as exc:
         err_console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
+
+
+def _load(path: Path, seed: int | None) -> object:
+    return _run(_load_scenario(path), seed)
+
+
+def _utc_epoch(option: str | None, scenario_epoch: dt.datetime | None, path: Path) -> dt.datetime:
+    """The wall-clock time of t = 0 for ``--tracks-csv``: ``--epoch`` if given, else the scenario's."""
+    if option is not None:
+        try:
+            epoch = dt.datetime.fromisoformat(option)
+        except ValueError:
+            err_console.print(
+                f"[red]error:[/] --epoch: {option!r} is not an ISO 8601 date-time "
+                "(e.g. 2025-06-01T00:00:00Z)"
+            )
+            raise typer.Exit(2) from None
+        if epoch.tzinfo is None or epoch.utcoffset() is None:
+            err_console.print(
+                f"[red]error:[/] --epoch: {option!r} has no time zone; add 'Z' for UTC"
+            )
+            raise typer.Exit(2)
+        return epoch.astimezone(dt.UTC)
+    if scenario_epoch is None:
+        err_console.print(
+            f"[red]error:[/] --tracks-csv needs wall-clock timestamps but {path.name} has no "
+            "epoch: add `epoch = 2025-06-01T00:00:00Z` to its \\[scenario] table or pass "
+            "--epoch 2025-06-01T00:00:00Z",
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
+    return scenario_epoch.astimezone(dt.UTC)
+
+
+#: Header of ``--tracks-csv``: the TEWA track-file columns (argus.tewa.ingest), then pos_sigma_m.
+TRACKS_CSV_COLUMNS = (
+    "track_id",
+    "lat",
+    "lon",
+    "alt_m",
+    "speed_mps",
+    "heading_deg",
+    "timestamp",
+    "pos_sigma_m",
+)
+
+
+def _write_tracks_csv(path: Path, tracks: object, epoch: dt.datetime) -> tuple[int, int]:
+    """Write the confirmed tracks as a track file for ``argus import``; returns (rows, tracks)."""
+    from argus.sim.track import ScenarioTracks, confirmed_track_rows
+
+    assert isinstance(tracks, ScenarioTracks)
+    rows = confirmed_track_rows(tracks)
+    t0 = np.datetime64(epoch.replace(tzinfo=None), "us")
+    stamps = np.datetime_as_string(
+        t0 + np.rint(rows.time_s * 1e6).astype("timedelta64[us]"), unit="us"
+    )
+    heading = np.round(rows.heading_deg, 2)
+    heading[heading >= 360.0] = 0.0  # 359.996 would print as 360.00, outside [0, 360)
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(TRACKS_CSV_COLUMNS)
+        for k in range(rows.time_s.size):
+            w.writerow(
+                [
+                    f"TRK-{rows.track_id[k]}",
+                    f"{rows.lat_deg[k]:.7f}",
+                    f"{rows.lon_deg[k]:.7f}",
+                    f"{rows.alt_m[k]:.1f}",
+                    f"{rows.speed_mps[k]:.2f}",
+                    f"{heading[k]:.2f}",
+                    f"{stamps[k]}Z",
+                    f"{rows.pos_sigma_m[k]:.1f}",
+                ]
+            )
+    return int(rows.time_s.size), len(np.unique(rows.track_id))
 
 
 @app.command("plot")
@@ -113,11 +201,34 @@ def run(
             "--truth-csv", help="Write the truth, sampled at truth_sample_s, to this CSV."
         ),
     ] = None,
+    tracks_csv: Annotated[
+        Path | None,
+        typer.Option(
+            "--tracks-csv",
+            help="Track the detections (as `sim plot` does) and write the confirmed tracks as a "
+            "track file for `argus import` (lat/lon/alt, speed, heading, UTC timestamp, "
+            "pos_sigma_m); needs the scenario's epoch or --epoch.",
+        ),
+    ] = None,
+    noise: Annotated[
+        float, typer.Option(help="Tracker's acceleration noise sigma, m/s² (--tracks-csv).")
+    ] = 30.0,
+    epoch: Annotated[
+        str | None,
+        typer.Option(
+            "--epoch",
+            help="Wall-clock UTC time of t = 0 for --tracks-csv (ISO 8601, e.g. "
+            "2025-06-01T00:00:00Z); overrides the scenario's epoch.",
+        ),
+    ] = None,
 ) -> None:
     """Run SCENARIO and print what flew, where it landed and what the radars saw."""
-    from argus.sim.scenario import ScenarioResult
+    from argus.sim.scenario import Scenario, ScenarioResult
 
-    result = _load(scenario, seed)
+    sc = _load_scenario(scenario)
+    assert isinstance(sc, Scenario)
+    t0 = _utc_epoch(epoch, sc.epoch, scenario) if tracks_csv is not None else None
+    result = _run(sc, seed)
     assert isinstance(result, ScenarioResult)
     table = Table(title=result.scenario.name)
     for col in ("truth id", "type", "kind", "start (s)", "end (s)", "detections"):
@@ -189,6 +300,13 @@ def run(
                     ]
                 )
         console.print(f"wrote {truth_csv}")
+    if tracks_csv is not None:
+        from argus.sim.track import track_scenario
+
+        assert t0 is not None
+        tracked = track_scenario(result, noise_intensity=noise)
+        n_rows, n_tracks = _write_tracks_csv(tracks_csv, tracked, t0)
+        console.print(f"wrote {tracks_csv}: {n_rows} rows, {n_tracks} tracks", soft_wrap=True)
 
 
 @app.command("catalogue")

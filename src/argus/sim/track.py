@@ -146,3 +146,49 @@ def track_scenario(
         values[k] = ospa(truth_enu[truth.time_s == t], est, ospa_c_m, ospa_p)
     series = OspaSeries(times, values, label=f"OSPA (c = {ospa_c_m / 1000:g} km, p = {ospa_p:g})")
     return ScenarioTracks(points, series, hist, (lat0, lon0))
+
+
+@dataclass(frozen=True)
+class GeodeticTrackRows:
+    """Confirmed track estimates of a :class:`ScenarioTracks` history, one row per (scan, track),
+    in geodetic coordinates: what ``argus sim run --tracks-csv`` writes."""
+
+    time_s: FloatArray
+    track_id: npt.NDArray[np.int64]
+    lat_deg: FloatArray
+    lon_deg: FloatArray
+    alt_m: FloatArray
+    #: Horizontal speed and heading (0 = north, clockwise, [0, 360)) in the local ENU frame at
+    #: the track's own position (not the common frame's).
+    speed_mps: FloatArray
+    heading_deg: FloatArray
+    #: sqrt(trace) of the 3×3 position block of the covariance: radial RMS position error, m.
+    pos_sigma_m: FloatArray
+
+
+def confirmed_track_rows(tracks: ScenarioTracks) -> GeodeticTrackRows:
+    """The confirmed rows of ``tracks.history`` converted from the common ENU frame to WGS-84.
+
+    The tracker's state is ``[e, n, u, ve, vn, vu]`` in the ENU frame at
+    ``tracks.reference_deg`` (altitude 0); positions go to ECEF and then geodetic, velocities are
+    rotated into the ENU frame at each track's own position before taking speed and heading.
+    """
+    hist = tracks.history
+    lat0, lon0 = tracks.reference_deg
+    keep = hist.status == TrackStatus.CONFIRMED
+    mean = hist.mean[keep]
+    lat, lon, alt = geo.enu_to_geodetic(mean[:, 0], mean[:, 1], mean[:, 2], lat0, lon0, 0.0)
+    vel_ecef = mean[:, 3:6] @ _rotation_enu_from_ecef(lat0, lon0)
+    vel_local = np.einsum("nij,nj->ni", _rotation_enu_from_ecef(lat, lon), vel_ecef)
+    speed, heading = geo.speed_heading_from_velocity(vel_local[:, 0], vel_local[:, 1])
+    pos_var = np.trace(hist.covar[keep][:, :3, :3], axis1=1, axis2=2)
+    return GeodeticTrackRows(
+        time_s=hist.time[keep],
+        track_id=hist.track_id[keep],
+        lat_deg=lat,
+        lon_deg=lon,
+        alt_m=alt,
+        speed_mps=speed,
+        heading_deg=heading,
+        pos_sigma_m=np.sqrt(np.maximum(pos_var, 0.0)),
+    )

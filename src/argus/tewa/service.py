@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import bindparam, case, func, insert, or_, select, update
+from sqlalchemy import text as sa_text
 from sqlalchemy.orm import Session
 
 from argus.db import bulk
@@ -881,10 +882,11 @@ def _persist_scores(
     pairs: list[PairScore],
     weights: tuple[float, float, float, float],
 ) -> int:
-    """All rows of one batch in one bulk executemany; rows already stored for this computed_at are kept.
-
-    Sent as ``ceil(len(pairs) / PERSIST_PAGE_ROWS)`` multi-row INSERT statements in the caller's
-    transaction (never one statement per row); the caller commits, so a batch is all-or-nothing.
+    """All rows of one batch in the caller's transaction; rows already stored for this
+    computed_at are kept. PostgreSQL: one ``INSERT … SELECT FROM unnest(…)`` statement whatever
+    the batch size. SQLite: one executemany, sent as ``ceil(len(pairs) / PERSIST_PAGE_ROWS)``
+    multi-row INSERT statements (never one statement per row). The caller commits, so a batch
+    is all-or-nothing.
     """
     if not pairs:
         return 0
@@ -912,25 +914,19 @@ def _persist_scores(
         for p in pairs
     ]
     dialect = session.get_bind().dialect.name
-    table: Any = ThreatScore.__table__
-    stmt: Any
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        return _persist_scores_pg(session, rows)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        stmt = pg_insert(table).on_conflict_do_nothing(
-            index_elements=["scenario_id", "track_id", "da_id", "computed_at"]
-        )
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        stmt = sqlite_insert(table).on_conflict_do_nothing(
-            index_elements=["scenario_id", "track_id", "da_id", "computed_at"]
-        )
+    table: Any = ThreatScore.__table__
+    stmt = sqlite_insert(table).on_conflict_do_nothing(
+        index_elements=["scenario_id", "track_id", "da_id", "computed_at"]
+    )
     # RETURNING counts exactly what was written (driver rowcounts of executemany are not reliable).
     # One executemany call, which SQLAlchemy's "insertmanyvalues" sends as multi-row
     # INSERT … VALUES (…), (…) … RETURNING statements of PERSIST_PAGE_ROWS rows each, all in the
-    # caller's transaction (18 parameters a row: 18,000 a page, under SQLite's 32,766 and
-    # PostgreSQL's 65,535; SQLAlchemy shrinks a page further if a dialect allows fewer).
+    # caller's transaction (18 parameters a row: 18,000 a page, under SQLite's 32,766; SQLite
+    # has no array parameters, so one statement for any batch size is not possible there).
     return len(
         session.execute(
             stmt.returning(table.c.id),
@@ -938,6 +934,55 @@ def _persist_scores(
             execution_options={"insertmanyvalues_page_size": PERSIST_PAGE_ROWS},
         ).all()
     )
+
+
+#: Per-row columns of a batch, sent to PostgreSQL as one array each (``_PG_INSERT``).
+_PG_ARRAY_COLUMNS = (
+    "track_id",
+    "da_id",
+    "cpa_km",
+    "tcpa_s",
+    "tdb_km",
+    "twrp_s",
+    "n_cpa",
+    "n_tcpa",
+    "n_tdb",
+    "n_twrp",
+    "score",
+    "quality",
+)
+#: The same value for every row of a batch: sent once.
+_PG_BATCH_COLUMNS = ("scenario_id", "w_cpa", "w_tcpa", "w_tdb", "w_twrp", "computed_at")
+_PG_INSERT = sa_text(
+    """
+    INSERT INTO threat_score (
+        track_id, da_id, cpa_km, tcpa_s, tdb_km, twrp_s, n_cpa, n_tcpa, n_tdb, n_twrp, score,
+        quality, scenario_id, w_cpa, w_tcpa, w_tdb, w_twrp, computed_at)
+    SELECT u.track_id, u.da_id, u.cpa_km, u.tcpa_s, u.tdb_km, u.twrp_s, u.n_cpa, u.n_tcpa,
+        u.n_tdb, u.n_twrp, u.score, u.quality,
+        :scenario_id, :w_cpa, :w_tcpa, :w_tdb, :w_twrp, :computed_at
+    FROM unnest(
+        CAST(:track_id AS bigint[]), CAST(:da_id AS bigint[]),
+        CAST(:cpa_km AS float8[]), CAST(:tcpa_s AS float8[]),
+        CAST(:tdb_km AS float8[]), CAST(:twrp_s AS float8[]),
+        CAST(:n_cpa AS float8[]), CAST(:n_tcpa AS float8[]),
+        CAST(:n_tdb AS float8[]), CAST(:n_twrp AS float8[]),
+        CAST(:score AS float8[]), CAST(:quality AS float8[])
+    ) AS u(track_id, da_id, cpa_km, tcpa_s, tdb_km, twrp_s, n_cpa, n_tcpa, n_tdb, n_twrp,
+           score, quality)
+    ON CONFLICT (scenario_id, track_id, da_id, computed_at) DO NOTHING
+    """
+)
+
+
+def _persist_scores_pg(session: Session, rows: list[dict[str, Any]]) -> int:
+    """The whole batch as ONE statement: ``INSERT … SELECT … FROM unnest(<12 arrays>)`` with
+    the batch-wide values (scenario, weights, computed_at) as scalars. No parameter-count limit
+    applies (an array is one parameter), and its rowcount is exactly the rows written."""
+    params: dict[str, Any] = {c: [r[c] for r in rows] for c in _PG_ARRAY_COLUMNS}
+    params.update({c: rows[0][c] for c in _PG_BATCH_COLUMNS})
+    result: Any = session.execute(_PG_INSERT, params)  # a CursorResult: rowcount is exact here
+    return int(result.rowcount)
 
 
 # ---- ranking and history ----

@@ -1,0 +1,148 @@
+"""Storing one batch of threat scores on PostgreSQL: the single ``INSERT … SELECT FROM
+unnest(…)`` statement of ``argus.tewa.service._persist_scores`` against the reference measured in
+the same run, SQLAlchemy's paged multi-row ``INSERT … VALUES … RETURNING`` (what the service
+did before, and still does on SQLite).
+
+A temporary database (created and dropped), one scenario with ``--assets`` DAs and
+``--tracks`` tracks; each repetition computes one batch and stores it both ways under two
+different ``computed_at`` stamps, interleaved, inside one transaction each (flush included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import statistics
+import time
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from argus.db import migrate
+from argus.db.models import ThreatScore, Track
+from argus.db.session import make_engine, make_sessionmaker, session_scope
+from argus.logs import configure_logging
+from argus.tewa import service
+
+T0 = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+
+
+def _paged_reference(s: Any, sid: int, stamp: dt.datetime, pairs: list[Any], w: Any) -> int:
+    rows = [
+        {
+            "scenario_id": sid,
+            "track_id": p.track_pk,
+            "da_id": p.da_id,
+            **{
+                k: service._finite_or_none(getattr(p, k))
+                for k in ("cpa_km", "tcpa_s", "tdb_km", "twrp_s")
+            },
+            **{k: getattr(p, k) for k in ("n_cpa", "n_tcpa", "n_tdb", "n_twrp", "score")},
+            "w_cpa": w[0],
+            "w_tcpa": w[1],
+            "w_tdb": w[2],
+            "w_twrp": w[3],
+            "quality": p.quality,
+            "computed_at": stamp,
+        }
+        for p in pairs
+    ]
+    table: Any = ThreatScore.__table__
+    stmt = pg_insert(table).on_conflict_do_nothing(
+        index_elements=["scenario_id", "track_id", "da_id", "computed_at"]
+    )
+    return len(
+        s.execute(
+            stmt.returning(table.c.id),
+            rows,
+            execution_options={"insertmanyvalues_page_size": service.PERSIST_PAGE_ROWS},
+        ).all()
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    ap.add_argument("--tracks", type=int, default=1000)
+    ap.add_argument("--assets", type=int, default=10)
+    ap.add_argument("--repeat", type=int, default=7)
+    args = ap.parse_args(argv)
+    configure_logging("WARNING")
+    console = Console(highlight=False)
+    admin = make_engine(args.pg_url, isolation_level="AUTOCOMMIT")
+    name = f"argus_bench_persist_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(args.pg_url).set(database=name).render_as_string(False)
+    times: dict[str, list[float]] = {"unnest": [], "paged": []}
+    n_pairs = args.tracks * args.assets
+    try:
+        migrate.upgrade(url)
+        factory = make_sessionmaker(make_engine(url))
+        with session_scope(factory) as s:
+            sc, _ = service.get_or_create_scenario(s, "P")
+            for k in range(args.assets):
+                da = service.upsert_defended_asset(s, f"D{k}", 10 + 0.1 * k, 20.0, 5.0)
+                service.attach_asset(s, sc, da)
+            s.add_all(
+                Track(
+                    scenario_id=sc.id,
+                    track_id=f"T{k}",
+                    lat=9 + 0.001 * k,
+                    lon=19.5,
+                    speed_mps=200.0,
+                    heading_deg=45.0,
+                )
+                for k in range(args.tracks)
+            )
+        for i in range(args.repeat):
+            for mode in ("unnest", "paged") if i % 2 == 0 else ("paged", "unnest"):
+                with session_scope(factory) as s:
+                    sc = service.get_scenario(s, "P")
+                    pairs = service.compute_at(s, sc, T0).pairs
+                    w = service.engine_params(s, sc).weights
+                    stamp = T0 + dt.timedelta(seconds=2 * i + (mode == "paged"))
+                    t = time.perf_counter()
+                    if mode == "unnest":
+                        n = service._persist_scores(s, sc.id, stamp, pairs, w)
+                    else:
+                        n = _paged_reference(s, sc.id, stamp, pairs, w)
+                    s.flush()
+                    times[mode].append(time.perf_counter() - t)
+                    if n != n_pairs:
+                        raise SystemExit(f"{mode}: wrote {n} rows, expected {n_pairs}")
+    finally:
+        with admin.connect() as c:
+            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    table = Table(title=f"store one batch of {n_pairs:,} scores on PostgreSQL, {args.repeat} runs")
+    for col in ("method", "statements", "median ms", "min ms", "rows/s"):
+        table.add_column(col, justify="left" if col == "method" else "right")
+    pages = -(-n_pairs // service.PERSIST_PAGE_ROWS)
+    for mode, label, stmts in (
+        ("unnest", "one INSERT … SELECT FROM unnest (argus)", "1"),
+        ("paged", "multi-row INSERT … RETURNING (reference)", str(pages)),
+    ):
+        med = statistics.median(times[mode])
+        table.add_row(
+            label,
+            stmts,
+            f"{med * 1e3:.0f}",
+            f"{min(times[mode]) * 1e3:.0f}",
+            f"{n_pairs / med:,.0f}",
+        )
+    console.print(table)
+    ratio = statistics.median(times["paged"]) / statistics.median(times["unnest"])
+    console.print(
+        f"persist: {n_pairs:,} scores in {statistics.median(times['unnest']) * 1e3:.0f} ms as one "
+        f"statement, {ratio:.1f}x faster than the paged reference"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -192,8 +192,9 @@ def _brute_force_rank(rows: list[tuple], at: dt.datetime, da: int | None) -> lis
     return [(r[0], r[1]) for r in chosen]
 
 
-def test_ranking_matches_brute_force_on_random_histories(session: Session) -> None:
-    rnd = random.Random(11)
+@pytest.mark.parametrize("seed", [11, 12, 13, 14])
+def test_ranking_matches_brute_force_on_random_histories(session: Session, seed: int) -> None:
+    rnd = random.Random(seed)
     sc, _ = service.get_or_create_scenario(session, "R")
     das = [service.upsert_defended_asset(session, f"D{k}", 10 + k, 20, 5) for k in range(3)]
     tracks = []

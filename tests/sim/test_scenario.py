@@ -217,10 +217,12 @@ def test_cli_plot_and_errors(tmp_path: Path) -> None:
     r = runner.invoke(app, ["plot", str(scen), "-o", str(out)])
     assert r.exit_code == 0, r.output
     assert out.is_file() and "wrote" in r.output and "false alarms" in r.output
-    # the tracking half ran: confirmed tracks and their OSPA (bounded by its cutoff c = 5 km)
+    # the tracking half: the drone, seen every 4 s by one radar amid ~2,000 false alarms, is
+    # one track (measured: 0.24 km mean OSPA; counting every 1 s bin as a scan, it was never
+    # confirmed and 8 clutter tracks held the OSPA at its 5 km cut-off)
     m = re.search(r"(\d+) confirmed tracks; mean OSPA \(c = 5 km, p = 2\): ([\d.]+) km", r.output)
     assert m is not None, r.output
-    assert int(m[1]) >= 1 and 0.0 <= float(m[2]) <= 5.0
+    assert int(m[1]) == 1 and float(m[2]) < 1.0
     bad = tmp_path / "bad.toml"
     bad.write_text(SMALL.replace('type = "shahed-136"', 'type = "scud-x"'))
     r = runner.invoke(app, ["plot", str(bad), "-o", str(out)])

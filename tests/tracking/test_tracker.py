@@ -104,6 +104,43 @@ def test_confirmed_track_deleted_after_max_misses() -> None:
     assert len(out[6]) == 0 and out[6].time == 6.0
 
 
+def _covered_scans(pattern: str) -> list[Scan]:
+    """Like ``_one_target_scans``, with 'o' = a scan whose coverage excludes every track (the
+    beam was elsewhere) and no detection."""
+    scans = _one_target_scans(pattern.replace("o", "M"))
+    nowhere = lambda mean: np.zeros(len(mean), dtype=bool)  # noqa: E731
+    return [
+        Scan(s.time, s.z, s.covar, s.model, coverage=nowhere) if c == "o" else s
+        for s, c in zip(scans, pattern, strict=True)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        # without coverage the two empty scans are misses: rejected, then track 2 starts
+        ("HMMHH", [[], [], [], [], [2]]),
+        # the same scans outside the beam are no scans at all: H o o H confirms track 1
+        ("HooH", [[], [], [], [1]]),
+        # a confirmed track outside coverage neither misses nor is deleted …
+        ("HH" + "o" * 10 + "H", [[], [1]] + [[1]] * 11),
+        # … while the same empty scans inside coverage delete it at the third miss
+        ("HHMMMH", [[], [1], [1], [1], [], []]),
+    ],
+)
+def test_scans_outside_coverage_neither_miss_nor_age(pattern: str, expected: list) -> None:
+    trk = _tracker(2, 3, max_misses=3)
+    assert [e.track_id.tolist() for e in trk.run(_covered_scans(pattern))] == expected
+
+
+def test_coverage_must_flag_every_track() -> None:
+    trk = _tracker(2, 3)
+    trk.run(_one_target_scans("HH"))
+    bad = Scan(2.0, np.zeros((0, 2)), R2, LinearPosition(4, 2), coverage=lambda m: np.ones(3, bool))
+    with pytest.raises(ValueError, match="3 flags for 1 tracks"):
+        trk.step(bad)
+
+
 def test_covariance_deleter() -> None:
     trk = _tracker(2, 3, max_misses=100)
     trk.deleter = AnyDeleter((MissedScansDeleter(100), CovarianceDeleter(2 * 60.0**2, 2)))

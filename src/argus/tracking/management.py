@@ -78,13 +78,21 @@ class TrackTable:
         self.n_hits = self.n_hits[mask]
         self.consecutive_misses = self.consecutive_misses[mask]
 
-    def record_scan(self, hit: BoolArray) -> None:
-        """Advance every track by one scan, with a hit where ``hit`` is True."""
+    def record_scan(self, hit: BoolArray, looked: BoolArray | None = None) -> None:
+        """Advance the tracks the scan looked at by one scan, with a hit where ``hit`` is True.
+
+        ``looked`` (default: all) marks the tracks inside the sensor's coverage during the scan;
+        for the others the scan did not happen: no hit, no miss, no age (a rotating radar whose
+        beam was elsewhere has not missed them). A hit counts as looked at.
+        """
+        seen = np.ones_like(hit) if looked is None else (looked | hit)
         h = hit.astype(np.int64)
-        self.hits = ((self.hits << 1) | h) & ((1 << 62) - 1)
-        self.age = self.age + 1
+        self.hits = np.where(seen, ((self.hits << 1) | h) & ((1 << 62) - 1), self.hits)
+        self.age = self.age + seen
         self.n_hits = self.n_hits + h
-        self.consecutive_misses = np.where(hit, 0, self.consecutive_misses + 1)
+        self.consecutive_misses = np.where(
+            hit, 0, np.where(seen, self.consecutive_misses + 1, self.consecutive_misses)
+        )
 
     def append(self, states: States) -> None:
         """Add new tentative tracks (one hit, age 1) with fresh ids."""

@@ -19,7 +19,7 @@ its own measurement model (e.g. :class:`~argus.tracking.models.RangeAzEl` at tha
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -76,7 +76,11 @@ class Scan:
 
     ``z`` (j, m) measurements, ``covar`` (j, m, m) or (m, m) their covariances, ``model`` the
     measurement model that produced them (it carries the site for radar models), ``time`` in
-    seconds on the tracker's clock, ``sensor_id`` for bookkeeping.
+    seconds on the tracker's clock, ``sensor_id`` for bookkeeping. ``coverage`` (optional) maps
+    the tracks' predicted state means (n, ndim_state) at ``time`` to a boolean mask of the
+    tracks the sensor could have detected in this scan (beam passed them, within range); a
+    track outside it neither misses nor ages (:meth:`TrackTable.record_scan`). Without it, every
+    track is looked at, so a scan with no detection near a track counts as its miss.
     """
 
     time: float
@@ -84,6 +88,7 @@ class Scan:
     covar: FloatArray
     model: MeasurementModel
     sensor_id: int = 0
+    coverage: Callable[[FloatArray], npt.NDArray[np.bool_]] | None = None
 
     def covariances(self) -> FloatArray:
         z = np.asarray(self.z, dtype=np.float64).reshape(-1, self.model.ndim_meas)
@@ -230,7 +235,14 @@ class MultiTargetTracker:
                 continue
             self._associate_update(idx, free, z, r, model, associator, hit, used)
 
-        table.record_scan(hit)
+        looked = None
+        if scan.coverage is not None and len(table):
+            looked = np.asarray(scan.coverage(table.states.mean), dtype=np.bool_).reshape(-1)
+            if looked.shape != hit.shape:
+                raise ValueError(
+                    f"scan coverage returned {looked.shape[0]} flags for {hit.shape[0]} tracks"
+                )
+        table.record_scan(hit, looked)
         free = np.flatnonzero(~used)
         if len(free):
             pos, pos_cov = model.to_position(z[free], r[free])

@@ -29,6 +29,8 @@ from argus.logs import configure_logging
 from argus.tewa import service
 
 T0 = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+#: Rows per multi-row INSERT of the reference (the page size the service used).
+PAGE_ROWS = 1000
 
 
 def _paged_reference(s: Any, sid: int, stamp: dt.datetime, pairs: list[Any], w: Any) -> int:
@@ -59,7 +61,7 @@ def _paged_reference(s: Any, sid: int, stamp: dt.datetime, pairs: list[Any], w: 
         s.execute(
             stmt.returning(table.c.id),
             rows,
-            execution_options={"insertmanyvalues_page_size": service.PERSIST_PAGE_ROWS},
+            execution_options={"insertmanyvalues_page_size": PAGE_ROWS},
         ).all()
     )
 
@@ -78,7 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     with admin.connect() as c:
         c.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = sa.make_url(args.pg_url).set(database=name).render_as_string(False)
-    times: dict[str, list[float]] = {"unnest": [], "paged": []}
+    times: dict[str, list[float]] = {
+        "unnest": [],
+        "paged": [],
+        "compute": [],
+        "compute+persist": [],
+    }
     n_pairs = args.tracks * args.assets
     try:
         migrate.upgrade(url)
@@ -103,18 +110,31 @@ def main(argv: list[str] | None = None) -> int:
             for mode in ("unnest", "paged") if i % 2 == 0 else ("paged", "unnest"):
                 with session_scope(factory) as s:
                     sc = service.get_scenario(s, "P")
-                    pairs = service.compute_at(s, sc, T0).pairs
+                    res = service.compute_at(s, sc, T0)
                     w = service.engine_params(s, sc).weights
                     stamp = T0 + dt.timedelta(seconds=2 * i + (mode == "paged"))
                     t = time.perf_counter()
                     if mode == "unnest":
-                        n = service._persist_scores(s, sc.id, stamp, pairs, w)
+                        assert res.columns is not None
+                        n = service._persist_scores(s, sc.id, stamp, res.columns, w)
                     else:
-                        n = _paged_reference(s, sc.id, stamp, pairs, w)
+                        n = _paged_reference(s, sc.id, stamp, res.pairs, w)
                     s.flush()
                     times[mode].append(time.perf_counter() - t)
                     if n != n_pairs:
                         raise SystemExit(f"{mode}: wrote {n} rows, expected {n_pairs}")
+            # the whole service call, as the periodic job makes it (engine + persist)
+            for persist in (False, True):
+                with session_scope(factory) as s:
+                    sc = service.get_scenario(s, "P")
+                    t = time.perf_counter()
+                    service.compute_at(
+                        s, sc, T0 + dt.timedelta(hours=1, seconds=i), persist=persist
+                    )
+                    s.flush()
+                    times["compute+persist" if persist else "compute"].append(
+                        time.perf_counter() - t
+                    )
     finally:
         with admin.connect() as c:
             c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -122,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     table = Table(title=f"store one batch of {n_pairs:,} scores on PostgreSQL, {args.repeat} runs")
     for col in ("method", "statements", "median ms", "min ms", "rows/s"):
         table.add_column(col, justify="left" if col == "method" else "right")
-    pages = -(-n_pairs // service.PERSIST_PAGE_ROWS)
+    pages = -(-n_pairs // PAGE_ROWS)
     for mode, label, stmts in (
         ("unnest", "one INSERT … SELECT FROM unnest (argus)", "1"),
         ("paged", "multi-row INSERT … RETURNING (reference)", str(pages)),
@@ -136,6 +156,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{n_pairs / med:,.0f}",
         )
     console.print(table)
+    console.print(
+        f"service.compute_at, {n_pairs:,} pairs, median: "
+        f"{statistics.median(times['compute']) * 1e3:.0f} ms without persisting, "
+        f"{statistics.median(times['compute+persist']) * 1e3:.0f} ms with"
+    )
     ratio = statistics.median(times["paged"]) / statistics.median(times["unnest"])
     console.print(
         f"persist: {n_pairs:,} scores in {statistics.median(times['unnest']) * 1e3:.0f} ms as one "

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-import math
 from typing import Any
 
 import pymap3d
@@ -22,7 +22,7 @@ T0 = dt.datetime(2025, 1, 1, 12, 0, tzinfo=dt.UTC)
 S_OWN = 0.35 + 0.25 / 1.5 + 0.25 / 2 + 0.15 / (1 + 50 / 180)
 
 
-def test_batch_is_one_transaction_one_statement_on_pg_and_pages_on_sqlite(
+def test_batch_is_one_transaction_and_one_statement(
     engine: sa.Engine,
 ) -> None:
     n_tracks, n_das = 50, 50  # 2,500 pairs
@@ -44,7 +44,7 @@ def test_batch_is_one_transaction_one_statement_on_pg_and_pages_on_sqlite(
             for k in range(n_tracks)
         )
 
-    inserts: list[tuple[Any, int]] = []
+    inserts: list[tuple[Any, int, bool]] = []
     tx: list[str] = []
 
     def on_execute(
@@ -52,7 +52,7 @@ def test_batch_is_one_transaction_one_statement_on_pg_and_pages_on_sqlite(
     ) -> None:
         if statement.lstrip().upper().startswith("INSERT INTO THREAT_SCORE"):
             assert conn.in_transaction()
-            inserts.append((conn.connection.dbapi_connection, len(params)))
+            inserts.append((conn.connection.dbapi_connection, len(params), many))
 
     listeners = [
         ("before_cursor_execute", on_execute),
@@ -74,13 +74,11 @@ def test_batch_is_one_transaction_one_statement_on_pg_and_pages_on_sqlite(
     assert res.persisted == n == len(res.pairs)
     if engine.dialect.name == "postgresql":
         # one INSERT … SELECT FROM unnest(12 arrays) + 6 batch-wide scalars, whatever the size
-        assert [p for _, p in inserts] == [18]
+        assert [(p, many) for _, p, many in inserts] == [(18, False)]
     else:
-        assert service.PERSIST_PAGE_ROWS == 1000
-        # ceil(2500 / 1000) = 3 multi-row statements (row by row would be 2,500), 18 values a row.
-        assert len(inserts) == math.ceil(n / service.PERSIST_PAGE_ROWS) == 3
-        assert [p for _, p in inserts] == [1000 * 18, 1000 * 18, 500 * 18]
-    assert len({id(c) for c, _ in inserts}) == 1  # one connection …
+        # one prepared INSERT, run by the driver's executemany over all 2,500 rows
+        assert [(p, many) for _, p, many in inserts] == [(2500, True)]
+    assert len({id(c) for c, _, _ in inserts}) == 1  # one connection …
     assert tx == ["begin", "commit"]  # … one transaction
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM threat_score")).scalar_one() == n
@@ -159,3 +157,22 @@ def test_doctrine_follows_the_params(session: Session) -> None:
         sa.select(service.Scenario.doctrine).where(service.Scenario.id == sc.id)
     )
     assert stored == "ballistic"
+
+
+def test_pair_objects_are_built_in_field_order() -> None:
+    """ComputeResult.pairs builds PairScore positionally from the columns: the field order is
+    part of that contract."""
+    assert [f.name for f in dataclasses.fields(service.PairScore)] == [
+        "track_pk",
+        "track_id",
+        "da_id",
+        "da_name",
+        *service.SCORE_FIELDS,
+        "status",
+        "lat",
+        "lon",
+        "speed_mps",
+        "heading_deg",
+        "computed_at",
+        "quality",
+    ]

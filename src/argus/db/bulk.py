@@ -27,6 +27,8 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_ONE_US = dt.timedelta(microseconds=1)
 #: Microseconds between the Unix epoch and PostgreSQL's epoch (2000-01-01T00:00:00Z).
 PG_EPOCH_OFFSET_US = 946_684_800_000_000
 _PGCOPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
@@ -68,6 +70,12 @@ def pg_binary_copy_buffer(
         rows[f"len{k}"] = width[kind]
         rows[f"v{k}"] = col - PG_EPOCH_OFFSET_US if kind == "t" else col
     return _PGCOPY_HEADER + rows.tobytes() + _PGCOPY_TRAILER
+
+
+def sqlite_datetime_text(value: dt.datetime) -> str:
+    """An aware datetime as SQLAlchemy's SQLite DATETIME text (naive UTC, microseconds), for
+    statements sent to the driver directly."""
+    return _us_to_sqlite_text(np.array([(value - _EPOCH) // _ONE_US], dtype=np.int64))[0]
 
 
 def _us_to_sqlite_text(t_us: npt.NDArray[np.int64]) -> list[str]:

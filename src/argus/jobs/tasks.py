@@ -65,7 +65,7 @@ def _compute_one(session: Session, scenario: Scenario, stamp: dt.datetime) -> di
         "scenario": scenario.name,
         "computed_at": stamp.isoformat(),
         "evaluated_at": when.isoformat(),
-        "pairs": len(res.pairs),
+        "pairs": res.n_pairs,
         "written": res.persisted,
         "stale": res.stale,
     }

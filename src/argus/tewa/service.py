@@ -10,6 +10,7 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -489,15 +490,66 @@ class PairScore:
 
 
 @dataclass
+class PairColumns:
+    """The pairs of one computation as parallel arrays, (track, DA) track-major: what the engine
+    produced, persisted without building a Python object per pair."""
+
+    track_pk: npt.NDArray[np.int64]
+    track_id: npt.NDArray[np.object_]
+    da_id: npt.NDArray[np.int64]
+    da_name: npt.NDArray[np.object_]
+    scores: dict[str, npt.NDArray[np.float64]]  # SCORE_FIELDS
+    status: npt.NDArray[np.object_]
+    lat: npt.NDArray[np.float64]
+    lon: npt.NDArray[np.float64]
+    speed_mps: npt.NDArray[np.float64]
+    heading_deg: npt.NDArray[np.float64]
+    quality: npt.NDArray[np.float64] | None
+
+    def __len__(self) -> int:
+        return int(self.track_pk.shape[0])
+
+
+@dataclass
 class ComputeResult:
     scenario_id: int
     scenario: str
     when: dt.datetime
     method: str
-    pairs: list[PairScore]
     stale: list[str]
     not_started: list[str]
     persisted: int = 0
+    columns: PairColumns | None = None
+    #: The stamp of the stored rows (set when persisted).
+    computed_at: dt.datetime | None = None
+
+    @property
+    def n_pairs(self) -> int:
+        return 0 if self.columns is None else len(self.columns)
+
+    @cached_property
+    def pairs(self) -> list[PairScore]:
+        """One :class:`PairScore` per pair, built on first use (JSON, CLI tables, assignment)."""
+        c = self.columns
+        if c is None:
+            return []
+        n = len(c)
+        columns: list[list[Any]] = [
+            c.track_pk.tolist(),
+            c.track_id.tolist(),
+            c.da_id.tolist(),
+            c.da_name.tolist(),
+            *(c.scores[name].tolist() for name in SCORE_FIELDS),
+            c.status.tolist(),
+            c.lat.tolist(),
+            c.lon.tolist(),
+            c.speed_mps.tolist(),
+            c.heading_deg.tolist(),
+            [self.computed_at] * n,
+            [None] * n if c.quality is None else c.quality.tolist(),
+        ]
+        # positional, in PairScore's field order (a test checks the two agree)
+        return [PairScore(*row) for row in zip(*columns, strict=True)]
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -666,7 +718,7 @@ def compute_at(
         .where(Track.scenario_id == scenario.id)
         .order_by(Track.track_id)
     ).all()
-    result = ComputeResult(scenario.id, scenario.name, when, method, [], [], [])
+    result = ComputeResult(scenario.id, scenario.name, when, method, [], [])
     if not tracks or not assets:
         return result
 
@@ -707,36 +759,34 @@ def compute_at(
     if params_use_quality(session, scenario):
         quality = _track_quality(session, tracks, when)[idx]
     sc = scoring.score_pairs(kin, params, track_quality=quality)
-    q_list = quality.tolist() if quality is not None else None
-    status_name = {
-        int(state_engine.TrackStatus.OK): "ok",
-        int(state_engine.TrackStatus.EXTRAPOLATED): "extrapolated",
-        int(state_engine.TrackStatus.NO_SAMPLES): "track_row",
-    }
-    stamp = (computed_at or when).astimezone(dt.UTC)
-    arrays = {name: getattr(sc, name).tolist() for name in SCORE_FIELDS}
-    for a_i, k in enumerate(idx.tolist()):
-        t = tracks[k]
-        for d_i, da in enumerate(assets):
-            result.pairs.append(
-                PairScore(
-                    track_pk=t[0],
-                    track_id=t[1],
-                    da_id=da.id,
-                    da_name=da.name,
-                    **{name: arrays[name][a_i][d_i] for name in arrays},
-                    status=status_name[int(status[k])],
-                    lat=float(lat[k]),
-                    lon=float(lon[k]),
-                    speed_mps=float(speed[k]),
-                    heading_deg=float(heading[k]),
-                    computed_at=stamp if persist else None,
-                    quality=None if q_list is None else q_list[a_i],
-                )
-            )
+    status_name = np.array(
+        [_STATUS_NAMES.get(int(v), "") for v in range(int(status.max(initial=0)) + 1)],
+        dtype=object,
+    )
+    n_da = len(assets)
+    pk = np.array([t[0] for t in tracks], dtype=np.int64)
+    names = np.array([t[1] for t in tracks], dtype=object)
+    result.columns = PairColumns(
+        track_pk=np.repeat(pk[idx], n_da),
+        track_id=np.repeat(names[idx], n_da),
+        da_id=np.tile(np.array([a.id for a in assets], dtype=np.int64), idx.size),
+        da_name=np.tile(np.array([a.name for a in assets], dtype=object), idx.size),
+        scores={
+            name: np.asarray(getattr(sc, name), dtype=np.float64).reshape(-1)
+            for name in SCORE_FIELDS
+        },
+        status=np.repeat(status_name[status[idx]], n_da),
+        lat=np.repeat(lat[idx], n_da),
+        lon=np.repeat(lon[idx], n_da),
+        speed_mps=np.repeat(speed[idx], n_da),
+        heading_deg=np.repeat(heading[idx], n_da),
+        quality=None if quality is None else np.repeat(quality, n_da),
+    )
     if persist:
+        stamp = (computed_at or when).astimezone(dt.UTC)
+        result.computed_at = stamp
         result.persisted = _persist_scores(
-            session, scenario.id, stamp, result.pairs, params.weights
+            session, scenario.id, stamp, result.columns, params.weights
         )
     return result
 
@@ -871,88 +921,62 @@ def params_use_quality(session: Session, scenario: Scenario) -> bool:
     return bool(get_model_params(session, scenario).use_track_quality)
 
 
-#: Rows per INSERT statement when a batch of scores is persisted (see ``_persist_scores``).
-PERSIST_PAGE_ROWS = 1000
+def _nullable(a: npt.NDArray[np.float64]) -> list[float | None]:
+    """Floats with every non-finite value as None (NULL): +inf components are stored as NULL."""
+    out = a.astype(object)
+    out[~np.isfinite(a)] = None
+    return list(out.tolist())
 
 
 def _persist_scores(
     session: Session,
     scenario_id: int,
     stamp: dt.datetime,
-    pairs: list[PairScore],
+    cols: PairColumns,
     weights: tuple[float, float, float, float],
 ) -> int:
-    """All rows of one batch in the caller's transaction; rows already stored for this
-    computed_at are kept. PostgreSQL: one ``INSERT … SELECT FROM unnest(…)`` statement whatever
-    the batch size. SQLite: one executemany, sent as ``ceil(len(pairs) / PERSIST_PAGE_ROWS)``
-    multi-row INSERT statements (never one statement per row). The caller commits, so a batch
-    is all-or-nothing.
+    """All rows of one batch in the caller's transaction, straight from the engine's arrays (no
+    Python object per row); rows already stored for this computed_at are kept. PostgreSQL: one
+    ``INSERT … SELECT FROM unnest(…)`` statement whatever the batch size. SQLite (no array
+    parameters): one prepared ``INSERT`` run by the driver's executemany over all rows. The
+    caller commits, so a batch is all-or-nothing. Returns the rows written.
     """
-    if not pairs:
+    if len(cols) == 0:
         return 0
-    rows = [
-        {
-            "scenario_id": scenario_id,
-            "track_id": p.track_pk,
-            "da_id": p.da_id,
-            "cpa_km": _finite_or_none(p.cpa_km),
-            "tcpa_s": _finite_or_none(p.tcpa_s),
-            "tdb_km": _finite_or_none(p.tdb_km),
-            "twrp_s": _finite_or_none(p.twrp_s),
-            "n_cpa": p.n_cpa,
-            "n_tcpa": p.n_tcpa,
-            "n_tdb": p.n_tdb,
-            "n_twrp": p.n_twrp,
-            "w_cpa": weights[0],
-            "w_tcpa": weights[1],
-            "w_tdb": weights[2],
-            "w_twrp": weights[3],
-            "score": p.score,
-            "quality": p.quality,
-            "computed_at": stamp,
-        }
-        for p in pairs
-    ]
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return _persist_scores_pg(session, rows)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    table: Any = ThreatScore.__table__
-    stmt = sqlite_insert(table).on_conflict_do_nothing(
-        index_elements=["scenario_id", "track_id", "da_id", "computed_at"]
+    per_row: dict[str, list[Any]] = {
+        "track_id": cols.track_pk.tolist(),
+        "da_id": cols.da_id.tolist(),
+        **{k: _nullable(cols.scores[k]) for k in ("cpa_km", "tcpa_s", "tdb_km", "twrp_s")},
+        **{k: cols.scores[k].tolist() for k in ("n_cpa", "n_tcpa", "n_tdb", "n_twrp", "score")},
+        "quality": [None] * len(cols) if cols.quality is None else cols.quality.tolist(),
+    }
+    batch: dict[str, Any] = {
+        "scenario_id": scenario_id,
+        "w_cpa": weights[0],
+        "w_tcpa": weights[1],
+        "w_tdb": weights[2],
+        "w_twrp": weights[3],
+        "computed_at": stamp,
+    }
+    if session.get_bind().dialect.name == "postgresql":
+        result: Any = session.execute(_PG_INSERT, {**per_row, **batch})
+        return int(result.rowcount)  # one statement: its rowcount is exactly the rows written
+    # SQLite: the batch-wide values repeat per row; the timestamp in the text form SQLAlchemy's
+    # SQLite DATETIME stores (naive UTC), so range queries compare like with like.
+    batch["computed_at"] = bulk.sqlite_datetime_text(stamp)
+    names = [*per_row, *batch]
+    rows = list(zip(*per_row.values(), *([v] * len(cols) for v in batch.values()), strict=True))
+    sql = (
+        f"INSERT INTO threat_score ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "  # noqa: S608 - constant column names
+        "ON CONFLICT (scenario_id, track_id, da_id, computed_at) DO NOTHING"
     )
-    # RETURNING counts exactly what was written (driver rowcounts of executemany are not reliable).
-    # One executemany call, which SQLAlchemy's "insertmanyvalues" sends as multi-row
-    # INSERT … VALUES (…), (…) … RETURNING statements of PERSIST_PAGE_ROWS rows each, all in the
-    # caller's transaction (18 parameters a row: 18,000 a page, under SQLite's 32,766; SQLite
-    # has no array parameters, so one statement for any batch size is not possible there).
-    return len(
-        session.execute(
-            stmt.returning(table.c.id),
-            rows,
-            execution_options={"insertmanyvalues_page_size": PERSIST_PAGE_ROWS},
-        ).all()
-    )
+    # sqlite3 sums the rows each execution changed (rows skipped by ON CONFLICT and the
+    # triggers' own updates are not counted), so rowcount is the rows written.
+    return int(session.connection().exec_driver_sql(sql, rows).rowcount)
 
 
-#: Per-row columns of a batch, sent to PostgreSQL as one array each (``_PG_INSERT``).
-_PG_ARRAY_COLUMNS = (
-    "track_id",
-    "da_id",
-    "cpa_km",
-    "tcpa_s",
-    "tdb_km",
-    "twrp_s",
-    "n_cpa",
-    "n_tcpa",
-    "n_tdb",
-    "n_twrp",
-    "score",
-    "quality",
-)
-#: The same value for every row of a batch: sent once.
-_PG_BATCH_COLUMNS = ("scenario_id", "w_cpa", "w_tcpa", "w_tdb", "w_twrp", "computed_at")
+#: A batch on PostgreSQL: each per-row column one array parameter, the batch-wide values
+#: (scenario, weights, computed_at) scalars, one statement (``_persist_scores``).
 _PG_INSERT = sa_text(
     """
     INSERT INTO threat_score (
@@ -973,16 +997,6 @@ _PG_INSERT = sa_text(
     ON CONFLICT (scenario_id, track_id, da_id, computed_at) DO NOTHING
     """
 )
-
-
-def _persist_scores_pg(session: Session, rows: list[dict[str, Any]]) -> int:
-    """The whole batch as ONE statement: ``INSERT … SELECT … FROM unnest(<12 arrays>)`` with
-    the batch-wide values (scenario, weights, computed_at) as scalars. No parameter-count limit
-    applies (an array is one parameter), and its rowcount is exactly the rows written."""
-    params: dict[str, Any] = {c: [r[c] for r in rows] for c in _PG_ARRAY_COLUMNS}
-    params.update({c: rows[0][c] for c in _PG_BATCH_COLUMNS})
-    result: Any = session.execute(_PG_INSERT, params)  # a CursorResult: rowcount is exact here
-    return int(result.rowcount)
 
 
 # ---- ranking and history ----

@@ -76,7 +76,7 @@ def compute_at(
     )
     if body.persist and res.persisted:
         session.commit()
-        tasks.publish_computed(sc.id, res.when.isoformat(), len(res.pairs))
+        tasks.publish_computed(sc.id, res.when.isoformat(), res.n_pairs)
     return res.as_json()
 
 

@@ -16,6 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from argus.tewa.ingest import OPTIONAL_COLUMNS, TRACK_COLUMNS
+
 app = typer.Typer(
     name="sim",
     help="Threat flight and radar simulation: run a scenario TOML, plot truth and detections.",
@@ -92,17 +94,8 @@ def _utc_epoch(option: str | None, scenario_epoch: dt.datetime | None, path: Pat
     return scenario_epoch.astimezone(dt.UTC)
 
 
-#: Header of ``--tracks-csv``: the TEWA track-file columns (argus.tewa.ingest), then pos_sigma_m.
-TRACKS_CSV_COLUMNS = (
-    "track_id",
-    "lat",
-    "lon",
-    "alt_m",
-    "speed_mps",
-    "heading_deg",
-    "timestamp",
-    "pos_sigma_m",
-)
+#: Header of ``--tracks-csv``: the TEWA track-file columns, then the optional pos_sigma_m.
+TRACKS_CSV_COLUMNS = (*TRACK_COLUMNS, *OPTIONAL_COLUMNS)
 
 
 def _write_tracks_csv(path: Path, tracks: object, epoch: dt.datetime) -> tuple[int, int]:

@@ -521,3 +521,40 @@ def test_no_secret_configured_is_503_not_a_default_key(seeded_sqlite_url: str) -
         assert "ARGUS_JWT_SECRET" in body["detail"]
         r = c.get("/api/auth/me", headers=bearer(tokens.issue(JWT_SECRET, "admin", "admin")))
         assert r.status_code == 503 and r.headers["content-type"] == PROBLEM_JSON
+
+
+#: Routes that read a JSON body, and the role they need.
+JSON_MUTATIONS = sorted(
+    k for k, c in CALLS.items() if c.json is not None and k[0] in ("POST", "PUT", "PATCH")
+)
+
+
+@pytest.mark.parametrize(("method", "path"), JSON_MUTATIONS, ids=lambda v: str(v))
+def test_bad_body_from_an_unauthorized_caller_is_401_or_403_not_422(
+    walk_url: str, role_tokens: Any, method: str, path: str
+) -> None:
+    """FastAPI parses the body before it runs the dependencies; the caller is checked first
+    anyway, so a stranger learns nothing about a route's input from its 422."""
+    minimum = EXPECTED[(method, path)]
+    assert minimum != "public"  # the JSON-body routes all need a role
+    url = CALLS[(method, path)].url
+    broken = {"content": b'{"oops": ', "headers": {"content-type": "application/json"}}
+    with TestClient(create_app(make_settings(walk_url))) as client:
+        r = client.request(method, url, **broken)  # type: ignore[arg-type]
+        assert "not authenticated" in assert_problem(r, 401)["detail"]
+        assert r.headers.get("www-authenticate") == "Bearer"
+        r = client.request(
+            method, url, content=broken["content"], headers={**broken["headers"], **bearer("x.y.z")}
+        )
+        assert_problem(r, 401)
+        for role in ROLES:
+            headers = {**broken["headers"], **bearer(role_tokens[role].access)}
+            r = client.request(method, url, content=broken["content"], headers=headers)
+            if RANK[role] < RANK[minimum]:
+                assert (
+                    assert_problem(r, 403)["detail"]
+                    == f"needs role {minimum} or higher; {role} is {role}"
+                )
+            else:
+                body = assert_problem(r, 422)  # allowed: now the input is the problem
+                assert "JSON" in body["detail"] or "json" in body["detail"], body["detail"]

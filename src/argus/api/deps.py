@@ -99,7 +99,38 @@ def require(role: str) -> Callable[[UserInfo], Awaitable[UserInfo]]:
             )
         return user
 
+    check.argus_role = role  # type: ignore[attr-defined]  # read by route_requirements
     return check
+
+
+def route_requirements(route: object) -> tuple[bool, str | None]:
+    """(needs an authenticated user, minimal role or None) of a route, from its dependencies."""
+    needs_user, role = False, None
+    dependant = getattr(route, "dependant", None)
+    stack = list(dependant.dependencies) if dependant is not None else []
+    while stack:
+        d = stack.pop()
+        if d.call is current_user:
+            needs_user = True
+        r = getattr(d.call, "argus_role", None)
+        if r is not None and (role is None or accounts.role_at_least(r, role)):
+            role = r
+        stack.extend(d.dependencies)
+    return needs_user, role
+
+
+async def authorize_before_validation(request: Request) -> None:
+    """Authenticate and authorize a request whose body or query failed validation, so an
+    anonymous caller gets 401 and an under-privileged one 403 before any 422: FastAPI parses
+    the body before it runs the dependencies, and a 422 would tell a stranger about the route's
+    input. Raises the 401/403 HTTPException; returns when the caller may see the 422."""
+    needs_user, role = route_requirements(request.scope.get("route"))
+    if not needs_user:
+        return
+    token = await oauth2_scheme(request)
+    user = await current_user(request, token)
+    if role is not None:
+        await require(role)(user)
 
 
 Viewer = Annotated[UserInfo, Depends(require("viewer"))]

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from argus.api.deps import authorize_before_validation
 from argus.logs import get_logger
 from argus.tewa import service
 from argus.tewa.ingest import TrackFileError
@@ -75,7 +76,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return response
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        try:  # who asks comes first: 401 / 403 before a 422 about the input
+            await authorize_before_validation(request)
+        except StarletteHTTPException as denied:
+            return await _http(request, denied)
         errors = [
             {
                 "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),

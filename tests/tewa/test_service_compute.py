@@ -12,7 +12,14 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from argus.db.models import DefendedAsset, ModelParams, Scenario, ThreatScore, Track
+from argus.db.models import (
+    DefendedAsset,
+    ModelParams,
+    Scenario,
+    ThreatScore,
+    ThreatScoreLatest,
+    Track,
+)
 from argus.db.session import make_sessionmaker, session_scope
 from argus.tewa import service
 from argus.tewa.ingest import TrackSamples, datetime_to_us
@@ -233,6 +240,36 @@ def test_ranking_matches_brute_force_on_random_histories(session: Session, seed:
                 assert len({t for t, _ in got}) == len(got)  # never several rows for one track
     top = service.rank(session, sc, at=T0 + dt.timedelta(seconds=100), top_n=2)
     assert len(top) == 2 and [r.rank for r in top] == [1, 2]
+
+    # The live board (no ``at``) reads threat_score_latest, kept by triggers: it must agree
+    # with the brute force over the whole history, also after rows (latest ones included) are
+    # pruned and after a track is deleted (its scores go by cascade).
+    pk = {tr.track_id: tr.id for tr in tracks}
+    end = T0 + dt.timedelta(days=1)
+
+    def check_live() -> None:
+        left_das = {r[1] for r in rows}
+        for da in [None, *sorted(left_das)]:
+            got = [(r.track_id, r.da_id) for r in service.rank(session, sc, da_id=da)]
+            assert got == _brute_force_rank(rows, end, da), ("live", da)
+        n_latest = session.scalar(sa.select(sa.func.count()).select_from(ThreatScoreLatest))
+        assert n_latest == len({(r[0], r[1]) for r in rows})  # one entry per pair with scores
+
+    check_live()
+    pruned = rnd.sample(rows, len(rows) // 3)
+    for r in pruned:
+        session.execute(
+            sa.delete(ThreatScore).where(
+                ThreatScore.track_id == pk[r[0]],
+                ThreatScore.da_id == r[1],
+                ThreatScore.computed_at == r[2],
+            )
+        )
+    rows = [r for r in rows if r not in pruned]
+    check_live()
+    session.execute(sa.delete(Track).where(Track.id == pk["T0"]))
+    rows = [r for r in rows if r[0] != "T0"]
+    check_live()
 
 
 def test_score_history_window(session: Session) -> None:

@@ -191,7 +191,11 @@ def test_board_updates_live_breakdown_upload_assign(
 
     # Assignment plan: only hostile tracks, Alpha-SAM on T1 at 06:04 is within reach.
     page.click("button[data-tab=assign]")  # type: ignore[attr-defined]
+    # at the board's time: without it the plan is for the demo replay's "now", which moves
+    # with the wall clock (and some minutes of the loop have T1 and T2 out of every envelope)
+    page.fill("#assign-at", "2025-06-01T06:04:00Z")  # type: ignore[attr-defined]
     page.click("#assign-run")  # type: ignore[attr-defined]
     page.wait_for_selector("#assign-summary:has-text('Expected value saved')")  # type: ignore[attr-defined]
     summary = page.inner_text("#assign-summary")  # type: ignore[attr-defined]
+    assert "Plan at 2025-06-01T06:04:00Z." in summary
     assert "Not engageable: T3." in summary  # T3's IFF is unknown: never assigned

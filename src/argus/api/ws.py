@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, func, select
 
 from argus import metrics
 from argus.api.deps import user_from_token
-from argus.db.models import Scenario, ThreatScore
+from argus.db.models import Scenario, ThreatScoreLatest
 from argus.db.session import read_first
 from argus.jobs.tasks import THREATS_TOPIC
 from argus.pipeline.bus import memory_bus
@@ -55,9 +55,9 @@ def _snapshot(app: Any, scenario_id: int, last_rev: int | None) -> tuple[int | N
             sc = session.get(Scenario, scenario_id)
             if sc is None:  # deleted since the revision was read
                 raise LookupError(f"scenario_id: no scenario {scenario_id}")
-            latest = session.scalar(
-                select(func.max(ThreatScore.computed_at)).where(
-                    ThreatScore.scenario_id == scenario_id
+            latest = session.scalar(  # over one row per pair, not the whole history
+                select(func.max(ThreatScoreLatest.computed_at)).where(
+                    ThreatScoreLatest.scenario_id == scenario_id
                 )
             )
             ranked = service.rank(session, sc)

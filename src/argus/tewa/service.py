@@ -30,6 +30,7 @@ from argus.db.models import (
     Scenario,
     ScenarioAsset,
     ThreatScore,
+    ThreatScoreLatest,
     Track,
     TrackSample,
     Weapon,
@@ -1060,11 +1061,27 @@ def latest_scores(
         ts.n_twrp,
         ts.computed_at,
     ]
-    newest = func.row_number().over(
-        partition_by=(ts.track_id, ts.da_id), order_by=ts.computed_at.desc()
-    )
-    latest = select(*cols, newest.label("rn")).where(*conds).subquery("latest")
-    rows = select(latest).where(latest.c.rn == 1).subquery("pairs")
+    rows: Any
+    if at is None:
+        # "Now": the newest row of each pair is kept by triggers in threat_score_latest
+        # (migration 0010), one row per pair whatever the stored history.
+        lt = ThreatScoreLatest
+        lconds = [lt.scenario_id == scenario.id]
+        if da_id is not None:
+            lconds.append(lt.da_id == da_id)
+        rows = (
+            select(*cols)
+            .select_from(lt)
+            .join(ts, ts.id == lt.score_id)
+            .where(*lconds)
+            .subquery("pairs")
+        )
+    else:
+        newest = func.row_number().over(
+            partition_by=(ts.track_id, ts.da_id), order_by=(ts.computed_at.desc(), ts.id.desc())
+        )
+        latest = select(*cols, newest.label("rn")).where(*conds).subquery("latest")
+        rows = select(latest).where(latest.c.rn == 1).subquery("pairs")
     if best_per_track:
         no_urgency = case((or_(rows.c.tcpa_s.is_(None), rows.c.tcpa_s < 0), 1), else_=0)
         best = func.row_number().over(

@@ -447,12 +447,15 @@ $("#assign-run").addEventListener("click", async () => {
   const t = $("#assign-table"), s = $("#assign-summary");
   t.innerHTML = ""; s.textContent = "";
   try {
-    const p = await api("/api/tewa/assign/", { method: "POST", json: { scenario_id: state.scenarioId, solver: $("#assign-solver").value } });
+    const at = $("#assign-at").value.trim();
+    const body = { scenario_id: state.scenarioId, solver: $("#assign-solver").value };
+    if (at) body.at = at;
+    const p = await api("/api/tewa/assign/", { method: "POST", json: body });
     t.append(el("tr", {}, ...["Weapon", "Target", "DA", "Rounds", "P(kill)", "Value saved", "Intercept s"].map((h) => el("th", {}, h))));
     for (const l of p.lines) t.append(el("tr", {}, el("td", {}, l.weapon), el("td", {}, l.target), el("td", {}, l.da_name),
       el("td", {}, l.rounds), el("td", {}, fmt(l.kill_probability, 3)), el("td", {}, fmt(l.expected_value_saved, 3)),
       el("td", {}, fmt(l.intercept_time_s, 0))));
-    s.textContent = `Expected value saved ${fmt(p.objective, 3)} (bound ${fmt(p.upper_bound, 3)}), solver ${p.solver}` +
+    s.textContent = `Plan at ${p.at}. Expected value saved ${fmt(p.objective, 3)} (bound ${fmt(p.upper_bound, 3)}), solver ${p.solver}` +
       `${p.proven_optimal ? ", proven optimal" : ""}. Hostile not engaged: ${p.unassigned_hostile.join(", ") || "none"}.` +
       ` Not engageable: ${p.not_engageable.join(", ") || "none"}.`;
   } catch (e) {

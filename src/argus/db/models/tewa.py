@@ -308,6 +308,25 @@ class ThreatScore(Base):
     quality: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
+class ThreatScoreLatest(Base):
+    """The newest threat_score row of each (scenario, track, DA): the live ranking's index.
+
+    Maintained by database triggers on threat_score (migration 0010), whoever writes, so the
+    ranking "now" reads one row per pair instead of scanning the whole stored history. No
+    foreign keys: a derived table that the triggers keep consistent (a deleted score row is
+    replaced by the pair's newest remaining one, or its entry removed); readers join ``track``
+    and ``defended_asset``.
+    """
+
+    __tablename__ = "threat_score_latest"
+
+    scenario_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    track_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    da_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
+    score_id: Mapped[int] = mapped_column(_BIG_ID, nullable=False, index=True)
+
+
 class Weapon(TimestampMixin, Base):
     """A fire unit (battery) of a scenario."""
 

@@ -67,6 +67,7 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -522,6 +523,10 @@ class ServerClosedError(ConnectionError):
     """A kept-alive connection closed by the server before it answered: send again on a new one."""
 
 
+#: ``--gzip``: the raw client asks for gzip and decompresses (set by ``main``).
+RAW_GZIP = False
+
+
 class RawClient:
     """A minimal HTTP/1.1 keep-alive client on asyncio streams (``--client raw``).
 
@@ -534,6 +539,8 @@ class RawClient:
         u = httpx.URL(base)
         self.host, self.port = u.host, u.port or 80
         self.head = f"Host: {u.host}:{self.port}\r\nUser-Agent: bench_api\r\nAccept: */*\r\n"
+        if RAW_GZIP:
+            self.head += "Accept-Encoding: gzip\r\n"
         if token:
             self.head += f"Authorization: Bearer {token}\r\n"
         # Kept-alive connections, reused oldest first: requests rotate over every open
@@ -585,7 +592,7 @@ class RawClient:
             if not line:  # closed before answering: uvicorn drops idle keep-alives after 5 s
                 raise ServerClosedError("closed before answering")
             code = int(line.split()[1])
-            length, chunked, close = 0, False, False
+            length, chunked, close, gz = 0, False, False, False
             while (h := await reader.readline()) not in (b"\r\n", b"\n", b""):
                 name, _, value = h.partition(b":")
                 name, value = name.strip().lower(), value.strip().lower()
@@ -595,12 +602,16 @@ class RawClient:
                     chunked = b"chunked" in value
                 elif name == b"connection":
                     close = value == b"close"
+                elif name == b"content-encoding":
+                    gz = value == b"gzip"
             if chunked:
                 while size := int((await reader.readline()).split(b";")[0], 16):
                     await reader.readexactly(size + 2)
                 await reader.readline()  # the blank line after the last chunk (no trailers)
             else:
-                await reader.readexactly(length)
+                data = await reader.readexactly(length)
+                if gz:  # what a client that asked for gzip does with the body
+                    zlib.decompress(data, 31)
         except BaseException:
             writer.close()
             raise
@@ -951,6 +962,7 @@ def measure_server(
         console.print(
             f"[bold]server[/]: argus serve --workers {workers} (pid {srv.pid}) on {srv.base_url}; "
             f"load generator: this process, {args.client} client"
+            f"{' (gzip)' if args.gzip and args.client == 'raw' else ''}"
         )
         for name in ("ranking", "ranking per DA"):
             if name in args.endpoints:
@@ -1648,6 +1660,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         default="httpx",
         help="load generator's HTTP client: httpx.AsyncClient, or a minimal asyncio HTTP/1.1 one",
     )
+    ap.add_argument(
+        "--gzip",
+        action="store_true",
+        help="raw client: send 'Accept-Encoding: gzip' and gunzip each compressed body, as "
+        "browsers and httpx do (httpx always does)",
+    )
     ap.add_argument("--clients", type=int, default=8, help="closed-loop clients (ranking)")
     ap.add_argument(
         "--compute-clients", type=int, default=2, help="closed-loop clients (compute_at)"
@@ -1702,7 +1720,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global RAW_GZIP
     args = parse(argv)
+    RAW_GZIP = bool(args.gzip)
     configure_logging("WARNING")
     backend = "SQLite" if args.sqlite else "PostgreSQL"
     load_at_start = os.getloadavg()[0]

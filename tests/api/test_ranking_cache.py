@@ -162,3 +162,50 @@ def test_a_failed_render_is_not_cached_and_waiters_render_themselves() -> None:
     waiter.join()
     assert result == [(b'{"ok":true}', False)] and len(calls) == 2
     assert cache.get_or_render((1, 1, None, None, None), render) == (b'{"ok":true}', True)
+
+
+# ---- gzip ----
+
+
+def test_accept_encoding_parsing() -> None:
+    from argus.api.ranking_cache import accepts_gzip
+
+    yes = ["gzip", "GZIP", "br, gzip;q=0.5", "deflate, *", "gzip; q=1.0", "identity, gzip"]
+    no = [None, "", "identity", "br", "gzip;q=0", "gzip; q=0.0", "*;q=0", "gzip;q=bad", "xgzip"]
+    assert [accepts_gzip(h) for h in yes] == [True] * len(yes)
+    assert [accepts_gzip(h) for h in no] == [False] * len(no)
+
+
+def test_gzip_body_is_compressed_once_per_revision_and_decodes_to_the_same_json(
+    seeded_db_url: str, auth: dict[str, dict[str, str]], monkeypatch: Any
+) -> None:
+    import gzip
+
+    from argus.api import ranking_cache
+
+    monkeypatch.setattr(ranking_cache, "GZIP_MIN_BYTES", 600)  # the demo's board is small
+    calls: list[int] = []
+    real = gzip.compress
+
+    def counting(data: bytes, *args: Any, **kwargs: Any) -> bytes:
+        calls.append(len(data))
+        return real(data, *args, **kwargs)
+
+    monkeypatch.setattr(ranking_cache.gzip, "compress", counting)
+    _compute_elsewhere(seeded_db_url, T1)
+    viewer = auth["viewer"]
+    with TestClient(create_app(make_settings(seeded_db_url))) as client:
+        plain = client.get(URL, headers={**viewer, "Accept-Encoding": "identity"})
+        assert (
+            "content-encoding" not in plain.headers and plain.headers["vary"] == "Accept-Encoding"
+        )
+        assert len(plain.content) > 600 and calls == [len(plain.content)]  # compressed at render
+        for _ in range(3):  # hits: the same compressed bytes, no new compression
+            r = client.get(URL, headers={**viewer, "Accept-Encoding": "gzip, deflate"})
+            assert r.headers["content-encoding"] == "gzip" and r.headers["x-argus-cache"] == "hit"
+            assert r.content == plain.content  # httpx decoded it: the very same JSON bytes
+            assert int(r.headers["content-length"]) < len(plain.content)
+        assert len(calls) == 1
+        # a body under the threshold is sent as it is, even to a gzip client
+        small = client.get(URL + "&top_n=1", headers={**viewer, "Accept-Encoding": "gzip"})
+        assert "content-encoding" not in small.headers and len(small.content) < 600

@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from argus.api.deps import Operator, SessionDep, Viewer
+from argus.api.ranking_cache import accepts_gzip
 from argus.db.models import DefendedAsset, Job, Scenario
 from argus.jobs import tasks
 from argus.tewa import service
@@ -194,9 +195,13 @@ async def ranking(
     body, hit = cache.peek(key), True
     if body is None:
         body, hit = await run_in_threadpool(cache.get_or_render, key, render)
-    return Response(
-        body, media_type="application/json", headers={"X-Argus-Cache": "hit" if hit else "miss"}
-    )
+    headers = {"X-Argus-Cache": "hit" if hit else "miss", "Vary": "Accept-Encoding"}
+    if accepts_gzip(request.headers.get("accept-encoding")):
+        gz = cache.gzipped(key)  # compressed once per revision, when rendered
+        if gz is not None:
+            headers["Content-Encoding"] = "gzip"
+            return Response(gz, media_type="application/json", headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 def _track_and_da(session: Session, sc: Scenario, track_id: str, da_id: int) -> None:

@@ -66,6 +66,26 @@ def _paged_reference(s: Any, sid: int, stamp: dt.datetime, pairs: list[Any], w: 
     )
 
 
+def _seed(factory: Any, name: str, tracks: int, assets: int) -> None:
+    """A scenario with ``assets`` DAs and ``tracks`` tracks (no samples: their rows' state)."""
+    with session_scope(factory) as s:
+        sc, _ = service.get_or_create_scenario(s, name)
+        for k in range(assets):
+            da = service.upsert_defended_asset(s, f"D{k}", 10 + 0.1 * k, 20.0, 5.0)
+            service.attach_asset(s, sc, da)
+        s.add_all(
+            Track(
+                scenario_id=sc.id,
+                track_id=f"T{k}",
+                lat=9 + 0.001 * k,
+                lon=19.5,
+                speed_mps=200.0,
+                heading_deg=45.0,
+            )
+            for k in range(tracks)
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
@@ -99,22 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         migrate.upgrade(url)
         factory = make_sessionmaker(make_engine(url))
-        with session_scope(factory) as s:
-            sc, _ = service.get_or_create_scenario(s, "P")
-            for k in range(args.assets):
-                da = service.upsert_defended_asset(s, f"D{k}", 10 + 0.1 * k, 20.0, 5.0)
-                service.attach_asset(s, sc, da)
-            s.add_all(
-                Track(
-                    scenario_id=sc.id,
-                    track_id=f"T{k}",
-                    lat=9 + 0.001 * k,
-                    lon=19.5,
-                    speed_mps=200.0,
-                    heading_deg=45.0,
-                )
-                for k in range(args.tracks)
-            )
+        _seed(factory, "P", args.tracks, args.assets)
         for i in range(args.repeat):
             for mode in ("unnest", "paged") if i % 2 == 0 else ("paged", "unnest"):
                 with session_scope(factory) as s:
@@ -146,22 +151,7 @@ def main(argv: list[str] | None = None) -> int:
                     )
         # The live ranking against stored history: a fresh scenario, batches added up to each
         # --history count; reference = the window path (rank at a time after every batch).
-        with session_scope(factory) as s:
-            sc, _ = service.get_or_create_scenario(s, "H")
-            for k in range(args.assets):
-                da = service.upsert_defended_asset(s, f"D{k}", 10 + 0.1 * k, 20.0, 5.0)
-                service.attach_asset(s, sc, da)
-            s.add_all(
-                Track(
-                    scenario_id=sc.id,
-                    track_id=f"T{k}",
-                    lat=9 + 0.001 * k,
-                    lon=19.5,
-                    speed_mps=200.0,
-                    heading_deg=45.0,
-                )
-                for k in range(args.tracks)
-            )
+        _seed(factory, "H", args.tracks, args.assets)
         stored = 0
         for target in sorted(args.history):
             while stored < target:

@@ -325,6 +325,14 @@ def test_score_history_window(client: TestClient, auth: Any) -> None:
     exact = history(start="2025-06-01T06:02:00Z", end="2025-06-01T06:02:00Z")
     assert [h["computed_at"] for h in exact] == ["2025-06-01T06:02:00Z"]
     assert history(start="2025-06-01T06:03:00.000001Z") == []
+    # an unknown track or DA is a 404 naming the field, on both pair endpoints
+    for path in ("/api/tewa/score_history/", "/api/tewa/score_breakdown/"):
+        for params, field in (
+            ({"track_id": "NOPE", "da_id": 2}, "track_id"),
+            ({"track_id": "T2", "da_id": 99}, "da_id"),
+        ):
+            r = client.get(path, params={"scenario_id": 1, **params}, headers=auth["viewer"])
+            assert assert_problem(r, 404)["detail"].startswith(f"{field}: "), (path, r.text)
 
 
 # ---- compute_now and jobs ----

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from argus.api.deps import Operator, SessionDep, Viewer
 from argus.api.ranking_cache import accepts_gzip
-from argus.db.models import DefendedAsset, Job, Scenario
+from argus.db.models import DefendedAsset, Job, Scenario, Track
 from argus.jobs import tasks
 from argus.tewa import service
 
@@ -205,6 +205,15 @@ async def ranking(
 
 
 def _track_and_da(session: Session, sc: Scenario, track_id: str, da_id: int) -> None:
+    """404 naming the field when the scenario has no such track or no such DA exists."""
+    known = session.scalar(
+        select(Track.id).where(Track.scenario_id == sc.id, Track.track_id == track_id)
+    )
+    if known is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            detail=f"track_id: no track {track_id!r} in scenario {sc.name!r}",
+        )
     if session.get(DefendedAsset, da_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"da_id: no defended asset {da_id}")
 

@@ -305,3 +305,65 @@ def test_a_client_that_stops_reading_is_dropped_and_the_others_are_not_slowed(
         text = client.get("/metrics").text
         assert metric_value(text, "argus_websocket_dropped_total") == dropped + 1
         assert metric_value(text, "argus_websocket_clients") == clients
+
+
+# ---- the token is not trusted forever ----
+
+
+def _run_client(app: Any, token: str, writer: Any, monkeypatch: pytest.MonkeyPatch) -> _FakeSocket:
+    """Connect a reading client with ``token``, let ``writer`` change things after the first
+    ranking, and return the socket once the server has closed it (or after 5 s)."""
+    monkeypatch.setattr(ws_module, "POLL_S", 0.05)
+
+    async def scenario() -> _FakeSocket:
+        sock = _FakeSocket(app, stall_after=None)
+        run = asyncio.create_task(ws_module.threats(sock, 1, token))  # type: ignore[arg-type]
+        t0 = time.monotonic()
+        while not sock.sent:
+            assert time.monotonic() - t0 < 5
+            await asyncio.sleep(0.01)
+        await asyncio.to_thread(writer)
+        try:
+            await asyncio.wait_for(run, 5)
+        except TimeoutError:
+            sock.gone.set()
+            await asyncio.wait_for(run, 5)
+        return sock
+
+    with TestClient(app):
+        return asyncio.run(scenario())
+
+
+def _store_batch(url: str) -> None:
+    with open_session(url) as s:
+        sc = s.get(Scenario, 1)
+        assert sc is not None
+        service.compute_at(s, sc, dt.datetime(2025, 6, 1, 6, 2, tzinfo=dt.UTC), persist=True)
+        s.commit()
+
+
+def test_a_deactivated_user_gets_no_further_push(
+    app: Any, seeded_sqlite_url: str, auth: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from argus.accounts.service import update_user
+
+    def deactivate_then_write() -> None:
+        with open_session(seeded_sqlite_url) as s:
+            update_user(s, "viewer", active=False)
+            s.commit()
+        _store_batch(seeded_sqlite_url)
+
+    sock = _run_client(app, _token(auth, "viewer"), deactivate_then_write, monkeypatch)
+    assert [m["type"] for m in sock.sent] == ["ranking", "error"]  # the new batch is not sent
+    assert sock.sent[1]["status"] == 401 and "deactivated" in sock.sent[1]["detail"]
+    assert sock.closed is not None and sock.closed[0] == 4401
+
+
+def test_an_expired_token_is_closed_without_waiting_for_a_push(
+    app: Any, seeded_sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    short = tokens.issue(JWT_SECRET, "viewer", "viewer", ttl=dt.timedelta(seconds=1))
+    sock = _run_client(app, short, lambda: time.sleep(1.5), monkeypatch)  # no write at all
+    assert [m["type"] for m in sock.sent] == ["ranking", "error"]
+    assert sock.sent[1]["status"] == 401 and "expired" in sock.sent[1]["detail"]
+    assert sock.closed is not None and sock.closed[0] == 4401

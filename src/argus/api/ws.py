@@ -5,7 +5,9 @@ sends ``{"type": "ranking", …}`` at once and again whenever the scenario's sco
 whether computed in this process (in-process bus) or by a Celery worker or the CLI (seen by
 polling the scenario's ``scores_rev`` every ``POLL_S``). The snapshot is rendered once per
 revision and shared by all clients. A client that falls behind (its queue overflows or a send
-takes longer than ``SEND_TIMEOUT_S``) is dropped; the others are not slowed.
+takes longer than ``SEND_TIMEOUT_S``) is dropped; the others are not slowed. The token is not
+trusted forever: its expiry is checked at every poll and the user looked up again before every
+push, so an expired token or a deactivated user gets an error and close code 4401.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from fastapi import APIRouter, HTTPException, Query, WebSocket, WebSocketDisconn
 from sqlalchemy import bindparam, func, select
 
 from argus import metrics
-from argus.api.deps import user_from_token
+from argus.api.deps import claims_from_token, user_from_token
 from argus.db.models import Scenario, ThreatScoreLatest
 from argus.db.session import read_first
 from argus.jobs.tasks import THREATS_TOPIC
@@ -126,14 +128,23 @@ async def threats(
                     continue
             except TimeoutError:
                 pass
+            # The token's expiry is checked every poll (no I/O: a cached signature check);
+            # before each push the user is looked up again, so a deactivated user or an
+            # expired token stops receiving (4401) instead of staying live on an old check.
+            claims_from_token(app.state.settings, token)
             current, snap = await asyncio.to_thread(_snapshot, app, scenario_id, last)
             if snap is not None:
+                await asyncio.to_thread(_authenticate, app, token)
                 last = current
                 await asyncio.wait_for(ws.send_text(snap.decode()), SEND_TIMEOUT_S)
     except TimeoutError:  # fell behind: drop this client only
         metrics.WS_DROPPED.inc()
         with contextlib.suppress(Exception):
             await ws.close(code=4408, reason="too slow: dropped")
+    except HTTPException as exc:  # the token expired or the user was deactivated meanwhile
+        with contextlib.suppress(Exception):
+            await ws.send_json({"type": "error", "status": exc.status_code, "detail": exc.detail})
+            await ws.close(code=4401 if exc.status_code == 401 else 4403)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:

@@ -162,10 +162,13 @@ function connectLive() {
       $("#live-state").textContent = `offline (${msg.detail})`;
     }
   };
-  ws.onclose = () => {
+  ws.onclose = async (ev) => {
     $("#live-state").textContent = "offline";
     $("#live-state").className = "pill";
-    if (state.ws === ws) state.wsRetry = setTimeout(connectLive, 3000);
+    if (state.ws !== ws) return;
+    // 4401: the access token expired (or was refused): refresh it, then reconnect at once
+    if (ev.code === 4401 && state.refresh && (await refreshTokens())) return connectLive();
+    state.wsRetry = setTimeout(connectLive, 3000);
   };
 }
 

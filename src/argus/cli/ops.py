@@ -19,6 +19,37 @@ users_app = typer.Typer(
 DEMO_OPERATOR = "operator"
 DEMO_CREDENTIALS_FILE = "demo-operator.txt"
 JWT_SECRET_FILE = "jwt-secret"
+#: Exit code of a `users` command run against a database that is not at the newest migration.
+NOT_MIGRATED_EXIT = 2
+
+
+def _require_migrated() -> None:
+    """Stop with exit code 2 and one line unless the database is at the newest migration.
+
+    Only the migration state is judged here: a database that cannot be reached fails on the
+    first query as before.
+    """
+    from sqlalchemy import inspect
+
+    from argus.db import migrate
+    from argus.db.session import make_engine
+
+    s = settings()
+    engine = make_engine(s.database_url)
+    try:
+        current = migrate.current_revision(engine)
+        head = migrate.head_revision()
+        if current == head:
+            return
+        if current is None:
+            missing = "no table app_user" if not inspect(engine).has_table("app_user") else None
+            state = f"is not migrated ({missing or 'no Alembic revision'})"
+        else:
+            state = f"is at revision {current}, not at the newest ({head})"
+    finally:
+        engine.dispose()
+    where = s.masked()["database_url"]
+    raise fail(f"database at {where} {state}: run `argus db upgrade` first", code=NOT_MIGRATED_EXIT)
 
 
 @users_app.command("create")
@@ -42,6 +73,7 @@ def users_create(
     """Create a user; `--role admin` makes the first administrator."""
     from argus.accounts import service as accounts
 
+    _require_migrated()
     if password is None:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     with session_scope_from_settings() as s:
@@ -57,6 +89,7 @@ def users_list() -> None:
     """List users and their roles."""
     from argus.accounts import service as accounts
 
+    _require_migrated()
     with session_scope_from_settings() as s:
         users = accounts.list_users(s)
     table = Table(title="users")
@@ -81,6 +114,7 @@ def users_set(
     """Change a user's role, password or active flag."""
     from argus.accounts import service as accounts
 
+    _require_migrated()
     new_pw = (
         typer.prompt("new password", hide_input=True, confirmation_prompt=True)
         if password

@@ -32,3 +32,24 @@ def test_unknown_route_is_problem_json(sqlite_url: str, path: str) -> None:
         r = client.get(path)
     assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
     assert r.json()["title"] == "Not Found"
+
+
+def test_ready_names_an_unreachable_database() -> None:
+    settings = Settings(database_url="postgresql://postgres@127.0.0.1:1/argus_none")
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/health").status_code == 200  # the process is up …
+        r = client.get("/ready")  # … but not ready
+    assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["checks"]["database"].startswith("unreachable: ")
+    assert "database: unreachable" in r.json()["detail"]
+
+
+def test_ready_names_an_unreachable_broker(sqlite_url: str) -> None:
+    settings = Settings(database_url=sqlite_url, broker_url="redis://127.0.0.1:1/0")
+    with TestClient(create_app(settings)) as client:
+        r = client.get("/ready")
+    assert r.status_code == 503
+    checks = r.json()["checks"]
+    assert checks["database"] == "ok" and checks["migrations"] == "ok"
+    assert checks["broker"].startswith("unreachable: ")
+    assert r.json()["detail"].startswith("broker: unreachable")

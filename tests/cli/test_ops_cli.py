@@ -332,3 +332,11 @@ def test_ensure_demo_operator_ignores_credentials_of_a_user_that_is_gone(
 
     assert ops.ensure_demo_operator() is None
     assert _count_users(sqlite_url) == 1
+
+
+def test_serve_on_an_unmigrated_database_exits_2_before_serving(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    r = runner.invoke(app, ["--database-url", url, "serve", "--port", "1"])
+    assert r.exit_code == 2, r.output
+    out = r.stdout + r.stderr
+    assert "argus db upgrade" in out and "Argus on" not in out

@@ -343,13 +343,14 @@ def serve(
     """
     import uvicorn
 
-    from argus.cli.ops import ensure_demo_operator, ensure_jwt_secret
+    from argus.cli.ops import ensure_demo_operator, ensure_jwt_secret, require_migrated
 
     s = settings()
     if migrate_first:
         from argus.db import migrate
 
         migrate.upgrade(s.database_url)
+    require_migrated()  # exit 2 naming `argus db upgrade` instead of a traceback later
     note = ensure_jwt_secret()
     if note:
         err_console.print(f"[yellow]{note}[/]")

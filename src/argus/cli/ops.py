@@ -23,7 +23,7 @@ JWT_SECRET_FILE = "jwt-secret"
 NOT_MIGRATED_EXIT = 2
 
 
-def _require_migrated() -> None:
+def require_migrated() -> None:
     """Stop with exit code 2 and one line unless the database is at the newest migration.
 
     Only the migration state is judged here: a database that cannot be reached fails on the
@@ -73,7 +73,7 @@ def users_create(
     """Create a user; `--role admin` makes the first administrator."""
     from argus.accounts import service as accounts
 
-    _require_migrated()
+    require_migrated()
     if password is None:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     with session_scope_from_settings() as s:
@@ -89,7 +89,7 @@ def users_list() -> None:
     """List users and their roles."""
     from argus.accounts import service as accounts
 
-    _require_migrated()
+    require_migrated()
     with session_scope_from_settings() as s:
         users = accounts.list_users(s)
     table = Table(title="users")
@@ -114,7 +114,7 @@ def users_set(
     """Change a user's role, password or active flag."""
     from argus.accounts import service as accounts
 
-    _require_migrated()
+    require_migrated()
     new_pw = (
         typer.prompt("new password", hide_input=True, confirmation_prompt=True)
         if password

@@ -8,6 +8,7 @@ fresh copy of a seeded SQLite database and look at what lands in ``threat_score`
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import threading
 import time
@@ -201,6 +202,40 @@ def test_scheduler_stores_a_complete_batch_every_tick_and_stops_with_the_lifespa
     assert scheduler.runs in (len(stopped), len(stopped) - 1)
     assert scheduler.failures == 0
     assert _counter(FAILURES, task=TASK) == failures_before
+
+
+def test_lifespan_shutdown_itself_stops_the_loop(
+    demo_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under ``TestClient`` the portal's event loop ends right after the lifespan, which would
+    cancel a loop that ``stop()`` forgot. Here the event loop keeps running after the shutdown
+    (as it briefly does in uvicorn): no tick may start once the lifespan has exited."""
+    starts: list[float] = []
+    real_periodic = tasks.periodic_compute_threats
+
+    def recording(database_url: str, interval_s: float) -> list[dict[str, Any]]:
+        starts.append(time.monotonic())
+        return real_periodic(database_url, interval_s)
+
+    monkeypatch.setattr(tasks, "periodic_compute_threats", recording)
+    app = _scheduled_app(demo_url)
+
+    async def serve_then_linger() -> tuple[float, dt.datetime, int]:
+        async with app.router.lifespan_context(app):
+            for _ in range(int(WAIT_S / 0.05)):
+                if len(starts) >= 2:
+                    break
+                await asyncio.sleep(0.05)
+        ended, ended_wall = time.monotonic(), dt.datetime.now(dt.UTC)
+        await asyncio.sleep(3 * INTERVAL_S + 0.1)
+        return ended, ended_wall, len(starts)
+
+    ended, ended_wall, n_starts = asyncio.run(serve_then_linger())
+    assert n_starts >= 2
+    assert all(t <= ended for t in starts), "a tick started after the lifespan shutdown"
+    stored = _batches(demo_url)
+    assert stored and all(stamp <= ended_wall for stamp in stored)
+    _assert_complete(demo_url, stored)
 
 
 def test_shutdown_during_a_tick_leaves_that_batch_whole_and_writes_nothing_after(

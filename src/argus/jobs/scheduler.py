@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 from argus import metrics
 from argus.jobs import tasks
@@ -35,15 +36,32 @@ class InProcessScheduler:
                 await self._task
             self._task = None
 
+    def _account(self, tick: asyncio.Future[Any]) -> None:
+        exc = tick.exception()
+        if exc is None:
+            self.runs += 1
+            return
+        self.failures += 1  # keep scheduling; the failure is logged and counted
+        metrics.JOB_FAILURES.labels(task="periodic_compute_threats").inc()
+        log.error("periodic_compute_failed", error=f"{type(exc).__name__}: {exc}")
+
     async def _loop(self) -> None:
         while True:
-            try:
-                await asyncio.to_thread(
+            tick = asyncio.ensure_future(
+                asyncio.to_thread(
                     tasks.periodic_compute_threats, self.database_url, self.interval_s
                 )
-                self.runs += 1
-            except Exception as exc:  # keep scheduling; the failure is logged and counted
-                self.failures += 1
-                metrics.JOB_FAILURES.labels(task="periodic_compute_threats").inc()
-                log.error("periodic_compute_failed", error=f"{type(exc).__name__}: {exc}")
+            )
+            try:
+                # shielded: a shutdown during a tick waits for its thread (the batch commits or
+                # rolls back whole) and counts it, instead of leaving it running unobserved
+                await asyncio.shield(tick)
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    await tick
+                self._account(tick)
+                raise
+            except Exception:
+                pass
+            self._account(tick)
             await asyncio.sleep(self.interval_s)

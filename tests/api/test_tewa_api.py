@@ -508,6 +508,12 @@ def test_upload_header_problems_and_size_limit(seeded_sqlite_url: str, auth: Any
         assert body["detail"] == "file: larger than 300 bytes"
         r = _upload(client, auth["operator"], "track_id,lat\nU1,26.5\n")
         assert_problem(r, 422)
+        # A declared length beyond the limit and the form's slack is refused before the body is
+        # read (no handler, no spooling): the early message, not the handler's.
+        huge = small + "U1,26.5,71.0,5000,200,90,2025-06-01T06:00:10Z\n" * 2000
+        body = assert_problem(_upload(client, auth["operator"], huge), 413)
+        assert body["detail"].startswith("request body: Content-Length ")
+        assert "exceeds 65836 bytes" in body["detail"]
     assert count(seeded_sqlite_url, TrackSample) == DEMO_SAMPLES + 1
 
 

@@ -33,6 +33,41 @@ from argus.logs import get_logger
 log = get_logger("argus.api")
 
 
+#: Room for the multipart envelope (boundaries, part headers, the ``partial`` field) around an
+#: uploaded file of ``upload_max_bytes``.
+MULTIPART_SLACK_BYTES = 64 * 1024
+
+
+class UploadLimitMiddleware:
+    """Refuses a track upload whose declared ``Content-Length`` cannot fit the limit, before any
+    byte of it is read: Starlette's multipart parser would otherwise spool the whole body to a
+    temporary file before the handler's own size check (which still guards bodies sent without
+    a length) ever runs."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit + MULTIPART_SLACK_BYTES
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"].endswith("/tracks/upload")
+        ):
+            declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"")
+            if declared.isdigit() and int(declared) > self.limit:
+                response = problem(
+                    413,
+                    "Content Too Large",
+                    f"request body: Content-Length {int(declared)} exceeds {self.limit} bytes "
+                    f"(ARGUS_UPLOAD_MAX_BYTES plus {MULTIPART_SLACK_BYTES} for the form)",
+                )
+                response.headers["connection"] = "close"
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 class ObserveMiddleware:
     """Request id, Prometheus counters and latency, one log line per request.
 
@@ -134,10 +169,12 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
     app.state.settings = s
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    # The read pool serves the WebSocket's revision polls (one short read each): a few
+    # connections are plenty, and each one counts against PostgreSQL's max_connections.
     app.state.read_engine = make_read_engine(
         engine,
         **(
-            {"pool_size": 10, "max_overflow": 30, "pool_timeout": 10}
+            {"pool_size": 5, "max_overflow": 5, "pool_timeout": 10}
             if s.database_url.startswith("postgres")
             else {}
         ),
@@ -151,6 +188,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
         app.state.celery = make_celery(s)
     install_error_handlers(app)
 
+    app.add_middleware(UploadLimitMiddleware, limit=s.upload_max_bytes)
     app.add_middleware(ObserveMiddleware)
 
     @app.get("/health", tags=["ops"], summary="The process is up")

@@ -334,6 +334,20 @@ def test_ensure_demo_operator_ignores_credentials_of_a_user_that_is_gone(
     assert _count_users(sqlite_url) == 1
 
 
+def test_ensure_demo_operator_does_not_show_a_password_that_no_longer_works(
+    monkeypatch: pytest.MonkeyPatch, sqlite_url: str, var_dir: Path
+) -> None:
+    path = _demo(monkeypatch, sqlite_url, var_dir)
+    creds = ops.ensure_demo_operator()
+    assert creds is not None and path.exists()
+    new = "a-new-password-1"
+    r = _run(sqlite_url, "users", "set", "operator", "--password", input=f"{new}\n{new}\n")
+    assert r.exit_code == 0, r.stdout + r.stderr
+    _demo(monkeypatch, sqlite_url, var_dir)  # the CLI run replaced the CLI's settings
+    assert ops.ensure_demo_operator() is None  # the file's password is stale: not printed
+    assert _count_users(sqlite_url) == 1
+
+
 def test_serve_on_an_unmigrated_database_exits_2_before_serving(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     r = runner.invoke(app, ["--database-url", url, "serve", "--port", "1"])

@@ -157,7 +157,7 @@ def ensure_demo_operator() -> tuple[str, str] | None:
     """On a database without users: create the demo operator with a random password.
 
     The credentials are written to ./var/demo-operator.txt (mode 600) so `make run` can show
-    them again; returns (username, password) when the file exists.
+    them again; returns (username, password) when the file exists and they still log in.
     """
     from argus.accounts import service as accounts
 
@@ -173,7 +173,9 @@ def ensure_demo_operator() -> tuple[str, str] | None:
             return DEMO_OPERATOR, password
         if path.exists():
             user, password = path.read_text().split("\n")[:2]
-            if accounts.get_user(session, user) is not None:
+            # Shown again only while they still log in: a changed password or a deactivated
+            # operator must not be printed as if it worked.
+            if accounts.authenticate(session, user, password) is not None:
                 return user, password
     return None
 

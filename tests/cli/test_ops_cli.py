@@ -24,7 +24,8 @@ from argus.cli.main import app
 from argus.config import Settings, get_settings
 from argus.db import migrate
 from argus.db.models import User
-from argus.db.session import make_engine, make_sessionmaker, session_scope
+from argus.db.session import make_engine
+from tests.cli._support import with_session as _with_session
 
 runner = CliRunner()
 PW = "correct-horse-battery"
@@ -43,15 +44,6 @@ def _fresh_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _run(url: str, *args: str, input: str | None = None) -> Result:
     return runner.invoke(app, ["--database-url", url, *args], input=input)
-
-
-def _with_session(url: str, fn: Any) -> Any:
-    engine = make_engine(url)
-    try:
-        with session_scope(make_sessionmaker(engine)) as s:
-            return fn(s)
-    finally:
-        engine.dispose()
 
 
 def _password_hash(url: str, username: str) -> str:

@@ -28,8 +28,9 @@ from typer.testing import CliRunner, Result
 from argus.cli import common as cli_common
 from argus.cli.main import app
 from argus.config import get_settings
-from argus.db.session import make_engine, make_sessionmaker, session_scope
+from argus.db.session import make_engine
 from argus.tewa import service
+from tests.cli._support import with_session as _with_session
 
 runner = CliRunner()
 HEADER = "track_id,lat,lon,alt_m,speed_mps,heading_deg,timestamp\n"
@@ -73,15 +74,6 @@ def _ok_json(url: str, *args: str) -> Any:
 
 def _at(seconds: float) -> str:
     return (T0 + dt.timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
-
-
-def _with_session(url: str, fn: Any) -> Any:
-    engine = make_engine(url)
-    try:
-        with session_scope(make_sessionmaker(engine)) as s:
-            return fn(s)
-    finally:
-        engine.dispose()
 
 
 def _count_scores(url: str) -> int:

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run serve test test-fast lint format bench install clean
+.PHONY: run serve test test-fast provision lint format bench install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,13 @@ run: $(VENV)/.installed
 serve: $(VENV)/.installed
 	$(BIN)/argus serve
 
-## make test: lint, type-check, then the whole suite (SQLite + the PostgreSQL/PostGIS server).
-test: $(VENV)/.installed-test lint
+## make provision: PostGIS, Chromium, PostgreSQL/Redis/RabbitMQ/NATS running, the test database
+## (scripts/provision-test-env; installs as root with apt-get, else says what to install and stops).
+provision:
+	@scripts/provision-test-env
+
+## make test: provision, lint, type-check, then the whole suite (SQLite + every server).
+test: provision $(VENV)/.installed-test lint
 	@$(BIN)/pytest -n auto --dist loadfile $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 

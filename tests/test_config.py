@@ -43,3 +43,37 @@ def test_invalid_port_names_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
 )
 def test_mask_url(url: str | None, masked: str | None) -> None:
     assert mask_url(url) == masked
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "named"),
+    [
+        ("ARGUS_BUS_URL", "nats://127.0.0.1:4222", "ARGUS_BUS_URL"),
+        ("ARGUS_OBJECT_STORE", "s3://bucket/prefix", "ARGUS_OBJECT_STORE"),
+        ("ARGUS_OBJECT_STORE", "./var/objects", "ARGUS_OBJECT_STORE"),
+    ],
+)
+def test_settings_that_do_nothing_yet_are_refused(
+    monkeypatch: pytest.MonkeyPatch, var: str, value: str, named: str
+) -> None:
+    monkeypatch.setenv(var, value)
+    with pytest.raises(ValueError, match=f"not supported yet.*{named}"):
+        Settings()
+
+
+def test_unsupported_setting_is_a_one_line_cli_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from argus.cli.main import app
+    from argus.config import get_settings
+
+    monkeypatch.setenv("ARGUS_BUS_URL", "nats://127.0.0.1:4222")
+    get_settings.cache_clear()
+    try:
+        res = CliRunner().invoke(app, ["config", "show"])
+    finally:
+        get_settings.cache_clear()
+    assert res.exit_code == 2
+    out = " ".join(res.output.split())
+    assert "settings: not supported yet" in out and "ARGUS_BUS_URL" in out
+    assert "Traceback" not in res.output

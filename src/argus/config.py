@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _URL_PASSWORD = re.compile(
@@ -39,13 +39,15 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user@host/db",
     )
     bus_url: str | None = Field(
-        default=None, description="nats://host:4222 for NATS JetStream; unset = in-process bus"
+        default=None,
+        description="not supported yet (the event bus comes with the defense pipeline): leave unset",
     )
     broker_url: str | None = Field(
         default=None, description="redis://… or amqp://… for Celery; unset = in-process scheduler"
     )
-    object_store: str = Field(
-        default="./var/objects", description="local folder or s3://bucket/prefix"
+    object_store: str | None = Field(
+        default=None,
+        description="not supported yet (nothing stores objects before astronomy and RF): leave unset",
     )
     jwt_secret: SecretStr | None = Field(
         default=None, description="HMAC key for API tokens; required by the API auth"
@@ -78,6 +80,21 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="address `argus serve` binds")
     port: int = Field(default=8000, ge=1, le=65535, description="port `argus serve` binds")
+
+    @model_validator(mode="after")
+    def _refuse_settings_that_do_nothing(self) -> Settings:
+        # Accepting a setting that nothing reads would let a user believe events go to NATS or
+        # objects to S3. Each becomes real with the issue that builds its consumer.
+        unsupported = {
+            "bus_url": "ARGUS_BUS_URL (the NATS event bus arrives with the defense pipeline)",
+            "object_store": "ARGUS_OBJECT_STORE (object storage arrives with astronomy and RF)",
+        }
+        given = [text for name, text in unsupported.items() if getattr(self, name)]
+        if given:
+            raise ValueError(
+                "not supported yet, unset to start: " + "; ".join(given) + " (docs/operations.md)"
+            )
+        return self
 
     def masked(self) -> dict[str, Any]:
         """The settings as a dict with every secret masked (for display and logs)."""

@@ -63,6 +63,19 @@ app.add_typer(sim_app, name="sim")
 PROGRESS_MIN_BYTES = 300_000
 
 
+def _settings_error(exc: ValueError) -> str:
+    """One line per bad setting: the environment variable and the reason."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return str(exc)
+    parts = []
+    for e in errors():
+        loc = ".".join(str(x) for x in e.get("loc", ()))
+        var = f"ARGUS_{loc.upper()}: " if loc else ""
+        parts.append(var + str(e.get("msg", "")).removeprefix("Value error, "))
+    return "; ".join(parts)
+
+
 def _version(value: bool) -> None:
     if value:
         console.print(f"argus {__version__}")
@@ -84,7 +97,11 @@ def _main(
         ),
     ] = False,
 ) -> None:
-    base = get_settings()
+    try:
+        base = get_settings()
+    except ValueError as exc:  # pydantic's ValidationError: a bad or unsupported ARGUS_* value
+        err_console.print(f"[red]error:[/] settings: {_settings_error(exc)}")
+        raise typer.Exit(2) from None
     state.settings = (
         base.model_copy(update={"database_url": database_url}) if database_url else base
     )

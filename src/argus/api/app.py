@@ -24,6 +24,7 @@ from argus.api.errors import COMMON_RESPONSES, install_error_handlers, problem
 from argus.api.ranking_cache import RankingCache
 from argus.api.routes import auth, tewa
 from argus.api.routes import resources as resource_routes
+from argus.api.uploads import CloseUnreadBodyMiddleware
 from argus.config import Settings, get_settings
 from argus.db import migrate
 from argus.db.reader import AsyncReader
@@ -31,41 +32,6 @@ from argus.db.session import make_engine, make_read_engine, make_sessionmaker
 from argus.logs import get_logger
 
 log = get_logger("argus.api")
-
-
-#: Room for the multipart envelope (boundaries, part headers, the ``partial`` field) around an
-#: uploaded file of ``upload_max_bytes``.
-MULTIPART_SLACK_BYTES = 64 * 1024
-
-
-class UploadLimitMiddleware:
-    """Refuses a track upload whose declared ``Content-Length`` cannot fit the limit, before any
-    byte of it is read: Starlette's multipart parser would otherwise spool the whole body to a
-    temporary file before the handler's own size check (which still guards bodies sent without
-    a length) ever runs."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit + MULTIPART_SLACK_BYTES
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and scope["method"] == "POST"
-            and scope["path"].endswith("/tracks/upload")
-        ):
-            declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"")
-            if declared.isdigit() and int(declared) > self.limit:
-                response = problem(
-                    413,
-                    "Content Too Large",
-                    f"request body: Content-Length {int(declared)} exceeds {self.limit} bytes "
-                    f"(ARGUS_UPLOAD_MAX_BYTES plus {MULTIPART_SLACK_BYTES} for the form)",
-                )
-                response.headers["connection"] = "close"
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 class ObserveMiddleware:
@@ -188,7 +154,9 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
         app.state.celery = make_celery(s)
     install_error_handlers(app)
 
-    app.add_middleware(UploadLimitMiddleware, limit=s.upload_max_bytes)
+    # An upload refused before its body was read (401/403/404/413) closes the connection rather
+    # than letting the server drain the rest; the route reads the body itself, after the checks.
+    app.add_middleware(CloseUnreadBodyMiddleware)
     app.add_middleware(ObserveMiddleware)
 
     @app.get("/health", tags=["ops"], summary="The process is up")

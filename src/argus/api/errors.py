@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from argus.api.deps import authorize_before_validation
@@ -109,6 +110,23 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(service.NotFoundError)
     async def _not_found(_: Request, exc: service.NotFoundError) -> JSONResponse:
         return problem(404, "Not Found", str(exc))
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        # A unique or foreign-key constraint the route's own checks could not see coming: most
+        # often a concurrent request that created the same name first (check-then-insert race),
+        # at flush or at commit. The transaction was rolled back; the request may be retried.
+        log.info(
+            "integrity_conflict",
+            path=request.url.path,
+            error=str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__,
+        )
+        return problem(
+            409,
+            "Conflict",
+            "the change conflicts with the stored state (a unique name taken or a referenced "
+            "object gone, possibly by a concurrent request); nothing was written",
+        )
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:

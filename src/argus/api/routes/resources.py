@@ -8,17 +8,37 @@ import csv
 import datetime as dt
 import io
 import json
+import re
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, HTTPException, Path, Query, Request, UploadFile, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from argus.api.deps import Admin, Operator, SessionDep, Viewer
+from argus.api.errors import PROBLEM_JSON, Problem
 from argus.api.routes.tewa import MAX_ID, scenario_or_404
+from argus.api.schemas_resources import (
+    AssetOut,
+    AssetPage,
+    ParamsOut,
+    PictureOut,
+    SamplePage,
+    ScenarioOut,
+    ScenarioPage,
+    TrackOut,
+    TrackPage,
+    UploadReport,
+    WeaponOut,
+    not_null,
+)
+from argus.api.uploads import read_upload
 from argus.db.models import (
     DefendedAsset,
     Scenario,
@@ -28,10 +48,23 @@ from argus.db.models import (
     TrackSample,
     Weapon,
 )
+from argus.db.session import session_scope
 from argus.tewa import service
 from argus.tewa.ingest import parse_track_text
 
 router = APIRouter(tags=["resources"])
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": Problem.model_json_schema()}},
+    }
+
+
+NAME_TAKEN: dict[int | str, dict[str, Any]] = {
+    409: _problem("the name is taken (also when a concurrent request took it first)")
+}
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
 ScenarioPath = Annotated[int, Path(ge=1, le=MAX_ID, description="scenario id")]
@@ -73,6 +106,18 @@ def _iso(t: dt.datetime | None) -> str | None:
     return None if t is None else t.isoformat().replace("+00:00", "Z")
 
 
+def _flush_or_409(session: Session, detail: str) -> None:
+    """Flush, turning a unique-constraint violation into a 409.
+
+    The check before an insert cannot see a concurrent request's uncommitted row: the loser of
+    such a race fails here (or at commit, which the app-wide IntegrityError handler answers)."""
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=detail) from None
+
+
 # ---- scenarios ----
 
 
@@ -87,13 +132,16 @@ class ScenarioIn(BaseModel):
 
 
 class ScenarioPatch(BaseModel):
+    """Only the fields sent change. ``start_time``, ``end_time`` and ``notes`` may be set to
+    null (cleared); ``name``, ``active`` and ``replay`` may not (422 naming the field)."""
+
     model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: str = not_null(min_length=1, max_length=200)
     start_time: AwareDatetime | None = None
     end_time: AwareDatetime | None = None
     notes: str | None = None
-    active: bool | None = None
-    replay: bool | None = None
+    active: bool = not_null()
+    replay: bool = not_null()
 
 
 def scenario_json(sc: Scenario) -> dict[str, Any]:
@@ -118,7 +166,7 @@ def _check_times(start: dt.datetime | None, end: dt.datetime | None) -> None:
         )
 
 
-@router.get("/api/scenarios", summary="List scenarios")
+@router.get("/api/scenarios", summary="List scenarios", response_model=ScenarioPage)
 def list_scenarios(
     session: SessionDep, _: Viewer, limit: Limit = 100, cursor: Cursor = None
 ) -> dict[str, Any]:
@@ -129,23 +177,31 @@ def list_scenarios(
     "/api/scenarios",
     status_code=201,
     summary="Create a scenario (default model params come with it)",
+    response_model=ScenarioOut,
+    responses=NAME_TAKEN,
 )
 def create_scenario(session: SessionDep, _: Operator, body: ScenarioIn) -> dict[str, Any]:
     _check_times(body.start_time, body.end_time)
+    taken = f"name: scenario {body.name!r} exists"
     if session.scalar(select(Scenario.id).where(Scenario.name == body.name)) is not None:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=f"name: scenario {body.name!r} exists")
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=taken)
     sc = Scenario(**body.model_dump())
     session.add(sc)
-    session.flush()
+    _flush_or_409(session, taken)
     return scenario_json(sc)
 
 
-@router.get("/api/scenarios/{scenario_id}", summary="One scenario")
+@router.get("/api/scenarios/{scenario_id}", summary="One scenario", response_model=ScenarioOut)
 def get_scenario(session: SessionDep, _: Viewer, scenario_id: ScenarioPath) -> dict[str, Any]:
     return scenario_json(scenario_or_404(session, scenario_id))
 
 
-@router.patch("/api/scenarios/{scenario_id}", summary="Change a scenario")
+@router.patch(
+    "/api/scenarios/{scenario_id}",
+    summary="Change a scenario",
+    response_model=ScenarioOut,
+    responses=NAME_TAKEN,
+)
 def patch_scenario(
     session: SessionDep, _: Operator, scenario_id: ScenarioPath, body: ScenarioPatch
 ) -> dict[str, Any]:
@@ -154,12 +210,7 @@ def patch_scenario(
     _check_times(changes.get("start_time", sc.start_time), changes.get("end_time", sc.end_time))
     for k, v in changes.items():
         setattr(sc, k, v)
-    try:
-        session.flush()
-    except IntegrityError:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, detail="name: another scenario has this name"
-        ) from None
+    _flush_or_409(session, "name: another scenario has this name")
     return scenario_json(sc)
 
 
@@ -186,12 +237,15 @@ class AssetIn(BaseModel):
 
 
 class AssetPatch(BaseModel):
+    """Only the fields sent change; ``weapon_range_km`` may be set to null (the scenario's
+    params then apply), the others may not (422 naming the field)."""
+
     model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
-    radius_km: float | None = Field(default=None, ge=0)
-    value: float | None = Field(default=None, ge=0)
+    name: str = not_null(min_length=1, max_length=200)
+    lat: float = not_null(ge=-90, le=90)
+    lon: float = not_null(ge=-180, le=180)
+    radius_km: float = not_null(ge=0)
+    value: float = not_null(ge=0)
     weapon_range_km: float | None = Field(default=None, gt=0)
 
 
@@ -214,38 +268,43 @@ def _asset_or_404(session: Session, da_id: int) -> DefendedAsset:
     return da
 
 
-@router.get("/api/assets", summary="List defended assets")
+@router.get("/api/assets", summary="List defended assets", response_model=AssetPage)
 def list_assets(
     session: SessionDep, _: Viewer, limit: Limit = 100, cursor: Cursor = None
 ) -> dict[str, Any]:
     return _page(session, select(DefendedAsset), DefendedAsset.id, limit, cursor, asset_json)
 
 
-@router.post("/api/assets", status_code=201, summary="Create a defended asset")
+@router.post(
+    "/api/assets",
+    status_code=201,
+    summary="Create a defended asset",
+    response_model=AssetOut,
+    responses=NAME_TAKEN,
+)
 def create_asset(session: SessionDep, _: Operator, body: AssetIn) -> dict[str, Any]:
+    taken = f"name: defended asset {body.name!r} exists"
     if session.scalar(select(DefendedAsset.id).where(DefendedAsset.name == body.name)) is not None:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, detail=f"name: defended asset {body.name!r} exists"
-        )
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=taken)
     da = DefendedAsset(**body.model_dump())
     session.add(da)
-    session.flush()
+    _flush_or_409(session, taken)
     return asset_json(da)
 
 
-@router.patch("/api/assets/{da_id}", summary="Change a defended asset")
+@router.patch(
+    "/api/assets/{da_id}",
+    summary="Change a defended asset",
+    response_model=AssetOut,
+    responses=NAME_TAKEN,
+)
 def patch_asset(
     session: SessionDep, _: Operator, da_id: AssetPath, body: AssetPatch
 ) -> dict[str, Any]:
     da = _asset_or_404(session, da_id)
     for k, v in body.model_dump(exclude_unset=True).items():
         setattr(da, k, v)
-    try:
-        session.flush()
-    except IntegrityError:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, detail="name: another asset has this name"
-        ) from None
+    _flush_or_409(session, "name: another asset has this name")
     return asset_json(da)
 
 
@@ -258,7 +317,11 @@ class AssetSet(BaseModel):
     da_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]]
 
 
-@router.get("/api/scenarios/{scenario_id}/assets", summary="The scenario's defended assets")
+@router.get(
+    "/api/scenarios/{scenario_id}/assets",
+    summary="The scenario's defended assets",
+    response_model=list[AssetOut],
+)
 def scenario_assets(
     session: SessionDep, _: Viewer, scenario_id: ScenarioPath
 ) -> list[dict[str, Any]]:
@@ -268,7 +331,12 @@ def scenario_assets(
     ]
 
 
-@router.put("/api/scenarios/{scenario_id}/assets", summary="Set the scenario's defended assets")
+@router.put(
+    "/api/scenarios/{scenario_id}/assets",
+    summary="Set the scenario's defended assets",
+    response_model=list[AssetOut],
+    responses={409: _problem("a concurrent request changed the set at the same time")},
+)
 def set_scenario_assets(
     session: SessionDep, _: Operator, scenario_id: ScenarioPath, body: AssetSet
 ) -> list[dict[str, Any]]:
@@ -283,7 +351,7 @@ def set_scenario_assets(
     session.flush()
     for i in sorted(set(body.da_ids)):
         session.add(ScenarioAsset(scenario_id=sc.id, da_id=i))
-    session.flush()
+    _flush_or_409(session, "da_ids: the set was changed by a concurrent request; try again")
     return [asset_json(a) for a in service.scenario_assets(session, sc)]
 
 
@@ -307,7 +375,9 @@ def track_json(t: Track) -> dict[str, Any]:
 
 
 @router.get(
-    "/api/scenarios/{scenario_id}/tracks", summary="The scenario's tracks with their latest state"
+    "/api/scenarios/{scenario_id}/tracks",
+    summary="The scenario's tracks with their latest state",
+    response_model=TrackPage,
 )
 def list_tracks(
     session: SessionDep,
@@ -328,15 +398,18 @@ def list_tracks(
 
 
 class TrackPatch(BaseModel):
+    """Only the fields sent change; none may be set to null (422 naming the field)."""
+
     model_config = ConfigDict(extra="forbid")
-    iff: Literal["hostile", "unknown", "friendly"] | None = None
-    threat_class: str | None = Field(default=None, min_length=1, max_length=40)
-    quality: float | None = Field(default=None, ge=0, le=1)
+    iff: Literal["hostile", "unknown", "friendly"] = not_null()
+    threat_class: str = not_null(min_length=1, max_length=40)
+    quality: float = not_null(ge=0, le=1)
 
 
 @router.patch(
     "/api/scenarios/{scenario_id}/tracks/{track_id}",
     summary="Set a track's IFF, threat class or quality",
+    response_model=TrackOut,
 )
 def patch_track(
     session: SessionDep, _: Operator, scenario_id: ScenarioPath, track_id: str, body: TrackPatch
@@ -349,6 +422,7 @@ def patch_track(
 @router.get(
     "/api/scenarios/{scenario_id}/tracks/{track_id}/samples",
     summary="A track's samples in a time window",
+    response_model=SamplePage,
 )
 def list_samples(
     session: SessionDep,
@@ -385,61 +459,168 @@ def list_samples(
     return _page(session, stmt, TrackSample.id, limit, cursor, js)
 
 
-@router.post(
-    "/api/scenarios/{scenario_id}/tracks/upload",
-    summary="Upload a track CSV (same validation and error report as the CLI)",
-    responses={
-        413: {"description": "file larger than ARGUS_UPLOAD_MAX_BYTES"},
-        422: {"description": "rejected rows, each with line, column, value and reason"},
+# ---- upload ----
+
+_UPLOAD_FORM_SCHEMA = {
+    "type": "object",
+    "required": ["file"],
+    "properties": {
+        "file": {
+            "type": "string",
+            "format": "binary",
+            "description": "CSV (or JSON Lines, by a .jsonl/.ndjson file name) with track_id, "
+            "lat, lon, alt_m, speed_mps, heading_deg, timestamp",
+        },
+        "partial": {
+            "type": "boolean",
+            "default": False,
+            "description": "keep the good rows, report the bad",
+        },
     },
-)
-async def upload_tracks(
-    request: Request,
-    session: SessionDep,
-    _: Operator,
-    scenario_id: ScenarioPath,
-    file: Annotated[
-        UploadFile,
-        File(description="CSV with track_id, lat, lon, alt_m, speed_mps, heading_deg, timestamp"),
-    ],
-    partial: Annotated[bool, Form(description="keep the good rows, report the bad")] = False,
+}
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off", ""}
+
+
+def _scenario_exists(factory: sessionmaker[Session], scenario_id: int) -> None:
+    with factory() as session:
+        scenario_or_404(session, scenario_id)
+
+
+def _import_upload(
+    factory: sessionmaker[Session], scenario_id: int, data: bytes, fmt: Any, partial: bool
 ) -> dict[str, Any]:
-    limit = request.app.state.settings.upload_max_bytes
-    data = await file.read(limit + 1)
-    if len(data) > limit:
-        raise HTTPException(
-            status.HTTP_413_CONTENT_TOO_LARGE, detail=f"file: larger than {limit} bytes"
-        )
+    """Decode, parse and import in one worker thread and one transaction, committed on return."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"file: not UTF-8 text (byte {exc.start})"
         ) from None
-    fmt: Literal["csv", "jsonl"] = (
-        "jsonl" if (file.filename or "").lower().endswith((".jsonl", ".ndjson")) else "csv"
-    )
     parsed = parse_track_text(text, fmt)  # TrackFileError (header problems) becomes problem+json
-    sc = scenario_or_404(session, scenario_id)
-    report = service.import_tracks(session, parsed, sc.name, partial=partial, create_scenario=False)
+    with session_scope(factory) as session:
+        sc = scenario_or_404(session, scenario_id)
+        report = service.import_tracks(
+            session, parsed, sc.name, partial=partial, create_scenario=False
+        )
     return report.as_dict()
+
+
+@router.post(
+    "/api/scenarios/{scenario_id}/tracks/upload",
+    summary="Upload a track CSV (same validation and error report as the CLI)",
+    response_model=UploadReport,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"multipart/form-data": {"schema": _UPLOAD_FORM_SCHEMA}},
+        }
+    },
+    responses={
+        413: _problem(
+            "file larger than ARGUS_UPLOAD_MAX_BYTES (the body is refused as it streams in)"
+        ),
+        415: _problem("the body is not multipart/form-data"),
+        422: _problem("rejected rows, each with line, column, value and reason"),
+    },
+)
+async def upload_tracks(request: Request, _: Operator, scenario_id: ScenarioPath) -> dict[str, Any]:
+    """The caller is authenticated and authorized, and the scenario looked up, before any byte
+    of the body is read; the body is then read as it streams in, within ARGUS_UPLOAD_MAX_BYTES,
+    and parsed and written in a worker thread (the event loop keeps serving other requests)."""
+    factory: sessionmaker[Session] = request.app.state.sessionmaker
+    await run_in_threadpool(_scenario_exists, factory, scenario_id)
+    form = await read_upload(
+        request, file_field="file", max_file_bytes=request.app.state.settings.upload_max_bytes
+    )
+    raw_partial = form.fields.get("partial", "false").strip().lower()
+    if raw_partial not in _TRUE | _FALSE:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=f"partial: not a boolean ({raw_partial[:20]!r})",
+        )
+    fmt: Literal["csv", "jsonl"] = (
+        "jsonl" if (form.filename or "").lower().endswith((".jsonl", ".ndjson")) else "csv"
+    )
+    assert form.data is not None  # read_upload answers 422 without a file part
+    return await run_in_threadpool(
+        _import_upload, factory, scenario_id, form.data, fmt, raw_partial in _TRUE
+    )
+
+
+# ---- export ----
+
+#: Rows fetched from the database and written out per step of the scores.csv stream.
+EXPORT_PAGE_ROWS = 2000
+#: A text cell starting with one of these would run as a formula in a spreadsheet (OWASP
+#: "CSV injection"): it is written with a leading single quote.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralize_cell(value: Any) -> Any:
+    """``value`` as a CSV cell that no spreadsheet evaluates: text starting with ``=``, ``+``,
+    ``-``, ``@``, tab or carriage return gets a leading ``'``; numbers and None pass through."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _attachment(filename: str) -> str:
+    """A Content-Disposition that any header encoding accepts, with the UTF-8 name beside it."""
+    ascii_name = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+
+
+WindowFrom = Annotated[
+    AwareDatetime | None,
+    Query(
+        alias="from",
+        description="only scores computed at or after this instant (ISO 8601 with a zone)",
+    ),
+]
+WindowTo = Annotated[
+    AwareDatetime | None,
+    Query(
+        alias="to", description="only scores computed before this instant (ISO 8601 with a zone)"
+    ),
+]
 
 
 @router.get(
     "/api/scenarios/{scenario_id}/scores.csv",
-    summary="Export stored threat scores as CSV",
+    summary="Export stored threat scores as CSV (streamed, in a time window)",
     response_class=StreamingResponse,
     responses={
-        200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "CSV"}
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "CSV"},
+        422: _problem("a bad window: `errors` or `detail` names the field (from, to)"),
     },
 )
 def export_scores(
+    request: Request,
     session: SessionDep,
     _: Viewer,
     scenario_id: ScenarioPath,
-    start: AwareDatetime | None = None,
-    end: AwareDatetime | None = None,
+    from_: WindowFrom = None,
+    to: WindowTo = None,
+    start: Annotated[
+        AwareDatetime | None, Query(deprecated=True, description="old name of `from`")
+    ] = None,
+    end: Annotated[
+        AwareDatetime | None, Query(deprecated=True, description="old name of `to`")
+    ] = None,
 ) -> StreamingResponse:
+    """Rows ordered by computed_at, track_id, da_name; the window is ``from`` <= computed_at <
+    ``to``. Track ids and asset names that a spreadsheet would run as formulas are written with a
+    leading ``'``. The rows are read through a streaming cursor, EXPORT_PAGE_ROWS at a time."""
+    for new, old, new_name, old_name in ((from_, start, "from", "start"), (to, end, "to", "end")):
+        if new is not None and old is not None:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                detail=f"{new_name}: give {new_name} or its old name {old_name}, not both",
+            )
+    lo, hi = from_ or start, to or end
+    if lo is not None and hi is not None and hi <= lo:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="to: must be after from")
     sc = scenario_or_404(session, scenario_id)
     stmt = (
         select(
@@ -453,78 +634,110 @@ def export_scores(
         .where(ThreatScore.scenario_id == sc.id)
         .order_by(ThreatScore.computed_at, Track.track_id, DefendedAsset.name)
     )
-    if start is not None:
-        stmt = stmt.where(ThreatScore.computed_at >= start)
-    if end is not None:
-        stmt = stmt.where(ThreatScore.computed_at <= end)
-    rows = session.execute(stmt).all()
+    if lo is not None:
+        stmt = stmt.where(ThreatScore.computed_at >= lo)
+    if hi is not None:
+        stmt = stmt.where(ThreatScore.computed_at < hi)
+    factory: sessionmaker[Session] = request.app.state.sessionmaker
+    return StreamingResponse(
+        _score_rows(factory, stmt),
+        media_type="text/csv",
+        headers={"Content-Disposition": _attachment(f"scores-{sc.name}.csv".replace(" ", "_"))},
+    )
+
+
+def _score_rows(factory: sessionmaker[Session], stmt: Any) -> Iterator[str]:
+    """The CSV, one piece per page of rows, from a session of its own (the request's session
+    is gone once the handler returned): a server-side cursor on PostgreSQL, SQLite's own
+    stepping cursor, never the whole result in memory."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["computed_at", "track_id", "da_name", *service.SCORE_FIELDS])
-    for r in rows:
-        w.writerow([_iso(r[0]), *("" if v is None else v for v in r[1:])])
-    name = f"scores-{sc.name}.csv".replace(" ", "_")
-    return StreamingResponse(
-        iter([buf.getvalue()]),
-        media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    yield buf.getvalue()
+    with factory() as session:
+        result = session.execute(stmt.execution_options(yield_per=EXPORT_PAGE_ROWS))
+        for rows in result.partitions():
+            buf.seek(0)
+            buf.truncate()
+            w.writerows(
+                [
+                    _iso(r[0]),
+                    neutralize_cell(r[1]),
+                    neutralize_cell(r[2]),
+                    *("" if v is None else v for v in r[3:]),
+                ]
+                for r in rows
+            )
+            yield buf.getvalue()
 
 
 # ---- params ----
 
 
 class ParamsIn(BaseModel):
+    """Only the fields sent change. A ``*_logistic`` ramp may be set to null (a linear
+    normalization instead); the other fields may not (422 naming the field)."""
+
     model_config = ConfigDict(extra="forbid")
-    w_cpa: float | None = Field(default=None, ge=0, le=1)
-    w_tcpa: float | None = Field(default=None, ge=0, le=1)
-    w_tdb: float | None = Field(default=None, ge=0, le=1)
-    w_twrp: float | None = Field(default=None, ge=0, le=1)
-    cpa_scale_km: float | None = Field(default=None, gt=0)
-    tcpa_scale_s: float | None = Field(default=None, gt=0)
-    tdb_scale_km: float | None = Field(default=None, gt=0)
-    twrp_scale_s: float | None = Field(default=None, gt=0)
-    clamp_0_1: bool | None = None
-    weapon_range_km: float | None = Field(default=None, gt=0)
+    w_cpa: float = not_null(ge=0, le=1)
+    w_tcpa: float = not_null(ge=0, le=1)
+    w_tdb: float = not_null(ge=0, le=1)
+    w_twrp: float = not_null(ge=0, le=1)
+    cpa_scale_km: float = not_null(gt=0)
+    tcpa_scale_s: float = not_null(gt=0)
+    tdb_scale_km: float = not_null(gt=0)
+    twrp_scale_s: float = not_null(gt=0)
+    clamp_0_1: bool = not_null()
+    weapon_range_km: float = not_null(gt=0)
     cpa_logistic: dict[str, float] | None = None
     tcpa_logistic: dict[str, float] | None = None
     tdb_logistic: dict[str, float] | None = None
     twrp_logistic: dict[str, float] | None = None
-    use_track_quality: bool | None = None
+    use_track_quality: bool = not_null()
 
 
 class PresetIn(BaseModel):
     preset: str
 
 
-@router.get("/api/scenarios/{scenario_id}/params", summary="The scenario's model params")
+def _params_json(sc: Scenario, row: Any) -> dict[str, Any]:
+    return {"scenario_id": sc.id, "doctrine": sc.doctrine, **service.params_as_dict(row)}
+
+
+@router.get(
+    "/api/scenarios/{scenario_id}/params",
+    summary="The scenario's model params",
+    response_model=ParamsOut,
+)
 def get_params(session: SessionDep, _: Viewer, scenario_id: ScenarioPath) -> dict[str, Any]:
     sc = scenario_or_404(session, scenario_id)
-    return {
-        "scenario_id": sc.id,
-        "doctrine": sc.doctrine,
-        **service.params_as_dict(service.get_model_params(session, sc)),
-    }
+    return _params_json(sc, service.get_model_params(session, sc))
 
 
-@router.put("/api/scenarios/{scenario_id}/params", summary="Change model params (admin)")
+@router.put(
+    "/api/scenarios/{scenario_id}/params",
+    summary="Change model params (admin)",
+    response_model=ParamsOut,
+)
 def put_params(
     session: SessionDep, _: Admin, scenario_id: ScenarioPath, body: ParamsIn
 ) -> dict[str, Any]:
     sc = scenario_or_404(session, scenario_id)
     row = service.set_params(session, sc, **body.model_dump(exclude_unset=True))
-    return {"scenario_id": sc.id, "doctrine": sc.doctrine, **service.params_as_dict(row)}
+    return _params_json(sc, row)
 
 
 @router.post(
-    "/api/scenarios/{scenario_id}/params/preset", summary="Apply a doctrine preset (admin)"
+    "/api/scenarios/{scenario_id}/params/preset",
+    summary="Apply a doctrine preset (admin)",
+    response_model=ParamsOut,
 )
 def put_preset(
     session: SessionDep, _: Admin, scenario_id: ScenarioPath, body: PresetIn
 ) -> dict[str, Any]:
     sc = scenario_or_404(session, scenario_id)
     row = service.apply_preset(session, sc, body.preset)
-    return {"scenario_id": sc.id, "doctrine": sc.doctrine, **service.params_as_dict(row)}
+    return _params_json(sc, row)
 
 
 # ---- weapons ----
@@ -562,7 +775,11 @@ def weapon_json(w: Weapon) -> dict[str, Any]:
     }
 
 
-@router.get("/api/scenarios/{scenario_id}/weapons", summary="The scenario's fire units")
+@router.get(
+    "/api/scenarios/{scenario_id}/weapons",
+    summary="The scenario's fire units",
+    response_model=list[WeaponOut],
+)
 def list_weapons(session: SessionDep, _: Viewer, scenario_id: ScenarioPath) -> list[dict[str, Any]]:
     return [
         weapon_json(w) for w in service.list_weapons(session, scenario_or_404(session, scenario_id))
@@ -573,17 +790,28 @@ def list_weapons(session: SessionDep, _: Viewer, scenario_id: ScenarioPath) -> l
     "/api/scenarios/{scenario_id}/weapons",
     status_code=201,
     summary="Add or replace a fire unit (by call sign)",
+    response_model=WeaponOut,
+    responses={409: _problem("a concurrent request added this call sign first")},
 )
 def add_weapon(
     session: SessionDep, _: Operator, scenario_id: ScenarioPath, body: WeaponIn
 ) -> dict[str, Any]:
     sc = scenario_or_404(session, scenario_id)
-    return weapon_json(service.add_weapon(session, sc, **body.model_dump()))
+    try:
+        w = service.add_weapon(session, sc, **body.model_dump())
+    except IntegrityError:
+        session.rollback()
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail=f"call_sign: {body.call_sign!r} was added by a concurrent request; try again",
+        ) from None
+    return weapon_json(w)
 
 
 @router.get(
     "/api/scenarios/{scenario_id}/picture",
     summary="Every track's state at a time, with a short trail (for maps)",
+    response_model=PictureOut,
 )
 def picture(
     session: SessionDep, _: Viewer, scenario_id: ScenarioPath, at: AwareDatetime | None = None

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from argus.accounts import service as accounts
@@ -22,20 +23,64 @@ def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
+#: Seconds a client is asked to wait (``Retry-After``) after the database was too busy to commit.
+BUSY_RETRY_AFTER_S = 1
+
+
+def _database_error(exc: DBAPIError) -> HTTPException:
+    """The answer for a write the database refused: 409 for a constraint, 503 when it was busy."""
+    if isinstance(exc, IntegrityError):
+        reason = str(exc.orig).splitlines()[0] if exc.orig is not None else "constraint"
+        return HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail=f"the change conflicts with the stored state and was not saved ({reason})",
+        )
+    reason = str(exc.orig).splitlines()[0] if exc.orig is not None else type(exc).__name__
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        detail=f"database busy or unavailable, nothing was saved ({reason}): retry",
+        headers={"Retry-After": str(BUSY_RETRY_AFTER_S)},
+    )
+
+
 def get_session(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed when the handler returns, rolled back on error."""
+    """One transaction per request, committed before the response is sent.
+
+    Used with ``scope="function"`` (``SessionDep``): FastAPI then runs the code after ``yield``
+    when the handler returns, before the response starts, so a commit that fails (SQLite's
+    "database is locked", a constraint checked at commit, a lost connection) becomes an error
+    answer instead of following a 2xx that was already sent. With the default request scope
+    the commit ran after the response, and a DELETE (whose SQL is flushed at commit) answered
+    204 for a row it never deleted.
+
+    A constraint violation (at commit, or flushed by the handler and not caught there) answers
+    409; an operational error (lock timeout, deadlock, connection) 503 with ``Retry-After``.
+    Either way the transaction is rolled back: nothing of the request is stored.
+    """
     session: Session = request.app.state.sessionmaker()
     try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        try:
+            yield session
+        except (IntegrityError, OperationalError) as exc:  # raised by the handler's own flush
+            session.rollback()
+            raise _database_error(exc) from exc
+        except BaseException:
+            session.rollback()
+            raise
+        try:
+            session.commit()
+        except (IntegrityError, OperationalError) as exc:
+            session.rollback()
+            raise _database_error(exc) from exc
+        except BaseException:
+            session.rollback()
+            raise
     finally:
         session.close()
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+#: The request's session; committed when the handler returns, before the response is sent.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def _unauthorized(detail: str) -> HTTPException:

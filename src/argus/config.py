@@ -78,6 +78,23 @@ class Settings(BaseSettings):
         ge=0,
         description="rendered rankings kept per API process, keyed by scenario revision (0 = off)",
     )
+    login_max_failures_per_username: int = Field(
+        default=5, ge=1, description="failed logins per username within the window before 429"
+    )
+    login_max_failures_per_address: int = Field(
+        default=20,
+        ge=1,
+        description="failed logins per client address within the window before 429",
+    )
+    login_failure_window_s: float = Field(
+        default=900.0, gt=0, description="window (seconds) in which failed logins are counted"
+    )
+    password_hash_concurrency: int = Field(
+        default=2, ge=1, description="argon2 hashes/verifies at once per API process"
+    )
+    password_hash_wait_s: float = Field(
+        default=2.0, ge=0, description="longest wait (seconds) for a hashing slot before 503"
+    )
     host: str = Field(default="127.0.0.1", description="address `argus serve` binds")
     port: int = Field(default=8000, ge=1, le=65535, description="port `argus serve` binds")
 

@@ -29,3 +29,12 @@ RANKING_CACHE = Counter(
     "Ranking requests answered from the per-revision cache (hit) or computed (miss)",
     ["result"],
 )
+LOGINS_THROTTLED = Counter(
+    "argus_logins_throttled_total",
+    "Logins refused with 429 after repeated failures, by what was throttled",
+    ["scope"],
+)
+PASSWORD_HASHING_BUSY = Counter(
+    "argus_password_hashing_busy_total",
+    "Requests refused with 503 because no password-hashing slot was free in time",
+)

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from argus import metrics
 from argus.accounts import service as accounts
 from argus.accounts import tokens
 from argus.accounts.service import UserInfo
+from argus.accounts.throttle import HashingBusy, HashLimiter, LoginThrottle
 from argus.config import Settings
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/login", auto_error=False)
@@ -22,20 +26,64 @@ def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
+#: Seconds a client is asked to wait (``Retry-After``) after the database was too busy to commit.
+BUSY_RETRY_AFTER_S = 1
+
+
+def _database_error(exc: DBAPIError) -> HTTPException:
+    """The answer for a write the database refused: 409 for a constraint, 503 when it was busy."""
+    if isinstance(exc, IntegrityError):
+        reason = str(exc.orig).splitlines()[0] if exc.orig is not None else "constraint"
+        return HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail=f"the change conflicts with the stored state and was not saved ({reason})",
+        )
+    reason = str(exc.orig).splitlines()[0] if exc.orig is not None else type(exc).__name__
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        detail=f"database busy or unavailable, nothing was saved ({reason}): retry",
+        headers={"Retry-After": str(BUSY_RETRY_AFTER_S)},
+    )
+
+
 def get_session(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed when the handler returns, rolled back on error."""
+    """One transaction per request, committed before the response is sent.
+
+    Used with ``scope="function"`` (``SessionDep``): FastAPI then runs the code after ``yield``
+    when the handler returns, before the response starts, so a commit that fails (SQLite's
+    "database is locked", a constraint checked at commit, a lost connection) becomes an error
+    answer instead of following a 2xx that was already sent. With the default request scope
+    the commit ran after the response, and a DELETE (whose SQL is flushed at commit) answered
+    204 for a row it never deleted.
+
+    A constraint violation (at commit, or flushed by the handler and not caught there) answers
+    409; an operational error (lock timeout, deadlock, connection) 503 with ``Retry-After``.
+    Either way the transaction is rolled back: nothing of the request is stored.
+    """
     session: Session = request.app.state.sessionmaker()
     try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        try:
+            yield session
+        except (IntegrityError, OperationalError) as exc:  # raised by the handler's own flush
+            session.rollback()
+            raise _database_error(exc) from exc
+        except BaseException:
+            session.rollback()
+            raise
+        try:
+            session.commit()
+        except (IntegrityError, OperationalError) as exc:
+            session.rollback()
+            raise _database_error(exc) from exc
+        except BaseException:
+            session.rollback()
+            raise
     finally:
         session.close()
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+#: The request's session; committed when the handler returns, before the response is sent.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def _unauthorized(detail: str) -> HTTPException:
@@ -61,13 +109,54 @@ def claims_from_token(settings: Settings, token: str | None) -> tokens.TokenClai
 def user_from_token(settings: Settings, read_engine: Engine, token: str | None) -> UserInfo:
     """The active user behind an access token (synchronous form, for worker threads)."""
     claims = claims_from_token(settings, token)
-    return _active(accounts.lookup_user(read_engine, claims.username))
+    return current_holder(accounts.lookup_user(read_engine, claims.username), claims)
 
 
-def _active(user: UserInfo | None) -> UserInfo:
+def current_holder(user: UserInfo | None, claims: tokens.TokenClaims) -> UserInfo:
+    """``user`` if it is active and the token was issued under its current token version (a
+    password, role or activation change since then revokes the token), else 401."""
     if user is None or not user.active:
         raise _unauthorized("user unknown or deactivated")
+    if claims.version != user.token_version:
+        raise _unauthorized(
+            "token revoked: the password, role or status of this user changed since it was "
+            "issued; log in again"
+        )
     return user
+
+
+def login_guards(request: Request) -> tuple[LoginThrottle, HashLimiter]:
+    """This API process's login throttle and password-hashing limiter (made on first use)."""
+    state = request.app.state
+    guards: tuple[LoginThrottle, HashLimiter] | None = getattr(state, "login_guards", None)
+    if guards is None:
+        s: Settings = state.settings
+        guards = (
+            LoginThrottle(
+                s.login_max_failures_per_username,
+                s.login_max_failures_per_address,
+                s.login_failure_window_s,
+            ),
+            HashLimiter(s.password_hash_concurrency, s.password_hash_wait_s),
+        )
+        state.login_guards = guards
+    return guards
+
+
+@contextmanager
+def hashing_slot(request: Request) -> Iterator[None]:
+    """Run a password hash or verify in one of the process's bounded slots; 503 when none is
+    free within ``ARGUS_PASSWORD_HASH_WAIT_S``."""
+    try:
+        with login_guards(request)[1].slot():
+            yield
+    except HashingBusy as exc:
+        metrics.PASSWORD_HASHING_BUSY.inc()
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail=str(exc),
+            headers={"Retry-After": str(BUSY_RETRY_AFTER_S)},
+        ) from None
 
 
 async def current_user(
@@ -75,13 +164,14 @@ async def current_user(
 ) -> UserInfo:
     """The active user behind the bearer token, checked against the database on every request.
 
-    Not cached: a deactivated user or a changed role takes effect on the next request. The token
+    Not cached: a deactivated user or a changed role takes effect on the next request, and a
+    token issued before a password, role or activation change is refused (token version). The token
     is checked on the event loop and the lookup awaited there too (``AsyncReader``), so an
     authenticated request costs no worker-thread hand-off.
     """
     claims = claims_from_token(request.app.state.settings, token)
     row = await request.app.state.reader.first(accounts.USER_BY_NAME, {"username": claims.username})
-    return _active(accounts.user_info(row))
+    return current_holder(accounts.user_info(row), claims)
 
 
 CurrentUser = Annotated[UserInfo, Depends(current_user)]

@@ -37,6 +37,11 @@ class User(TimestampMixin, Base):
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     role: Mapped[str] = mapped_column(String(20), nullable=False, server_default=text("'viewer'"))
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    #: Bumped by a password change, a role change and a (de)activation: every token carries
+    #: the version it was issued under and is refused once it no longer matches.
+    token_version: Mapped[int] = mapped_column(
+        Integer, nullable=False, server_default=text("0"), default=0
+    )
 
 
 class Job(TimestampMixin, Base):
@@ -65,3 +70,27 @@ class Job(TimestampMixin, Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class RefreshToken(Base):
+    """A refresh token issued to a user (by its ``jti``), for rotation with reuse detection.
+
+    One login starts a family; each use marks the token used and issues the next one of the
+    same family. Presenting a token already used revokes the whole family (``revoked_at``).
+    """
+
+    __tablename__ = "refresh_token"
+    __table_args__ = (
+        Index("ix_refresh_token_family", "family_id"),
+        Index("ix_refresh_token_user", "user_id"),
+    )
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("app_user.id", ondelete="CASCADE"), nullable=False
+    )
+    family_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)

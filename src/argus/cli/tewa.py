@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from typing import Annotated, Any
@@ -48,8 +49,14 @@ def compute_threats(
         typer.Option("--weapon-range-km", help="Override the weapon release range for this call."),
     ] = None,
     persist: Annotated[
-        bool, typer.Option("--persist/--no-persist", help="Store the scores (threat_score).")
-    ] = True,
+        bool | None,
+        typer.Option(
+            "--persist/--no-persist",
+            help="Store the scores. Without --at (a live evaluation at the scenario's own now, "
+            "which feeds the live board): stored unless --no-persist. With --at (a what-if): "
+            "stored, as a what-if apart from the live board, only with --persist.",
+        ),
+    ] = None,
     as_json: Annotated[
         bool,
         typer.Option("--json", help="JSON array, one object per (track, DA); null for infinities."),
@@ -57,12 +64,16 @@ def compute_threats(
 ) -> None:
     """Compute CPA, TCPA, TDB, TWRP and the threat score of every track against the scenario's assets."""
     from argus.db.models import DefendedAsset
+    from argus.jobs.tasks import scenario_time
     from argus.tewa import service
 
-    when = parse_when(at)
+    live = at is None
+    store = live if persist is None else persist
     with session_scope_from_settings() as s:
         try:
             sc = service.get_scenario(s, scenario)
+            now = dt.datetime.now(dt.UTC)
+            when = scenario_time(sc, now) if live else parse_when(at)
             da_ids = None
             if da:
                 from sqlalchemy import select
@@ -82,7 +93,9 @@ def compute_threats(
                 da_ids=da_ids,
                 method=method,
                 weapon_range_km=weapon_range_km,
-                persist=persist,
+                persist=store,
+                live=live and store,
+                evaluated_at=now,
             )
         except (service.NotFoundError, service.ValidationError) as exc:
             raise fail(str(exc)) from None
@@ -123,8 +136,8 @@ def compute_threats(
         notes.append(f"stale (no sample within the extrapolation limit): {', '.join(res.stale)}")
     if res.not_started:
         notes.append(f"not started yet: {', '.join(res.not_started)}")
-    if persist:
-        notes.append(f"{res.persisted} scores stored")
+    if store:
+        notes.append(f"{res.persisted} scores stored" + (" (what-if)" if res.what_if else ""))
     for n in notes:
         console.print(f"[dim]{n}[/]")
 
@@ -139,6 +152,9 @@ def rank(
         str | None, typer.Option("--da", help="Rank for one defended asset (default: global).")
     ] = None,
     top: Annotated[int | None, typer.Option("--top", min=1, help="Keep the best N.")] = None,
+    what_if: Annotated[
+        bool, typer.Option("--what-if", help="Rank the stored what-ifs instead of live scores.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Rank threats from stored scores: latest score per track, by score, then TCPA, then track id."""
@@ -156,7 +172,9 @@ def rank(
                 da_id = s.scalar(select(DefendedAsset.id).where(DefendedAsset.name == da))
                 if da_id is None:
                     raise fail(f"--da: no defended asset named {da!r}")
-            ranked = service.rank(s, sc, at=when, da_id=da_id, top_n=top)
+            ranked = service.rank(
+                s, sc, at=when if at is not None else None, da_id=da_id, top_n=top, what_if=what_if
+            )
         except (service.NotFoundError, service.ValidationError) as exc:
             raise fail(str(exc)) from None
     if as_json:

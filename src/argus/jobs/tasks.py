@@ -56,15 +56,18 @@ def tick_time(now: dt.datetime, interval_s: float) -> dt.datetime:
 
 def _compute_one(session: Session, scenario: Scenario, stamp: dt.datetime) -> dict[str, Any]:
     when = scenario_time(scenario, stamp)
-    res = service.compute_at(session, scenario, when, persist=True, computed_at=stamp)
+    # A live evaluation: described time = the scenario's own now, evaluated at the tick.
+    res = service.compute_at(session, scenario, when, persist=True, live=True, evaluated_at=stamp)
     slow = float(os.environ.get("ARGUS_TEST_BATCH_DELAY_S", "0") or 0)
     if slow > 0:  # test hook: hold the transaction open so a test can kill the worker mid-batch
         time.sleep(slow)
     return {
         "scenario_id": scenario.id,
         "scenario": scenario.name,
-        "computed_at": stamp.isoformat(),
-        "evaluated_at": when.isoformat(),
+        # The time the scores describe (for a replay, the point of its loop) and when they were
+        # evaluated (the tick or the compute_now stamp: wall-clock UTC).
+        "computed_at": when.isoformat(),
+        "evaluated_at": stamp.isoformat(),
         "pairs": res.n_pairs,
         "written": res.persisted,
         "stale": res.stale,
@@ -128,7 +131,8 @@ def periodic_compute_threats(
     stamp = tick_time(
         dt.datetime.fromisoformat(now) if now else dt.datetime.now(dt.UTC), interval_s
     )
-    results = []
+    results: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
     try:
         if job_id:
             with session_scope(factory) as s:
@@ -156,15 +160,36 @@ def periodic_compute_threats(
                 )
             )
         for sid in ids:
+            # One scenario failing (bad data, a constraint) rolls back its own transaction
+            # only: the others are still computed and stored.
             started = time.perf_counter()
-            with session_scope(factory) as s:
-                sc = s.get(Scenario, sid)
-                if sc is None:
-                    continue
-                results.append(_compute_one(s, sc, stamp))
+            try:
+                with session_scope(factory) as s:
+                    sc = s.get(Scenario, sid)
+                    if sc is None:
+                        continue
+                    results.append(_compute_one(s, sc, stamp))
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"[:2000]
+                failures.append({"scenario_id": sid, "error": error})
+                metrics.JOB_FAILURES.labels(task="periodic_scenario").inc()
+                log.error(
+                    "periodic_scenario_failed",
+                    scenario_id=sid,
+                    computed_at=stamp.isoformat(),
+                    error=error,
+                )
+                continue
             _observe(time.perf_counter() - started)
         if job_id:
-            _job_state(factory, job_id, "succeeded", result={"scenarios": results})
+            _job_state(
+                factory,
+                job_id,
+                "succeeded",
+                result={"scenarios": results, "failed": failures},
+                error="; ".join(f"scenario {f['scenario_id']}: {f['error']}" for f in failures)
+                or None,
+            )
         _notify(results)
         return results
     finally:
@@ -205,16 +230,33 @@ def new_job(
     scenario_id: int | None,
     params: dict[str, Any],
     idempotency_key: str | None = None,
+    *,
+    caller: str | None = None,
 ) -> tuple[Job, bool]:
-    """A job row (queued); with a key already used, the first job instead (and False)."""
+    """A job row (queued); with a key this caller already used for this scenario, the first
+    job instead (and False). A key is scoped to (scenario, caller): the same key from another
+    user or for another scenario is a new job, never someone else's result."""
+
+    def first() -> Job | None:
+        return session.scalar(
+            select(Job).where(
+                Job.idempotency_key == idempotency_key,
+                Job.scenario_id.is_(None)
+                if scenario_id is None
+                else Job.scenario_id == scenario_id,
+                Job.created_by.is_(None) if caller is None else Job.created_by == caller,
+            )
+        )
+
     if idempotency_key:
-        existing = session.scalar(select(Job).where(Job.idempotency_key == idempotency_key))
+        existing = first()
         if existing is not None:
             return existing, False
     job = Job(
         id=str(uuid.uuid4()),
         kind=kind,
         scenario_id=scenario_id,
+        created_by=caller,
         params=params,
         idempotency_key=idempotency_key,
         status="queued",
@@ -224,7 +266,7 @@ def new_job(
             session.add(job)
             session.flush()
     except IntegrityError:
-        existing = session.scalar(select(Job).where(Job.idempotency_key == idempotency_key))
+        existing = first() if idempotency_key else None
         if existing is None:
             raise
         return existing, False

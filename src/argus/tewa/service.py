@@ -35,6 +35,7 @@ from argus.db.models import (
     TrackSample,
     Weapon,
 )
+from argus.db.models.tewa import ThreatScoreWhatIf
 from argus.logs import get_logger
 from argus.tewa import assignment as assignment_engine
 from argus.tewa import demo, kinematics, presets, scoring
@@ -521,8 +522,13 @@ class ComputeResult:
     not_started: list[str]
     persisted: int = 0
     columns: PairColumns | None = None
-    #: The stamp of the stored rows (set when persisted).
+    #: The time the stored rows describe (``when``; set when persisted).
     computed_at: dt.datetime | None = None
+    #: When the rows were computed (wall-clock UTC; set when persisted).
+    evaluated_at: dt.datetime | None = None
+    #: False only for a live computation (compute_now, the periodic tick), which feeds the
+    #: live board; anything else is a what-if, stored (when asked) in threat_score_what_if.
+    what_if: bool = True
 
     @property
     def n_pairs(self) -> int:
@@ -562,7 +568,13 @@ class ComputeResult:
             "stale": self.stale,
             "not_started": self.not_started,
             "persisted": self.persisted,
+            "what_if": self.what_if,
+            "evaluated_at": _iso(self.evaluated_at),
         }
+
+
+def _iso(t: dt.datetime | None) -> str | None:
+    return None if t is None else t.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def _finite_or_none(x: float) -> float | None:
@@ -683,16 +695,23 @@ def compute_at(
     method: str = "linear",
     weapon_range_km: float | None = None,
     persist: bool = False,
+    live: bool = False,
     max_extrapolation_s: float = state_engine.DEFAULT_MAX_EXTRAPOLATION_S,
-    computed_at: dt.datetime | None = None,
+    evaluated_at: dt.datetime | None = None,
 ) -> ComputeResult:
     """Threat scores of every track of ``scenario`` against its DAs at ``when``.
 
     Each track's state at ``when`` comes from its samples (``method`` "linear" or "latest";
     dead-reckoned up to ``max_extrapolation_s`` after the last sample, else stale); a track
-    without samples uses its row. With ``persist`` all scores go into ``threat_score`` in one
-    statement, stamped ``computed_at`` (default ``when``); a repeated (scenario, computed_at)
-    writes nothing twice.
+    without samples uses its row. Nothing is stored unless ``persist``; then all scores go in
+    one statement, ``computed_at = when`` (the time they describe) and ``evaluated_at`` (when
+    they were computed; default: the wall clock now):
+
+    - ``live=True`` (compute_now, the periodic tick only: ``when`` is the scenario's own "now"):
+      into ``threat_score``, which feeds the live board. A repeated (scenario, described time,
+      evaluated_at) writes nothing twice; a later evaluation of a described time already stored
+      (a replay scenario on its next loop) updates those rows in place.
+    - otherwise a what-if: into ``threat_score_what_if``, never touching the live board.
     """
     if when.tzinfo is None or when.utcoffset() is None:
         raise ValidationError("when: must carry a time zone (e.g. 2025-06-01T06:03:00Z)")
@@ -702,6 +721,8 @@ def compute_at(
         raise ValidationError(
             f"weapon_range_km: must be a finite number > 0, got {weapon_range_km}"
         )
+    if live and not persist:
+        raise ValidationError("live: a live computation is always stored (persist=True)")
     when = when.astimezone(dt.UTC)
     assets = scenario_assets(session, scenario, da_ids)
     params = engine_params(session, scenario)
@@ -719,7 +740,10 @@ def compute_at(
         .where(Track.scenario_id == scenario.id)
         .order_by(Track.track_id)
     ).all()
-    result = ComputeResult(scenario.id, scenario.name, when, method, [], [])
+    result = ComputeResult(scenario.id, scenario.name, when, method, [], [], what_if=not live)
+    if persist:
+        result.computed_at = when
+        result.evaluated_at = (evaluated_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     if not tracks or not assets:
         return result
 
@@ -784,10 +808,15 @@ def compute_at(
         quality=None if quality is None else np.repeat(quality, n_da),
     )
     if persist:
-        stamp = (computed_at or when).astimezone(dt.UTC)
-        result.computed_at = stamp
+        assert result.evaluated_at is not None
         result.persisted = _persist_scores(
-            session, scenario.id, stamp, result.columns, params.weights
+            session,
+            scenario.id,
+            when,
+            result.evaluated_at,
+            result.columns,
+            params.weights,
+            live=live,
         )
     return result
 
@@ -933,11 +962,16 @@ def _persist_scores(
     session: Session,
     scenario_id: int,
     stamp: dt.datetime,
+    evaluated_at: dt.datetime,
     cols: PairColumns,
     weights: tuple[float, float, float, float],
+    *,
+    live: bool,
 ) -> int:
     """All rows of one batch in the caller's transaction, straight from the engine's arrays (no
-    Python object per row); rows already stored for this computed_at are kept. PostgreSQL: one
+    Python object per row). ``live``: into threat_score, where a row already stored for this
+    described time is replaced only by a later evaluation (a replay's next loop), so a
+    duplicated tick writes nothing; else into threat_score_what_if. PostgreSQL: one
     ``INSERT … SELECT FROM unnest(…)`` statement whatever the batch size. SQLite (no array
     parameters): one prepared ``INSERT`` run by the driver's executemany over all rows. The
     caller commits, so a batch is all-or-nothing. Returns the rows written.
@@ -958,34 +992,71 @@ def _persist_scores(
         "w_tdb": weights[2],
         "w_twrp": weights[3],
         "computed_at": stamp,
+        "evaluated_at": evaluated_at,
     }
+    table = "threat_score" if live else "threat_score_what_if"
+    conflict = (_LIVE_CONFLICT if live else _WHAT_IF_CONFLICT).format(table=table)
     if session.get_bind().dialect.name == "postgresql":
-        result: Any = session.execute(_PG_INSERT, {**per_row, **batch})
+        result: Any = session.execute(
+            sa_text(_PG_INSERT.format(table=table, conflict=conflict)), {**per_row, **batch}
+        )
         return int(result.rowcount)  # one statement: its rowcount is exactly the rows written
-    # SQLite: the batch-wide values repeat per row; the timestamp in the text form SQLAlchemy's
-    # SQLite DATETIME stores (naive UTC), so range queries compare like with like.
+    # SQLite: the batch-wide values repeat per row; the timestamps in the text form
+    # SQLAlchemy's SQLite DATETIME stores (naive UTC), so range queries compare like with like.
     batch["computed_at"] = bulk.sqlite_datetime_text(stamp)
+    batch["evaluated_at"] = bulk.sqlite_datetime_text(evaluated_at)
     names = [*per_row, *batch]
     rows = list(zip(*per_row.values(), *([v] * len(cols) for v in batch.values()), strict=True))
     sql = (
-        f"INSERT INTO threat_score ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "  # noqa: S608 - constant column names
-        "ON CONFLICT (scenario_id, track_id, da_id, computed_at) DO NOTHING"
+        f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "  # noqa: S608 - constant table and column names
+        + conflict
     )
     # sqlite3 sums the rows each execution changed (rows skipped by ON CONFLICT and the
     # triggers' own updates are not counted), so rowcount is the rows written.
     return int(session.connection().exec_driver_sql(sql, rows).rowcount)
 
 
+#: Live rows: one per (scenario, track, DA, described time); a later evaluation of the same
+#: described time (a replay scenario's next loop) replaces the stored values, a duplicate of
+#: one evaluation (a redelivered task) writes nothing.
+_LIVE_CONFLICT = (
+    "ON CONFLICT (scenario_id, track_id, da_id, computed_at) DO UPDATE SET "
+    + ", ".join(
+        f"{c} = excluded.{c}"
+        for c in (
+            "cpa_km",
+            "tcpa_s",
+            "tdb_km",
+            "twrp_s",
+            "n_cpa",
+            "n_tcpa",
+            "n_tdb",
+            "n_twrp",
+            "score",
+            "quality",
+            "w_cpa",
+            "w_tcpa",
+            "w_tdb",
+            "w_twrp",
+            "evaluated_at",
+        )
+    )
+    + " WHERE excluded.evaluated_at > {table}.evaluated_at"
+)
+_WHAT_IF_CONFLICT = (
+    "ON CONFLICT (scenario_id, track_id, da_id, computed_at, evaluated_at) DO NOTHING"
+)
+
 #: A batch on PostgreSQL: each per-row column one array parameter, the batch-wide values
-#: (scenario, weights, computed_at) scalars, one statement (``_persist_scores``).
-_PG_INSERT = sa_text(
-    """
-    INSERT INTO threat_score (
+#: (scenario, weights, computed_at, evaluated_at) scalars, one statement (``_persist_scores``).
+#: ``{table}`` and ``{conflict}`` are filled from the constants above, never from input.
+_PG_INSERT = """
+    INSERT INTO {table} (
         track_id, da_id, cpa_km, tcpa_s, tdb_km, twrp_s, n_cpa, n_tcpa, n_tdb, n_twrp, score,
-        quality, scenario_id, w_cpa, w_tcpa, w_tdb, w_twrp, computed_at)
+        quality, scenario_id, w_cpa, w_tcpa, w_tdb, w_twrp, computed_at, evaluated_at)
     SELECT u.track_id, u.da_id, u.cpa_km, u.tcpa_s, u.tdb_km, u.twrp_s, u.n_cpa, u.n_tcpa,
         u.n_tdb, u.n_twrp, u.score, u.quality,
-        :scenario_id, :w_cpa, :w_tcpa, :w_tdb, :w_twrp, :computed_at
+        :scenario_id, :w_cpa, :w_tcpa, :w_tdb, :w_twrp, :computed_at, :evaluated_at
     FROM unnest(
         CAST(:track_id AS bigint[]), CAST(:da_id AS bigint[]),
         CAST(:cpa_km AS float8[]), CAST(:tcpa_s AS float8[]),
@@ -995,9 +1066,8 @@ _PG_INSERT = sa_text(
         CAST(:score AS float8[]), CAST(:quality AS float8[])
     ) AS u(track_id, da_id, cpa_km, tcpa_s, tdb_km, twrp_s, n_cpa, n_tcpa, n_tdb, n_twrp,
            score, quality)
-    ON CONFLICT (scenario_id, track_id, da_id, computed_at) DO NOTHING
+    {conflict}
     """
-)
 
 
 # ---- ranking and history ----
@@ -1018,7 +1088,12 @@ class RankedThreat:
     n_tcpa: float | None
     n_tdb: float | None
     n_twrp: float | None
+    #: The time the score describes.
     computed_at: dt.datetime
+    #: When it was computed (wall-clock UTC).
+    evaluated_at: dt.datetime
+    #: True when the row is a stored what-if (threat_score_what_if), never the live board.
+    what_if: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return _flat_json(self)
@@ -1031,8 +1106,15 @@ def latest_scores(
     da_id: int | None = None,
     *,
     best_per_track: bool = False,
+    what_if: bool = False,
 ) -> list[Any]:
-    """For each (track, DA) of the scenario, its latest threat_score row at or before ``at``.
+    """For each (track, DA) of the scenario, its latest score row at or before ``at``.
+
+    Live (``what_if`` False): without ``at``, the most recently evaluated live row of each
+    pair (threat_score_latest, kept by triggers): the live board follows the scenario's own
+    "now", which for a replay scenario goes back to the start after every loop. With ``at``:
+    the row describing the newest time <= ``at`` (the most recently evaluated of equals).
+    ``what_if``: the same two rules over the stored what-ifs (threat_score_what_if).
 
     With ``best_per_track`` the database also keeps only each track's best pair (highest score,
     then the smaller TCPA with unknown or negative TCPA last, then the smaller DA id), so a
@@ -1041,7 +1123,7 @@ def latest_scores(
     SQLite (>= 3.25); on PostgreSQL the first reads the unique (scenario_id, track_id, da_id,
     computed_at) index in order, where the former ``GROUP BY`` + join probed it once per pair.
     """
-    ts = ThreatScore
+    ts: Any = ThreatScoreWhatIf if what_if else ThreatScore
     conds = [ts.scenario_id == scenario.id]
     if at is not None:
         conds.append(ts.computed_at <= at)
@@ -1060,9 +1142,10 @@ def latest_scores(
         ts.n_tdb,
         ts.n_twrp,
         ts.computed_at,
+        ts.evaluated_at,
     ]
     rows: Any
-    if at is None:
+    if at is None and not what_if:
         # "Now": the newest row of each pair is kept by triggers in threat_score_latest
         # (migration 0010), one row per pair whatever the stored history.
         lt = ThreatScoreLatest
@@ -1077,9 +1160,12 @@ def latest_scores(
             .subquery("pairs")
         )
     else:
-        newest = func.row_number().over(
-            partition_by=(ts.track_id, ts.da_id), order_by=(ts.computed_at.desc(), ts.id.desc())
+        order = (
+            (ts.evaluated_at.desc(), ts.id.desc())
+            if at is None
+            else (ts.computed_at.desc(), ts.evaluated_at.desc(), ts.id.desc())
         )
+        newest = func.row_number().over(partition_by=(ts.track_id, ts.da_id), order_by=order)
         latest = select(*cols, newest.label("rn")).where(*conds).subquery("latest")
         rows = select(latest).where(latest.c.rn == 1).subquery("pairs")
     if best_per_track:
@@ -1112,8 +1198,10 @@ def rank(
     at: dt.datetime | None = None,
     da_id: int | None = None,
     top_n: int | None = None,
+    what_if: bool = False,
 ) -> list[RankedThreat]:
-    """Latest-per-track ranking at ``at`` (default: now), per DA or global.
+    """Latest-per-track ranking at ``at`` (default: now), per DA or global; ``what_if``:
+    over the stored what-ifs instead of the live scores (see :func:`latest_scores`).
 
     Per DA: one row per track, by score descending, ties broken by smaller tcpa_s (unknown
     last) then track_id. Global: each track once, with its highest score over the DAs and
@@ -1139,7 +1227,9 @@ def rank(
                 f"da_id: defended asset {da_id} is not in scenario {scenario.name!r} "
                 f"(it has {list(have)}) and no score was stored for it"
             )
-    rows = latest_scores(session, scenario, at, da_id, best_per_track=da_id is None)
+    rows = latest_scores(
+        session, scenario, at, da_id, best_per_track=da_id is None, what_if=what_if
+    )
     if not rows:
         return []
     track = np.array([r[0] for r in rows], dtype=object)
@@ -1173,9 +1263,41 @@ def rank(
                 n_tdb=r[10],
                 n_twrp=r[11],
                 computed_at=r[12],
+                evaluated_at=r[13],
+                what_if=what_if,
             )
         )
     return out
+
+
+def _score_row_json(r: Any, what_if: bool) -> dict[str, Any]:
+    return {
+        "computed_at": _iso(r.computed_at),
+        "evaluated_at": _iso(r.evaluated_at),
+        "what_if": what_if,
+        "score": r.score,
+        "cpa_km": r.cpa_km,
+        "tcpa_s": r.tcpa_s,
+        "tdb_km": r.tdb_km,
+        "twrp_s": r.twrp_s,
+        "n_cpa": r.n_cpa,
+        "n_tcpa": r.n_tcpa,
+        "n_tdb": r.n_tdb,
+        "n_twrp": r.n_twrp,
+        "weights": None
+        if r.w_cpa is None
+        else {"cpa": r.w_cpa, "tcpa": r.w_tcpa, "tdb": r.w_tdb, "twrp": r.w_twrp},
+        "quality": r.quality,
+    }
+
+
+def _track_pk(session: Session, scenario: Scenario, track_id: str) -> int:
+    pk = session.scalar(
+        select(Track.id).where(Track.scenario_id == scenario.id, Track.track_id == track_id)
+    )
+    if pk is None:
+        raise NotFoundError(f"no track {track_id!r} in scenario {scenario.name!r}")
+    return int(pk)
 
 
 def score_history(
@@ -1185,40 +1307,47 @@ def score_history(
     da_id: int,
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
+    *,
+    what_if: bool = False,
 ) -> list[dict[str, Any]]:
-    """Every stored score of one (track, DA) pair in [start, end], oldest first (for plots)."""
-    track = session.scalar(
-        select(Track).where(Track.scenario_id == scenario.id, Track.track_id == track_id)
-    )
-    if track is None:
-        raise NotFoundError(f"no track {track_id!r} in scenario {scenario.name!r}")
-    ts = ThreatScore
-    q = select(ts).where(ts.scenario_id == scenario.id, ts.track_id == track.id, ts.da_id == da_id)
+    """Every stored score of one (track, DA) pair describing a time in [start, end], by
+    described time then evaluation (for plots); live scores, or with ``what_if`` the stored
+    what-ifs."""
+    pk = _track_pk(session, scenario, track_id)
+    ts: Any = ThreatScoreWhatIf if what_if else ThreatScore
+    q = select(ts).where(ts.scenario_id == scenario.id, ts.track_id == pk, ts.da_id == da_id)
     if start is not None:
         q = q.where(ts.computed_at >= start)
     if end is not None:
         q = q.where(ts.computed_at <= end)
-    out = []
-    for r in session.scalars(q.order_by(ts.computed_at)):
-        out.append(
-            {
-                "computed_at": r.computed_at.isoformat().replace("+00:00", "Z"),
-                "score": r.score,
-                "cpa_km": r.cpa_km,
-                "tcpa_s": r.tcpa_s,
-                "tdb_km": r.tdb_km,
-                "twrp_s": r.twrp_s,
-                "n_cpa": r.n_cpa,
-                "n_tcpa": r.n_tcpa,
-                "n_tdb": r.n_tdb,
-                "n_twrp": r.n_twrp,
-                "weights": None
-                if r.w_cpa is None
-                else {"cpa": r.w_cpa, "tcpa": r.w_tcpa, "tdb": r.w_tdb, "twrp": r.w_twrp},
-                "quality": r.quality,
-            }
+    rows = session.scalars(q.order_by(ts.computed_at, ts.evaluated_at, ts.id))
+    return [_score_row_json(r, what_if) for r in rows]
+
+
+def latest_score(
+    session: Session, scenario: Scenario, track_id: str, da_id: int, *, what_if: bool = False
+) -> dict[str, Any] | None:
+    """The score of one (track, DA) the board shows: the most recently evaluated live one (the
+    entry of threat_score_latest), or with ``what_if`` the most recently evaluated what-if;
+    None when none is stored."""
+    pk = _track_pk(session, scenario, track_id)
+    r: Any
+    if what_if:
+        w = ThreatScoreWhatIf
+        r = session.scalar(
+            select(w)
+            .where(w.scenario_id == scenario.id, w.track_id == pk, w.da_id == da_id)
+            .order_by(w.evaluated_at.desc(), w.id.desc())
+            .limit(1)
         )
-    return out
+    else:
+        lt = ThreatScoreLatest
+        r = session.scalar(
+            select(ThreatScore)
+            .join(lt, lt.score_id == ThreatScore.id)
+            .where(lt.scenario_id == scenario.id, lt.track_id == pk, lt.da_id == da_id)
+        )
+    return None if r is None else _score_row_json(r, what_if)
 
 
 # ---- model params ----

@@ -45,7 +45,11 @@ class ComputeAtRequest(BaseModel):
     )
     weapon_range_km: float | None = Field(default=None, gt=0, description="override for this call")
     method: Literal["linear", "latest"] = "linear"
-    persist: bool = True
+    persist: bool = Field(
+        default=False,
+        description="store the scores as a what-if (threat_score_what_if, read back with "
+        "what_if=true); never the live board, which only live computations feed",
+    )
 
 
 class ComputeNowRequest(BaseModel):
@@ -74,10 +78,10 @@ def compute_at(
         method=body.method,
         weapon_range_km=body.weapon_range_km,
         persist=body.persist,
+        live=False,
     )
-    if body.persist and res.persisted:
-        session.commit()
-        tasks.publish_computed(sc.id, res.when.isoformat(), res.n_pairs)
+    if body.persist:
+        session.commit()  # a what-if: not published to the live board's subscribers
     return res.as_json()
 
 
@@ -86,11 +90,18 @@ def compute_at(
     summary="Compute a scenario now (202 + job when a broker is configured)",
     responses={202: {"description": "queued on the broker; poll GET /api/jobs/{id}"}},
 )
-def compute_now(request: Request, session: SessionDep, _: Operator, body: ComputeNowRequest) -> Any:
+def compute_now(
+    request: Request, session: SessionDep, user: Operator, body: ComputeNowRequest
+) -> Any:
     sc = scenario_or_404(session, body.scenario_id)
     now = dt.datetime.now(dt.UTC)
     job, created = tasks.new_job(
-        session, "compute_scenario", sc.id, {"computed_at": now.isoformat()}, body.idempotency_key
+        session,
+        "compute_scenario",
+        sc.id,
+        {"computed_at": now.isoformat()},
+        body.idempotency_key,
+        caller=user.username,
     )
     if not created:
         return _job_response(job, repeated=True)
@@ -166,6 +177,13 @@ async def ranking(
     at: Annotated[
         AwareDatetime | None, Query(description="latest scores at or before this time")
     ] = None,
+    what_if: Annotated[
+        bool,
+        Query(
+            description="rank the stored what-ifs (compute_at with persist) instead of the "
+            "live scores; without at: each pair's most recently evaluated what-if"
+        ),
+    ] = False,
 ) -> Response:
     state = request.app.state
     # The hot path is one read of the scenario's revision, awaited on the event loop; a worker
@@ -182,14 +200,18 @@ async def ranking(
     def render() -> dict[str, Any]:
         with state.sessionmaker() as session:
             sc = scenario_or_404(session, scenario_id)
-            ranked = service.rank(session, sc, at=when, da_id=da_id, top_n=top_n)
+            ranked = service.rank(session, sc, at=when, da_id=da_id, top_n=top_n, what_if=what_if)
             return {
                 "scenario_id": sc.id,
                 "da_id": da_id,
                 "at": when.isoformat().replace("+00:00", "Z") if when else None,
+                "what_if": what_if,
                 "results": [r.as_json() for r in ranked],
             }
 
+    if what_if:  # what-ifs do not move the scenario's revision: rendered for each request
+        body_json = await run_in_threadpool(render)
+        return JSONResponse(body_json, headers={"X-Argus-Cache": "bypass"})
     key = (scenario_id, row.scores_rev, da_id, top_n, when)
     cache = state.ranking_cache
     body, hit = cache.peek(key), True
@@ -227,17 +249,22 @@ def score_breakdown(
     scenario_id: Annotated[int, Query(ge=1, le=MAX_ID)],
     track_id: Annotated[str, Query(min_length=1)],
     da_id: Annotated[int, Query(ge=1, le=MAX_ID)],
+    what_if: Annotated[
+        bool, Query(description="the most recently evaluated stored what-if instead")
+    ] = False,
 ) -> dict[str, Any]:
     sc = scenario_or_404(session, scenario_id)
     _track_and_da(session, sc, track_id, da_id)
-    hist = service.score_history(session, sc, track_id, da_id)
-    if not hist:
+    # The score the board shows: the most recently evaluated live one (not the newest
+    # described time: a replay scenario's "now" goes back after each loop).
+    latest = service.latest_score(session, sc, track_id, da_id, what_if=what_if)
+    if latest is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,
-            detail=f"no score stored for track {track_id!r} and DA {da_id}",
+            detail=f"no {'what-if ' if what_if else ''}score stored for track {track_id!r} "
+            f"and DA {da_id}",
         )
     params = service.params_as_dict(service.get_model_params(session, sc))
-    latest = hist[-1]
     # The weights stored with the score; rows from before revision 0005 fall back to today's.
     weights = latest.pop("weights") or {k: params[f"w_{k}"] for k in ("cpa", "tcpa", "tdb", "twrp")}
     return {
@@ -260,6 +287,9 @@ def score_history(
     da_id: Annotated[int, Query(ge=1, le=MAX_ID)],
     start: AwareDatetime | None = None,
     end: AwareDatetime | None = None,
+    what_if: Annotated[
+        bool, Query(description="the stored what-ifs instead of the live scores")
+    ] = False,
 ) -> dict[str, Any]:
     sc = scenario_or_404(session, scenario_id)
     _track_and_da(session, sc, track_id, da_id)
@@ -267,7 +297,8 @@ def score_history(
         "scenario_id": sc.id,
         "track_id": track_id,
         "da_id": da_id,
-        "results": service.score_history(session, sc, track_id, da_id, start, end),
+        "what_if": what_if,
+        "results": service.score_history(session, sc, track_id, da_id, start, end, what_if=what_if),
     }
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -47,7 +48,9 @@ class User(TimestampMixin, Base):
 class Job(TimestampMixin, Base):
     """A background computation (compute_now, periodic recompute, assignment) and its outcome.
 
-    ``idempotency_key`` makes a repeated request return the first job instead of a second one.
+    ``idempotency_key`` makes a repeated request return the first job instead of a second one;
+    a key is scoped to its scenario and its caller (``created_by``): the same key from another
+    user, or for another scenario, is a new job.
     """
 
     __tablename__ = "job"
@@ -56,6 +59,7 @@ class Job(TimestampMixin, Base):
             "status IN ('queued', 'running', 'succeeded', 'failed')", name="status_values"
         ),
         Index("ix_job_scenario_created", "scenario_id", "created_at"),
+        UniqueConstraint("scenario_id", "created_by", "idempotency_key"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -64,7 +68,9 @@ class Job(TimestampMixin, Base):
         ForeignKey("scenario.id", ondelete="CASCADE"), nullable=True
     )
     status: Mapped[str] = mapped_column(String(12), nullable=False, server_default=text("'queued'"))
-    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+    #: The username of the caller who started the job (NULL: the scheduler or a worker).
+    created_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
     params: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -264,19 +264,9 @@ class ModelParams(TimestampMixin, Base):
     scenario: Mapped[Scenario] = relationship(back_populates="params")
 
 
-class ThreatScore(Base):
-    """One computed threat score of a track against a defended asset at ``computed_at``.
-
-    The four raw components are kept so every score can be explained. ``NULL`` in a component
-    column means +infinity (e.g. a track that never reaches weapon release range).
-    """
-
-    __tablename__ = "threat_score"
-    __table_args__ = (
-        UniqueConstraint("scenario_id", "track_id", "da_id", "computed_at"),
-        Index("ix_threat_score_scenario_da_time", "scenario_id", "da_id", "computed_at"),
-        Index("ix_threat_score_scenario_track_time", "scenario_id", "track_id", "computed_at"),
-    )
+class _ScoreColumns:
+    """The columns of a stored threat score, live (:class:`ThreatScore`) or what-if
+    (:class:`ThreatScoreWhatIf`)."""
 
     id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True)
     scenario_id: Mapped[int] = mapped_column(
@@ -293,7 +283,12 @@ class ThreatScore(Base):
     tdb_km: Mapped[float | None] = mapped_column(Float, nullable=True)
     twrp_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     score: Mapped[float] = mapped_column(Float, nullable=False)
+    #: The time the score describes: the scenario time the tracks were evaluated at (for a
+    #: replay scenario, a point of its loop; for a what-if, the time asked for).
     computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
+    #: When the score was computed (wall-clock UTC; the periodic tick or the compute_now stamp
+    #: for live scores). The live board follows the most recently evaluated live score.
+    evaluated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
     #: The normalized terms n(x) in [0, 1] the score was built from (so it can be explained later).
     n_cpa: Mapped[float | None] = mapped_column(Float, nullable=True)
     n_tcpa: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -308,10 +303,54 @@ class ThreatScore(Base):
     quality: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
-class ThreatScoreLatest(Base):
-    """The newest threat_score row of each (scenario, track, DA): the live ranking's index.
+class ThreatScore(_ScoreColumns, Base):
+    """One live threat score of a track against a defended asset describing ``computed_at``.
 
-    Maintained by database triggers on threat_score (migration 0010), whoever writes, so the
+    Only live computations (compute_now, the periodic tick) write here; what-ifs go to
+    :class:`ThreatScoreWhatIf`. One row per (scenario, track, DA, described time): a replay
+    scenario that reaches the same point of its loop again re-evaluates the row in place
+    (``evaluated_at`` moves forward), so its history stays one row per described time.
+
+    The four raw components are kept so every score can be explained. ``NULL`` in a component
+    column means +infinity (e.g. a track that never reaches weapon release range).
+    """
+
+    __tablename__ = "threat_score"
+    __table_args__ = (
+        UniqueConstraint("scenario_id", "track_id", "da_id", "computed_at"),
+        Index("ix_threat_score_scenario_da_time", "scenario_id", "da_id", "computed_at"),
+        Index("ix_threat_score_scenario_track_time", "scenario_id", "track_id", "computed_at"),
+    )
+
+
+class ThreatScoreWhatIf(_ScoreColumns, Base):
+    """A stored what-if: scores computed for a time asked for (``compute_at`` with
+    ``persist``), kept apart from the live board. No trigger reads this table: writing a
+    what-if never moves the live ranking, its revision or the WebSocket."""
+
+    __tablename__ = "threat_score_what_if"
+    __table_args__ = (
+        UniqueConstraint(
+            "scenario_id",
+            "track_id",
+            "da_id",
+            "computed_at",
+            "evaluated_at",
+            name="uq_threat_score_what_if_pair_times",
+        ),
+        Index("ix_threat_score_what_if_scenario_time", "scenario_id", "computed_at"),
+        Index("ix_threat_score_what_if_scenario_track", "scenario_id", "track_id", "da_id"),
+    )
+
+
+class ThreatScoreLatest(Base):
+    """The most recently evaluated live threat_score row of each (scenario, track, DA): the
+    live ranking's index.
+
+    "Most recently evaluated" (``evaluated_at``, then the row id), not "newest described
+    time": a replay scenario's "now" goes back to its start after each loop, and the board
+    must follow it (migration 0011). Maintained by database triggers on threat_score
+    (migrations 0010, 0011), whoever writes, so the
     ranking "now" reads one row per pair instead of scanning the whole stored history. No
     foreign keys: a derived table that the triggers keep consistent (a deleted score row is
     replaced by the pair's newest remaining one, or its entry removed); readers join ``track``
@@ -324,6 +363,7 @@ class ThreatScoreLatest(Base):
     track_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     da_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
+    evaluated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
     score_id: Mapped[int] = mapped_column(_BIG_ID, nullable=False, index=True)
 
 

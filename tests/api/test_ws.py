@@ -367,3 +367,23 @@ def test_an_expired_token_is_closed_without_waiting_for_a_push(
     assert [m["type"] for m in sock.sent] == ["ranking", "error"]
     assert sock.sent[1]["status"] == 401 and "expired" in sock.sent[1]["detail"]
     assert sock.closed is not None and sock.closed[0] == 4401
+
+
+def test_a_password_change_stops_the_pushes_of_older_tokens(
+    app: Any, seeded_sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The user stays active: only the token version tells the old token apart."""
+    from argus.accounts.service import update_user
+
+    token = tokens.issue(JWT_SECRET, "viewer", "viewer")  # token version 0, as issued at login
+
+    def change_password_then_write() -> None:
+        with open_session(seeded_sqlite_url) as s:
+            update_user(s, "viewer", password="a-brand-new-password")
+            s.commit()
+        _store_batch(seeded_sqlite_url)
+
+    sock = _run_client(app, token, change_password_then_write, monkeypatch)
+    assert [m["type"] for m in sock.sent] == ["ranking", "error"]  # the new batch is not sent
+    assert sock.sent[1]["status"] == 401 and sock.sent[1]["detail"].startswith("token revoked")
+    assert sock.closed is not None and sock.closed[0] == 4401

@@ -276,7 +276,9 @@ def walk_template(seeded_sqlite_template: Path, tmp_path_factory: pytest.TempPat
     with open_session(url) as s:
         sc = s.get(Scenario, 1)
         assert sc is not None
-        res = service.compute_at(s, sc, dt.datetime(2025, 6, 1, 6, 2, tzinfo=dt.UTC), persist=True)
+        res = service.compute_at(
+            s, sc, dt.datetime(2025, 6, 1, 6, 2, tzinfo=dt.UTC), persist=True, live=True
+        )
         assert res.persisted == 6
         s.add(Job(id=JOB_ID, kind="compute_scenario", scenario_id=1, status="succeeded"))
         s.commit()
@@ -308,8 +310,11 @@ def test_route_refuses_callers_below_its_role(
     assert (method, path) in EXPECTED, f"{method} {path} is not classified in EXPECTED"
     minimum = EXPECTED[(method, path)]
     call = CALLS[(method, path)]
-    refresh = role_tokens["viewer"].refresh
     with TestClient(create_app(make_settings(walk_url))) as client:
+        # refresh tokens are recorded per database and used once: one from this database
+        refresh = client.post(
+            "/api/auth/login", data={"username": "viewer", "password": PASSWORDS["viewer"]}
+        ).json()["refresh_token"]
         anonymous = _send(client, method, call, {}, refresh)
         if minimum == "public":
             assert anonymous.status_code == call.ok, anonymous.text
@@ -478,7 +483,13 @@ def test_refresh_returns_a_working_pair_with_the_current_role(
     r = db_client.patch("/api/users/viewer", json={"role": "operator"}, headers=admin)
     assert r.status_code == 200 and r.json()["role"] == "operator"
 
+    # the role change revoked the tokens issued before it: log in again for the new role
     r = db_client.post("/api/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert assert_problem(r, 401)["detail"].startswith("token revoked")
+    r = db_client.post(
+        "/api/auth/login", data={"username": "viewer", "password": PASSWORDS["viewer"]}
+    )
+    r = db_client.post("/api/auth/refresh", json={"refresh_token": r.json()["refresh_token"]})
     assert r.status_code == 200, r.text
     new = r.json()
     assert new["role"] == "operator" and new["token_type"] == "bearer"
@@ -507,6 +518,9 @@ def test_role_is_read_from_the_database_not_the_token(client: TestClient, auth: 
     r = client.patch("/api/users/operator", json={"role": "viewer"}, headers=auth["admin"])
     assert r.status_code == 200
     r = client.post("/api/tewa/compute_at/", json=compute, headers=auth["operator"])
+    assert assert_problem(r, 401)["detail"].startswith("token revoked")  # role change: new version
+    fresh = login(client, "operator", PASSWORDS["operator"])
+    r = client.post("/api/tewa/compute_at/", json=compute, headers=fresh)
     assert assert_problem(r, 403)["detail"] == "needs role operator or higher; operator is viewer"
     # and a forged role claim does not help: the claim says admin, the database says viewer
     forged = tokens.issue(JWT_SECRET, "viewer", "admin")

@@ -288,7 +288,9 @@ class _ScoreColumns:
     computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
     #: When the score was computed (wall-clock UTC; the periodic tick or the compute_now stamp
     #: for live scores). The live board follows the most recently evaluated live score.
-    evaluated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
+    evaluated_at: Mapped[dt.datetime] = mapped_column(
+        UTCDateTime(), nullable=False, default=lambda: dt.datetime.now(dt.UTC)
+    )
     #: The normalized terms n(x) in [0, 1] the score was built from (so it can be explained later).
     n_cpa: Mapped[float | None] = mapped_column(Float, nullable=True)
     n_tcpa: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -331,6 +331,3 @@ def _is_float(v: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-

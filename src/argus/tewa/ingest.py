@@ -294,9 +294,7 @@ def _read_csv(data: bytes, typed: bool = True) -> _Raw:
     width = len(names)
     wanted = [c for c in _COLUMN_ORDER if c in names]
     if not body.strip(b"\r\n"):
-        return _Raw(
-            np.empty(0, dtype=np.int64), {c: _strings([]) for c in wanted}, ignored, [], 0
-        )
+        return _Raw(np.empty(0, dtype=np.int64), {c: _strings([]) for c in wanted}, ignored, [], 0)
     gen = {c: f"c{names.index(c)}" for c in wanted}
     invalid: list[tuple[int, str]] = []
 
@@ -306,9 +304,7 @@ def _read_csv(data: bytes, typed: bool = True) -> _Raw:
 
     has_quote = b'"' in body
     numeric = (*NUMERIC_COLUMNS, *OPTIONAL_COLUMNS)
-    types = {
-        gen[c]: (pa.float64() if typed and c in numeric else pa.string()) for c in wanted
-    }
+    types = {gen[c]: (pa.float64() if typed and c in numeric else pa.string()) for c in wanted}
     try:
         table = pa_csv.read_csv(
             io.BytesIO(body),
@@ -362,8 +358,9 @@ def _csv_record_lines(
     Blank lines are skipped; newlines inside quotes do not end a record."""
     a = np.frombuffer(body, dtype=np.uint8)
     is_nl = a == 10
-    brk = is_nl | (a == 13)
-    brk[:-1] &= ~is_nl[1:]  # '\r\n' breaks once, at the '\n'
+    lone_cr = a == 13
+    lone_cr[:-1] &= ~is_nl[1:]  # '\r\n' breaks once, at the '\n'
+    brk = is_nl | lone_cr
     if has_quote:
         outside = (np.cumsum(a == 34) & 1) == 0
         term = brk & outside
@@ -687,7 +684,7 @@ def _validate(raw: _Raw) -> ParseResult:
         if negative.any() and pa.types.is_floating(cols[c].type):
             raise _NeedStrings
         for i in np.flatnonzero(negative).tolist():
-            reasons[i] = "must be >= 0"
+            reasons.setdefault(i, "must be >= 0")  # -inf: "not a finite number", as before
         if reasons:
             where = np.fromiter(reasons, dtype=np.intp, count=len(reasons))
             bad_row[where] = True

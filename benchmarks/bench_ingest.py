@@ -54,6 +54,9 @@ from argus.logs import configure_logging
 from argus.tewa.ingest import TrackSamples, write_csv
 from argus.tewa.service import import_tracks
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reference_ingest import reference_parse_track_file
+
 DEFAULT_ROWS = 1_000_000
 DEFAULT_ORM_ROWS = 20_000
 MAX_TRACKS = 1_000
@@ -62,6 +65,8 @@ SEED = 20261124
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 #: Targets for the bulk path (rows/s), from the issue.
 TARGETS = {"sqlite": 100_000, "postgresql": 200_000}
+#: Target for import_tracks end to end (rows/s), issue 9 item 7.
+IMPORT_TARGETS = {"sqlite": 500_000, "postgresql": 500_000}
 START = dt.datetime(2026, 11, 24, tzinfo=dt.UTC)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _EARTH_RADIUS_M = 6_371_008.8
@@ -155,6 +160,8 @@ class Result:
     seconds: float
     is_bulk: bool = False
     is_orm: bool = False
+    is_import: bool = False
+    is_reference: bool = False
 
     @property
     def rate(self) -> float:
@@ -306,6 +313,21 @@ def measure_import_tracks(
     return t_end - t0, note
 
 
+def measure_reference_import(engine: sa.Engine, csv_path: Path, n_rows: int) -> tuple[float, float]:
+    """The old per-row reader (benchmarks/reference_ingest.py), then the same write: returns
+    (end-to-end seconds, parse seconds)."""
+    factory = make_sessionmaker(engine)
+    t0 = time.perf_counter()
+    parsed = reference_parse_track_file(str(csv_path), "csv")
+    t_parsed = time.perf_counter() - t0
+    with session_scope(factory) as session:
+        report = import_tracks(session, parsed, "bench-reference")
+    t_end = time.perf_counter() - t0
+    if report.inserted != n_rows:
+        raise RuntimeError(f"reference import wrote {report.inserted} rows, expected {n_rows}")
+    return t_end, t_parsed
+
+
 def measure_copy_encoders(
     engine: sa.Engine, data: BenchData, track_pk: npt.NDArray[np.int64], n: int
 ) -> tuple[float, float]:
@@ -401,8 +423,17 @@ def run_backend(
 
         console.print(f"[bold]{backend}[/]: import_tracks from CSV …")
         sec, note = measure_import_tracks(engine, csv_path, n, n_tracks)
-        run.add("import_tracks from CSV, end to end", n, sec)
+        run.add("import_tracks from CSV, end to end", n, sec, is_import=True)
         run.notes.append(note)
+        _empty_sample_table(engine)
+
+        console.print(f"[bold]{backend}[/]: old per-row reader + the same write …")
+        sec_ref, parse_ref = measure_reference_import(engine, csv_path, n)
+        run.add("old per-row reader + import_tracks, end to end", n, sec_ref, is_reference=True)
+        run.notes.append(
+            f"old per-row reader: parse + validate {parse_ref:.2f} s of {sec_ref:.2f} s"
+        )
+        _empty_sample_table(engine)
 
         if backend == "postgresql":
             n_copy = min(n, 200_000)
@@ -489,6 +520,20 @@ def report(runs: list[BackendRun], n_rows: int, load_at_start: float) -> bool:
     targets = " / ".join(_k(TARGETS[r.backend]) for r in runs)
     verdict = "met" if not missed else f"missed ({', '.join(missed)})"
     print(f"ingest: {', '.join(parts)} — targets {targets} rows/s: {verdict}")
+    imp: list[str] = []
+    for run in runs:
+        i = run.one(lambda r: r.is_import)
+        ref = run.one(lambda r: r.is_reference)
+        if i is None or ref is None:
+            continue
+        label = "postgres" if run.backend == "postgresql" else run.backend
+        ok = "met" if i.rate >= IMPORT_TARGETS[run.backend] else "missed"
+        imp.append(
+            f"{label} {_k(i.rate)} rows/s ({i.rate / ref.rate:.1f}x the old per-row reader's "
+            f"{_k(ref.rate)}; target {_k(IMPORT_TARGETS[run.backend])}: {ok})"
+        )
+    if imp:
+        print(f"import_tracks end to end: {'; '.join(imp)}")
     return not missed
 
 

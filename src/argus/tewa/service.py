@@ -176,8 +176,18 @@ def import_samples(
     n = len(samples)
     if n == 0:
         return 0, 0, 0
-    names, inverse = np.unique(samples.track_id.astype(str), return_inverse=True)
-    name_list = names.tolist()
+    # Distinct names and each row's index into them, sorted by name (as np.unique gives them),
+    # through pyarrow's hash table: np.unique sorts a million Python strings instead.
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(pa.array(samples.track_id, type=pa.string()))
+    first_seen = encoded.dictionary.to_pylist()
+    by_name = np.argsort(np.array(first_seen, dtype=object), kind="stable")
+    rank = np.empty(by_name.size, dtype=np.intp)
+    rank[by_name] = np.arange(by_name.size)
+    inverse = rank[np.asarray(encoded.indices.to_numpy(), dtype=np.intp)]
+    name_list = [first_seen[k] for k in by_name.tolist()]
 
     existing: dict[str, int] = {}
     for chunk in _in_chunks(name_list):

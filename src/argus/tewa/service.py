@@ -1033,23 +1033,7 @@ _LIVE_CONFLICT = (
     "ON CONFLICT (scenario_id, track_id, da_id, computed_at) DO UPDATE SET "
     + ", ".join(
         f"{c} = excluded.{c}"
-        for c in (
-            "cpa_km",
-            "tcpa_s",
-            "tdb_km",
-            "twrp_s",
-            "n_cpa",
-            "n_tcpa",
-            "n_tdb",
-            "n_twrp",
-            "score",
-            "quality",
-            "w_cpa",
-            "w_tcpa",
-            "w_tdb",
-            "w_twrp",
-            "evaluated_at",
-        )
+        for c in (*SCORE_FIELDS, "quality", "w_cpa", "w_tcpa", "w_tdb", "w_twrp", "evaluated_at")
     )
     + " WHERE excluded.evaluated_at > {table}.evaluated_at"
 )

@@ -18,6 +18,7 @@ from argus.db.models import (
     Scenario,
     ThreatScore,
     ThreatScoreLatest,
+    ThreatScoreWhatIf,
     Track,
 )
 from argus.db.session import make_sessionmaker, session_scope
@@ -152,14 +153,19 @@ def test_persist_is_one_batch_and_idempotent(engine: sa.Engine) -> None:
             _straight_track("A", -50_000, 0, 250, 0, [0, 60]),
             _straight_track("B", 0, 60_000, 100, 90, [0, 60]),
         )  # B recedes: TWRP never
-        r1 = service.compute_at(s, sc, T0 + dt.timedelta(seconds=10), persist=True)
-        r2 = service.compute_at(s, sc, T0 + dt.timedelta(seconds=10), persist=True)
-    assert (r1.persisted, r2.persisted) == (2, 0)
+        when, ev = T0 + dt.timedelta(seconds=10), T0 + dt.timedelta(hours=1)
+        r1 = service.compute_at(s, sc, when, persist=True, live=True, evaluated_at=ev)
+        r2 = service.compute_at(s, sc, when, persist=True, live=True, evaluated_at=ev)
+        # a what-if of the same time goes to its own table, never to the live board
+        w = service.compute_at(s, sc, when, persist=True, evaluated_at=ev)
+    assert (r1.persisted, r2.persisted, w.persisted) == (2, 0, 2)
+    assert (r1.what_if, w.what_if) == (False, True)
     with engine.connect() as conn:
         rows = conn.execute(
             sa.select(ThreatScore.track_id, ThreatScore.twrp_s, ThreatScore.tcpa_s)
         ).all()
-    assert len(rows) == 2
+        n_what_if = conn.scalar(sa.select(sa.func.count()).select_from(ThreatScoreWhatIf))
+    assert len(rows) == 2 and n_what_if == 2
     with Session(engine) as s:
         sc = service.get_scenario(s, "S")
         ranked = service.rank(s, sc)
@@ -179,12 +185,21 @@ def test_bad_inputs_name_the_field(session: Session) -> None:
         service.compute_at(session, sc, T0, weapon_range_km=-1)
 
 
-def _brute_force_rank(rows: list[tuple], at: dt.datetime, da: int | None) -> list[tuple[str, int]]:
+def _brute_force_rank(
+    rows: list[tuple], at: dt.datetime | None, da: int | None
+) -> list[tuple[str, int]]:
+    """The ranking by definition. ``at`` None is the live board: each pair's most recently
+    *evaluated* row (then the later insert); with ``at``: the row describing the newest time
+    <= ``at``, the most recently evaluated of equals."""
     latest: dict[tuple[str, int], tuple] = {}
-    for r in rows:  # (track, da, t, score, tcpa)
-        if r[2] <= at and (da is None or r[1] == da):
+
+    def newer(r: tuple) -> tuple:  # r = (track, da, t, score, tcpa, evaluated_at, insert no.)
+        return (r[5], r[6]) if at is None else (r[2], r[5], r[6])
+
+    for r in rows:
+        if (at is None or r[2] <= at) and (da is None or r[1] == da):
             key = (r[0], r[1])
-            if key not in latest or r[2] > latest[key][2]:
+            if key not in latest or newer(r) > newer(latest[key]):
                 latest[key] = r
 
     def key(r: tuple) -> tuple:
@@ -219,7 +234,10 @@ def test_ranking_matches_brute_force_on_random_histories(session: Session, seed:
                 tcpa = rnd.choice([None, -10.0, 30.0, 60.0])
                 if any(r[0] == tr.track_id and r[1] == da.id and r[2] == t for r in rows):
                     continue
-                rows.append((tr.track_id, da.id, t, score, tcpa))
+                # evaluated in another order than the times they describe (a replay loops),
+                # with ties on purpose (broken by the later insert)
+                ev = T0 + dt.timedelta(hours=1, seconds=rnd.randint(0, 20))
+                rows.append((tr.track_id, da.id, t, score, tcpa, ev, len(rows)))
                 session.add(
                     ThreatScore(
                         scenario_id=sc.id,
@@ -228,9 +246,10 @@ def test_ranking_matches_brute_force_on_random_histories(session: Session, seed:
                         score=score,
                         tcpa_s=tcpa,
                         computed_at=t,
+                        evaluated_at=ev,
                     )
                 )
-    session.flush()
+                session.flush()  # ids follow the insert order
     for at_s in (0, 25, 50, 75, 100):
         at = T0 + dt.timedelta(seconds=at_s)
         for da in [None, *[d.id for d in das]]:
@@ -245,13 +264,12 @@ def test_ranking_matches_brute_force_on_random_histories(session: Session, seed:
     # with the brute force over the whole history, also after rows (latest ones included) are
     # pruned and after a track is deleted (its scores go by cascade).
     pk = {tr.track_id: tr.id for tr in tracks}
-    end = T0 + dt.timedelta(days=1)
 
     def check_live() -> None:
         left_das = {r[1] for r in rows}
         for da in [None, *sorted(left_das)]:
             got = [(r.track_id, r.da_id) for r in service.rank(session, sc, da_id=da)]
-            assert got == _brute_force_rank(rows, end, da), ("live", da)
+            assert got == _brute_force_rank(rows, None, da), ("live", da)
         n_latest = session.scalar(sa.select(sa.func.count()).select_from(ThreatScoreLatest))
         assert n_latest == len({(r[0], r[1]) for r in rows})  # one entry per pair with scores
 
@@ -275,7 +293,7 @@ def test_ranking_matches_brute_force_on_random_histories(session: Session, seed:
 def test_score_history_window(session: Session) -> None:
     sc = _setup(session, _straight_track("H", -50_000, 0, 250, 0, [0, 100]))
     for k in range(0, 100, 10):
-        service.compute_at(session, sc, T0 + dt.timedelta(seconds=k), persist=True)
+        service.compute_at(session, sc, T0 + dt.timedelta(seconds=k), persist=True, live=True)
     da = session.scalar(sa.select(DefendedAsset))
     assert da is not None
     hist = service.score_history(

@@ -1163,10 +1163,15 @@ def latest_scores(
         latest = select(*cols, newest.label("rn")).where(*conds).subquery("latest")
         rows = select(latest).where(latest.c.rn == 1).subquery("pairs")
     if best_per_track:
-        no_urgency = case((or_(rows.c.tcpa_s.is_(None), rows.c.tcpa_s < 0), 1), else_=0)
+        not_urgent = or_(rows.c.tcpa_s.is_(None), rows.c.tcpa_s < 0)
+        no_urgency = case((not_urgent, 1), else_=0)
+        # Unknown and negative TCPA are equally "no urgency" (ties go to the smaller DA id):
+        # ordering those by the raw tcpa_s would rank a NULL against a -10 differently on
+        # SQLite (NULLs first) and PostgreSQL (NULLs last), and unlike rank()'s own sort.
+        urgent_tcpa = case((not_urgent, None), else_=rows.c.tcpa_s)
         best = func.row_number().over(
             partition_by=rows.c.track_id,
-            order_by=(rows.c.score.desc(), no_urgency, rows.c.tcpa_s, rows.c.da_id),
+            order_by=(rows.c.score.desc(), no_urgency, urgent_tcpa, rows.c.da_id),
         )
         ranked = select(rows, best.label("bn")).subquery("ranked")
         rows = select(ranked).where(ranked.c.bn == 1).subquery("best")

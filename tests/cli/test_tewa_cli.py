@@ -76,10 +76,11 @@ def _at(seconds: float) -> str:
     return (T0 + dt.timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
 
 
-def _count_scores(url: str) -> int:
+def _count_scores(url: str, table: str = "threat_score") -> int:
+    assert table in ("threat_score", "threat_score_what_if")
     engine = make_engine(url)
     with engine.connect() as conn:
-        n = conn.execute(sa.text("SELECT count(*) FROM threat_score")).scalar_one()
+        n = conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608
     engine.dispose()
     return int(n)
 
@@ -189,13 +190,25 @@ def test_compute_threats_options(geo_url: str) -> None:
     assert "∞" in r.stdout  # STILL's TCPA
 
 
-def test_compute_threats_persists_by_default_then_rank(geo_url: str) -> None:
+def test_compute_threats_at_a_time_is_a_what_if_stored_only_with_persist_then_rank(
+    geo_url: str,
+) -> None:
+    # --at is a what-if: nothing is stored without --persist …
     computed = _ok_json(geo_url, "compute-threats", "-s", "S", "--at", _at(40), "--json")
-    assert _count_scores(geo_url) == 6
-    _ok_json(geo_url, "compute-threats", "-s", "S", "--at", _at(40), "--json")
-    assert _count_scores(geo_url) == 6  # same computed_at: nothing written twice
+    assert (_count_scores(geo_url), _count_scores(geo_url, "threat_score_what_if")) == (0, 0)
+    # … and with it, a what-if apart from the live board, once per evaluation
+    for n in (6, 12):
+        again = _ok_json(
+            geo_url, "compute-threats", "-s", "S", "--at", _at(40), "--persist", "--json"
+        )
+        assert again == computed  # the same scores, whether stored or not
+        assert _count_scores(geo_url, "threat_score_what_if") == n
+    assert _count_scores(geo_url) == 0
+    r = _run(geo_url, "compute-threats", "-s", "S", "--at", _at(40), "--persist")
+    assert r.exit_code == 0 and "6 scores stored (what-if)" in r.stdout
+    assert _ok_json(geo_url, "rank", "-s", "S", "--at", _at(40), "--json") == []  # live: none
 
-    ranked = _ok_json(geo_url, "rank", "-s", "S", "--at", _at(40), "--json")
+    ranked = _ok_json(geo_url, "rank", "-s", "S", "--at", _at(40), "--what-if", "--json")
     # Global: each track once, by score: IN 0.721 > STILL 0.2125 > OUT 0.195 (not alphabetical).
     assert [(r["rank"], r["track_id"], r["da_name"]) for r in ranked] == [
         (1, "IN", "DA-N"),
@@ -210,18 +223,20 @@ def test_compute_threats_persists_by_default_then_rank(geo_url: str) -> None:
         assert r["computed_at"] == "2025-01-01T12:00:40Z"
     assert ranked[1]["tcpa_s"] is None and ranked[1]["twrp_s"] is None  # NULL -> null
 
-    top = _ok_json(geo_url, "rank", "-s", "S", "--at", _at(40), "--top", "2", "--json")
+    top = _ok_json(geo_url, "rank", "-s", "S", "--at", _at(40), "--top", "2", "--what-if", "--json")
     assert [r["track_id"] for r in top] == ["IN", "STILL"]
 
-    per_da = _ok_json(geo_url, "rank", "-s", "S", "--at", _at(40), "--da", "DA-W", "--json")
+    per_da = _ok_json(
+        geo_url, "rank", "-s", "S", "--at", _at(40), "--da", "DA-W", "--what-if", "--json"
+    )
     assert {r["da_name"] for r in per_da} == {"DA-W"} and len(per_da) == 3
     scores = [r["score"] for r in per_da]
     assert scores == sorted(scores, reverse=True)
     assert scores == sorted((c["score"] for c in computed if c["da_name"] == "DA-W"), reverse=True)
 
     # Before the first batch there is nothing to rank.
-    assert _ok_json(geo_url, "rank", "-s", "S", "--at", _at(39), "--json") == []
-    r = _run(geo_url, "rank", "-s", "S", "--at", _at(40))
+    assert _ok_json(geo_url, "rank", "-s", "S", "--at", _at(39), "--what-if", "--json") == []
+    r = _run(geo_url, "rank", "-s", "S", "--at", _at(40), "--what-if")
     assert r.exit_code == 0 and "threat ranking" in r.stdout
     assert r.stdout.index("IN") < r.stdout.index("STILL") < r.stdout.index("OUT")
     r = _run(geo_url, "rank", "-s", "S", "--da", "DA-nope")

@@ -68,12 +68,15 @@ def _scheduled_app(url: str, *, run_scheduler: bool = True, **overrides: Any) ->
 
 
 def _batches(url: str) -> Batches:
-    """computed_at → the (track, DA) pairs stored with that stamp, for every scenario."""
+    """Tick (evaluated_at) → the (track, DA) pairs stored by that tick, for every scenario.
+
+    A tick's rows describe the scenario's own time (computed_at, a point of the demo's replay
+    loop); the tick that wrote them is their evaluated_at."""
     engine = make_engine(url)
     try:
         with engine.connect() as c:
             rows = c.execute(
-                sa.select(ThreatScore.computed_at, ThreatScore.track_id, ThreatScore.da_id)
+                sa.select(ThreatScore.evaluated_at, ThreatScore.track_id, ThreatScore.da_id)
             ).all()
     finally:
         engine.dispose()
@@ -140,7 +143,8 @@ def _assert_complete(url: str, batches: Batches) -> None:
 
 
 def _assert_latest_consistent(url: str) -> None:
-    """threat_score_latest (kept by triggers) points at stored rows: the newest of each pair."""
+    """threat_score_latest (kept by triggers) points at stored rows: the most recently
+    evaluated of each pair."""
     engine = make_engine(url)
     try:
         with engine.connect() as c:
@@ -150,7 +154,7 @@ def _assert_latest_consistent(url: str) -> None:
                     sa.select(
                         ThreatScore.track_id,
                         ThreatScore.da_id,
-                        sa.func.max(ThreatScore.computed_at),
+                        sa.func.max(ThreatScore.evaluated_at),
                     ).group_by(ThreatScore.track_id, ThreatScore.da_id)
                 )
             }
@@ -158,7 +162,7 @@ def _assert_latest_consistent(url: str) -> None:
                 sa.select(
                     ThreatScoreLatest.track_id,
                     ThreatScoreLatest.da_id,
-                    ThreatScoreLatest.computed_at,
+                    ThreatScoreLatest.evaluated_at,
                     ThreatScoreLatest.score_id,
                 )
             ).all()
@@ -268,7 +272,7 @@ def test_shutdown_during_a_tick_leaves_that_batch_whole_and_writes_nothing_after
 
 
 @pytest.mark.parametrize("where", ["before_compute", "mid_batch"])
-def test_a_failing_tick_is_counted_and_rolled_back_and_later_ticks_still_run(
+def test_a_failing_tick_or_scenario_is_counted_and_rolled_back_and_later_ticks_still_run(
     demo_url: str, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
     """The first tick raises RuntimeError: before touching the database (the scheduler's own
@@ -302,11 +306,24 @@ def test_a_failing_tick_is_counted_and_rolled_back_and_later_ticks_still_run(
     batches_before = _counter(BATCHES)
     failures_before = _counter(FAILURES, task=TASK)
 
+    # Before the tick, the tick itself fails (the scheduler counts it); in mid-batch, only the
+    # scenario's own transaction does: the tick isolates it, counts it as "periodic_scenario"
+    # and goes on (the demo has one scenario, so that tick stores nothing).
+    task = TASK if where == "before_compute" else "periodic_scenario"
+    tick_failures = 1 if where == "before_compute" else 0
+    scenario_failures_before = _counter(FAILURES, task="periodic_scenario")
     with TestClient(app) as client:
         scheduler = app.state.scheduler
-        assert _wait_until(lambda: scheduler.failures == 1 and len(_batches(demo_url)) >= 2)
+        assert _wait_until(
+            lambda: (
+                len(failed) == 1
+                and scheduler.failures == tick_failures
+                and len(_batches(demo_url)) >= 2
+            )
+        )
         text = client.get("/metrics").text
-        assert metric_value(text, FAILURES, task=TASK) - failures_before == 1
+        failures_before_task = failures_before if task == TASK else scenario_failures_before
+        assert metric_value(text, FAILURES, task=task) - failures_before_task == 1
 
     assert len(failed) == 1
     bad = failed[0]["computed_at"]
@@ -317,8 +334,13 @@ def test_a_failing_tick_is_counted_and_rolled_back_and_later_ticks_still_run(
     assert len(stored) >= 2 and all(stamp > bad for stamp in stored)
     _assert_complete(demo_url, stored)
     _assert_latest_consistent(demo_url)
-    assert scheduler.failures == 1 and scheduler.runs == len(stored)
-    assert _counter(FAILURES, task=TASK) - failures_before == 1
+    assert scheduler.failures == tick_failures
+    # a tick that only lost its scenario still ran (and stored nothing)
+    assert scheduler.runs == len(stored) + (1 - tick_failures)
+    assert _counter(FAILURES, task=TASK) - failures_before == tick_failures
+    assert _counter(FAILURES, task="periodic_scenario") - scenario_failures_before == (
+        1 - tick_failures
+    )
     assert _counter(BATCHES) - batches_before == len(stored)  # the failed tick is not counted
 
 

@@ -104,7 +104,9 @@ def test_quality_from_age_and_sigma_at_when_is_stored_with_the_score(session: Se
     plain = {p.track_id: p for p in service.compute_at(session, sc, when).pairs}
     assert all(p.quality is None for p in plain.values())  # switched off
     service.set_params(session, sc, use_track_quality=True)
-    on = {p.track_id: p for p in service.compute_at(session, sc, when, persist=True).pairs}
+    on = {
+        p.track_id: p for p in service.compute_at(session, sc, when, persist=True, live=True).pairs
+    }
     # age 10 s: q_age = 10 / (10 + 10) = 1/2; sigma 500 m: q_pos = 1 / (1 + 500/500) = 1/2
     assert on["noisy"].quality == pytest.approx(0.25, abs=1e-12)
     assert on["bare"].quality == pytest.approx(0.5, abs=1e-12)

@@ -22,9 +22,8 @@ T0 = dt.datetime(2025, 1, 1, 12, 0, tzinfo=dt.UTC)
 S_OWN = 0.35 + 0.25 / 1.5 + 0.25 / 2 + 0.15 / (1 + 50 / 180)
 
 
-def test_batch_is_one_transaction_and_one_statement(
-    engine: sa.Engine,
-) -> None:
+@pytest.mark.parametrize("live", [True, False], ids=["live", "what-if"])
+def test_batch_is_one_transaction_and_one_statement(engine: sa.Engine, live: bool) -> None:
     n_tracks, n_das = 50, 50  # 2,500 pairs
     factory = make_sessionmaker(engine)
     with session_scope(factory) as s:
@@ -65,7 +64,7 @@ def test_batch_is_one_transaction_and_one_statement(
     try:
         with session_scope(factory) as s:
             sc = service.get_scenario(s, "Bulk")
-            res = service.compute_at(s, sc, T0, persist=True)
+            res = service.compute_at(s, sc, T0, persist=True, live=live)
     finally:
         for name, fn in listeners:
             sa.event.remove(engine, name, fn)
@@ -73,15 +72,19 @@ def test_batch_is_one_transaction_and_one_statement(
     n = n_tracks * n_das
     assert res.persisted == n == len(res.pairs)
     if engine.dialect.name == "postgresql":
-        # one INSERT … SELECT FROM unnest(12 arrays) + 6 batch-wide scalars, whatever the size
-        assert [(p, many) for _, p, many in inserts] == [(18, False)]
+        # one INSERT … SELECT FROM unnest(12 arrays) + 7 batch-wide scalars, whatever the size
+        assert [(p, many) for _, p, many in inserts] == [(19, False)]
     else:
         # one prepared INSERT, run by the driver's executemany over all 2,500 rows
         assert [(p, many) for _, p, many in inserts] == [(2500, True)]
     assert len({id(c) for c, _, _ in inserts}) == 1  # one connection …
     assert tx == ["begin", "commit"]  # … one transaction
-    with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT count(*) FROM threat_score")).scalar_one() == n
+    with engine.connect() as conn:  # the batch went to its own table only
+        counts = [
+            conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one()  # noqa: S608
+            for t in ("threat_score", "threat_score_what_if")
+        ]
+    assert counts == ([n, 0] if live else [0, n])
 
 
 def _scenario_with_tracks(session: Session) -> service.Scenario:
@@ -115,7 +118,7 @@ def test_compute_at_scales_scores_by_track_quality(session: Session) -> None:
     assert off["plain"].score == pytest.approx(S_OWN, abs=1e-5)
 
     service.set_params(session, sc, use_track_quality=True)
-    on = {p.track_id: p for p in service.compute_at(session, sc, T0, persist=True).pairs}
+    on = {p.track_id: p for p in service.compute_at(session, sc, T0, persist=True, live=True).pairs}
     assert on["noisy"].score == pytest.approx(0.25 * S_OWN, abs=1e-5)
     assert on["plain"].score == pytest.approx(S_OWN, abs=1e-5)  # no quality (NULL) → 1
     for f in ("n_cpa", "n_tcpa", "n_tdb", "n_twrp", "cpa_km", "tcpa_s"):

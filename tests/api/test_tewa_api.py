@@ -217,9 +217,7 @@ def test_unknown_scenario_is_404(client: TestClient, auth: Any) -> None:
 # ---- ranking, breakdown, history ----
 
 
-def test_ranking_global_and_per_da(
-    client: TestClient, seeded_sqlite_url: str, auth: Any
-) -> None:
+def test_ranking_global_and_per_da(client: TestClient, seeded_sqlite_url: str, auth: Any) -> None:
     pairs = seed_live(seeded_sqlite_url, WHEN)["results"]
     r = client.get("/api/tewa/ranking/?scenario_id=1", headers=auth["viewer"])
     assert r.status_code == 200

@@ -318,6 +318,31 @@ def test_score_breakdown_contributions_are_weight_times_term(
             assert abs(b["contributions"][k] - b["weights"][k] * p[f"n_{k}"]) <= 1e-12
         # default params: weights sum to 1, clamp on, no quality factor → the parts add up
         assert abs(sum(b["contributions"].values()) - b["score"]) <= 1e-12
+
+    # what-ifs: none stored yet; then one through the API, read back with the flag, while the
+    # live breakdown still explains the live score
+    def breakdown(**extra: Any) -> Any:
+        return client.get(
+            "/api/tewa/score_breakdown/",
+            params={"scenario_id": 1, "track_id": "T2", "da_id": 2, **extra},
+            headers=auth["viewer"],
+        )
+
+    r = breakdown(what_if="true")
+    assert assert_problem(r, 404)["detail"] == "no what-if score stored for track 'T2' and DA 2"
+    wi_pairs = compute(client, auth["operator"], "2025-06-01T06:03:00Z", persist=True)["results"]
+    wp = next(x for x in wi_pairs if x["track_id"] == "T2" and x["da_id"] == 2)
+    lp = next(x for x in pairs if x["track_id"] == "T2" and x["da_id"] == 2)
+    assert wp["score"] != lp["score"]
+    w = breakdown(what_if="true").json()
+    assert (w["computed_at"], w["score"], w["what_if"]) == (
+        "2025-06-01T06:03:00Z",
+        wp["score"],
+        True,
+    )
+    assert abs(sum(w["contributions"].values()) - w["score"]) <= 1e-12
+    live = breakdown().json()
+    assert (live["computed_at"], live["score"], live["what_if"]) == (WHEN, lp["score"], False)
     r = client.get(
         "/api/tewa/score_breakdown/?scenario_id=1&track_id=T1&da_id=99", headers=auth["viewer"]
     )
@@ -367,6 +392,17 @@ def test_score_history_window(client: TestClient, seeded_sqlite_url: str, auth: 
     exact = history(start="2025-06-01T06:02:00Z", end="2025-06-01T06:02:00Z")
     assert [h["computed_at"] for h in exact] == ["2025-06-01T06:02:00Z"]
     assert history(start="2025-06-01T06:03:00.000001Z") == []
+    # what-ifs: their own history, each evaluation a row; the live history is unchanged
+    assert history(what_if="true") == []
+    wi = [compute(client, auth["operator"], "2025-06-01T06:02:00Z", persist=True) for _ in range(2)]
+    p = next(
+        x for x in batches["2025-06-01T06:02:00Z"] if x["track_id"] == "T2" and x["da_id"] == 2
+    )
+    got = history(what_if="true")
+    assert [(h["computed_at"], h["evaluated_at"], h["score"], h["what_if"]) for h in got] == [
+        ("2025-06-01T06:02:00Z", b["evaluated_at"], p["score"], True) for b in wi
+    ]
+    assert history() == every
     # an unknown track or DA is a 404 naming the field, on both pair endpoints
     for path in ("/api/tewa/score_history/", "/api/tewa/score_breakdown/"):
         for params, field in (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shutil
 from collections.abc import Iterator
@@ -14,7 +15,9 @@ from sqlalchemy.orm import Session
 
 from argus.accounts.service import create_user
 from argus.config import Settings
+from argus.db.models import Scenario
 from argus.db.session import make_engine, make_sessionmaker, session_scope
+from argus.tewa import service
 from argus.tewa.service import seed_demo
 
 JWT_SECRET = "api-tests-jwt-secret-0123456789-abcdefghijklmnop"
@@ -73,6 +76,25 @@ def open_session(url: str) -> Iterator[Session]:
             yield s
     finally:
         engine.dispose()
+
+
+def seed_live(
+    url: str,
+    when: str | dt.datetime,
+    scenario_id: int = DEMO_SCENARIO_ID,
+    evaluated_at: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Store live scores (threat_score, the live board) describing ``when``, as compute_now and
+    the periodic tick do but at a fixed time; committed. Returns the batch as the API renders a
+    computation (``ComputeResult.as_json``)."""
+    if isinstance(when, str):
+        when = dt.datetime.fromisoformat(when.replace("Z", "+00:00"))
+    with open_session(url) as s:
+        sc = s.get(Scenario, scenario_id)
+        assert sc is not None
+        res = service.compute_at(s, sc, when, persist=True, live=True, evaluated_at=evaluated_at)
+        s.commit()
+        return res.as_json()
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -13,7 +13,13 @@ from fastapi.testclient import TestClient
 
 from argus.api.app import create_app
 from argus.api.routes import resources
-from tests.api._support import DEMO_SCENARIO_ID, assert_problem, error_fields, make_settings
+from tests.api._support import (
+    DEMO_SCENARIO_ID,
+    assert_problem,
+    error_fields,
+    make_settings,
+    seed_live,
+)
 
 URL = f"/api/scenarios/{DEMO_SCENARIO_ID}/scores.csv"
 HEADER = "track_id,lat,lon,alt_m,speed_mps,heading_deg,timestamp\n"
@@ -24,15 +30,6 @@ EVIL = {
     "-3+4": "'-3+4",
     "@SUM(A1)": "'@SUM(A1)",
 }
-
-
-def _compute(client: TestClient, headers: dict[str, str], when: str) -> None:
-    r = client.post(
-        "/api/tewa/compute_at/",
-        json={"scenario_id": DEMO_SCENARIO_ID, "when": when},
-        headers=headers,
-    )
-    assert r.status_code == 200, r.text
 
 
 def _rows(text: str) -> list[dict[str, str]]:
@@ -57,7 +54,7 @@ def test_neutralize_cell(value: Any, cell: Any) -> None:
 
 
 def test_formula_track_ids_are_written_with_a_leading_quote(
-    client: TestClient, auth: dict[str, dict[str, str]]
+    client: TestClient, seeded_sqlite_url: str, auth: dict[str, dict[str, str]]
 ) -> None:
     lines = [HEADER]
     for k, tid in enumerate(EVIL):
@@ -73,7 +70,7 @@ def test_formula_track_ids_are_written_with_a_leading_quote(
     )
     assert r.status_code == 200, r.text
     assert r.json()["tracks_created"] == len(EVIL)
-    _compute(client, auth["operator"], "2025-06-01T06:00:20Z")
+    seed_live(seeded_sqlite_url, "2025-06-01T06:00:20Z")
     r = client.get(URL, headers=auth["viewer"])
     assert r.status_code == 200
     rows = _rows(r.text)
@@ -87,10 +84,10 @@ def test_formula_track_ids_are_written_with_a_leading_quote(
 
 
 def test_window_from_to_is_half_open_and_validated(
-    client: TestClient, auth: dict[str, dict[str, str]]
+    client: TestClient, seeded_sqlite_url: str, auth: dict[str, dict[str, str]]
 ) -> None:
     for when in ("2025-06-01T06:01:00Z", "2025-06-01T06:02:00Z", "2025-06-01T06:03:00Z"):
-        _compute(client, auth["operator"], when)
+        seed_live(seeded_sqlite_url, when)
     viewer = auth["viewer"]
 
     def times(**params: str) -> list[str]:
@@ -131,8 +128,8 @@ def test_rows_are_streamed_page_by_page(
 ) -> None:
     """Each page of EXPORT_PAGE_ROWS rows leaves as its own body message (the whole result
     is never one string in memory)."""
-    _compute(client, auth["operator"], "2025-06-01T06:01:00Z")
-    _compute(client, auth["operator"], "2025-06-01T06:02:00Z")  # 2 × 3 tracks × 2 assets = 12
+    seed_live(seeded_sqlite_url, "2025-06-01T06:01:00Z")
+    seed_live(seeded_sqlite_url, "2025-06-01T06:02:00Z")  # 2 × 3 tracks × 2 assets = 12
     # A fresh app for the raw ASGI call: the client's app has its async reader on another loop.
     app = create_app(make_settings(seeded_sqlite_url))
     monkeypatch.setattr(resources, "EXPORT_PAGE_ROWS", 5)
@@ -177,7 +174,7 @@ def test_rows_are_streamed_page_by_page(
     assert started["status"] == 200
     text = b"".join(bodies).decode()
     assert len(_rows(text)) == 12
-    assert bodies[0].decode().startswith("computed_at,track_id,da_name,")
+    assert bodies[0].decode().startswith("computed_at,evaluated_at,track_id,da_name,")
     assert len(bodies) == 1 + 3  # header, then pages of 5 + 5 + 2 rows
     assert [len(b.decode().splitlines()) for b in bodies[1:]] == [5, 5, 2]
 

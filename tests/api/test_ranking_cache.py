@@ -26,6 +26,14 @@ def _compute_elsewhere(url: str, when: dt.datetime) -> None:
     with open_session(url) as s:
         sc = s.get(Scenario, SID)
         assert sc is not None
+        assert service.compute_at(s, sc, when, persist=True, live=True).persisted > 0
+        s.commit()
+
+
+def _what_if_elsewhere(url: str, when: dt.datetime) -> None:
+    with open_session(url) as s:
+        sc = s.get(Scenario, SID)
+        assert sc is not None
         assert service.compute_at(s, sc, when, persist=True).persisted > 0
         s.commit()
 
@@ -49,6 +57,9 @@ def test_cached_until_any_writer_changes_the_scenario(
         }
         state, again = _get(client, viewer)
         assert (state, again) == ("hit", first)
+        # A stored what-if is not on the live board: the revision stays, the body is served again.
+        _what_if_elsewhere(seeded_db_url, T1 + dt.timedelta(seconds=120))
+        assert _get(client, viewer) == ("hit", first)
         # Each query has its own entry: per DA, top_n, at.
         assert _get(client, viewer, URL + "&da_id=1")[0] == "miss"
         assert _get(client, viewer, URL + "&da_id=1")[0] == "hit"

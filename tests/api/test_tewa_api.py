@@ -18,7 +18,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from argus.api.app import create_app
-from argus.db.models import Scenario, ThreatScore, Track, TrackSample
+from argus.db.models import (
+    Scenario,
+    ThreatScore,
+    ThreatScoreLatest,
+    Track,
+    TrackSample,
+)
+from argus.db.models.tewa import ThreatScoreWhatIf
 from argus.tewa import service
 from argus.tewa.presets import DOCTRINE_PRESETS
 from tests.api._support import (
@@ -28,6 +35,7 @@ from tests.api._support import (
     make_settings,
     metric_value,
     open_session,
+    seed_live,
 )
 
 WHEN = "2025-06-01T06:02:00Z"
@@ -110,26 +118,56 @@ def test_compute_at_equals_the_service(
     assert infinities >= 1  # the demo has tracks that never reach weapon range (twrp_s = inf)
 
 
-def test_compute_at_persists_one_batch_once(
+def test_compute_at_persists_a_what_if_and_leaves_the_live_board_alone(
     db_client: TestClient, seeded_db_url: str, auth: Any
 ) -> None:
-    body = compute(db_client, auth["operator"])
-    assert body["persisted"] == 6
+    body = compute(db_client, auth["operator"], persist=True)
+    assert body["persisted"] == 6 and body["what_if"] is True
     assert {r["computed_at"] for r in body["results"]} == {WHEN}
+    first_eval = _iso(body["evaluated_at"])
     with open_session(seeded_db_url) as s:
         rows = s.execute(
-            select(Track.track_id, ThreatScore.da_id, ThreatScore.score, ThreatScore.twrp_s)
-            .join(Track, Track.id == ThreatScore.track_id)
-            .where(ThreatScore.computed_at == WHEN_DT)
+            select(
+                Track.track_id,
+                ThreatScoreWhatIf.da_id,
+                ThreatScoreWhatIf.score,
+                ThreatScoreWhatIf.twrp_s,
+                ThreatScoreWhatIf.evaluated_at,
+            )
+            .join(Track, Track.id == ThreatScoreWhatIf.track_id)
+            .where(ThreatScoreWhatIf.computed_at == WHEN_DT)
         ).all()
     stored = {(r[0], r[1]): (r[2], r[3]) for r in rows}
     assert stored == {
         (p["track_id"], p["da_id"]): (p["score"], p["twrp_s"]) for p in body["results"]
     }
-    again = compute(db_client, auth["operator"])
-    assert again["persisted"] == 0
+    assert {r[4] for r in rows} == {first_eval}
+    # the live board is untouched: no live row, no latest entry, an empty live ranking
+    assert count(seeded_db_url, ThreatScore) == 0
+    assert count(seeded_db_url, ThreatScoreLatest) == 0
+    live = db_client.get("/api/tewa/ranking/?scenario_id=1", headers=auth["viewer"]).json()
+    assert live["what_if"] is False and live["results"] == []
+    # read back with the what_if flag: the stored numbers
+    wi = db_client.get(
+        "/api/tewa/ranking/?scenario_id=1&what_if=true", headers=auth["viewer"]
+    ).json()
+    assert wi["what_if"] is True
+    best: dict[str, dict[str, Any]] = {}
+    for p in body["results"]:
+        if p["track_id"] not in best or p["score"] > best[p["track_id"]]["score"]:
+            best[p["track_id"]] = p
+    assert [(x["track_id"], x["da_id"], x["score"], x["computed_at"]) for x in wi["results"]] == [
+        (t, best[t]["da_id"], best[t]["score"], WHEN)
+        for t in sorted(best, key=lambda t: -best[t]["score"])
+    ]
+    # a second what-if of the same time is another evaluation: stored beside the first, the
+    # same numbers, the live board still empty
+    again = compute(db_client, auth["operator"], persist=True)
+    assert again["persisted"] == 6 and _iso(again["evaluated_at"]) > first_eval
     assert [p["score"] for p in again["results"]] == [p["score"] for p in body["results"]]
-    assert count(seeded_db_url, ThreatScore) == 6
+    assert count(seeded_db_url, ThreatScoreWhatIf) == 12
+    assert count(seeded_db_url, ThreatScore) == 0
+    assert count(seeded_db_url, ThreatScoreLatest) == 0
 
 
 @pytest.mark.parametrize(
@@ -179,8 +217,8 @@ def test_unknown_scenario_is_404(client: TestClient, auth: Any) -> None:
 # ---- ranking, breakdown, history ----
 
 
-def test_ranking_global_and_per_da(client: TestClient, auth: Any) -> None:
-    pairs = compute(client, auth["operator"])["results"]
+def test_ranking_global_and_per_da(client: TestClient, seeded_sqlite_url: str, auth: Any) -> None:
+    pairs = seed_live(seeded_sqlite_url, WHEN)["results"]
     r = client.get("/api/tewa/ranking/?scenario_id=1", headers=auth["viewer"])
     assert r.status_code == 200
     body = r.json()
@@ -225,9 +263,11 @@ def test_ranking_global_and_per_da(client: TestClient, auth: Any) -> None:
         assert "(it has [1, 2]) and no score was stored for it" in body["detail"]
 
 
-def test_ranking_takes_the_latest_batch_at_or_before_at(client: TestClient, auth: Any) -> None:
-    compute(client, auth["operator"], "2025-06-01T06:02:00Z")
-    later = compute(client, auth["operator"], "2025-06-01T06:03:00Z")["results"]
+def test_ranking_takes_the_latest_batch_at_or_before_at(
+    client: TestClient, seeded_sqlite_url: str, auth: Any
+) -> None:
+    seed_live(seeded_sqlite_url, "2025-06-01T06:02:00Z")
+    later = seed_live(seeded_sqlite_url, "2025-06-01T06:03:00Z")["results"]
     now = client.get("/api/tewa/ranking/?scenario_id=1&da_id=1", headers=auth["viewer"]).json()
     assert {x["computed_at"] for x in now["results"]} == {"2025-06-01T06:03:00Z"}
     assert sorted(x["score"] for x in now["results"]) == sorted(
@@ -255,8 +295,10 @@ def test_ranking_takes_the_latest_batch_at_or_before_at(client: TestClient, auth
     assert error_fields(assert_problem(r, 422)) == {"query.top_n"}
 
 
-def test_score_breakdown_contributions_are_weight_times_term(client: TestClient, auth: Any) -> None:
-    pairs = compute(client, auth["operator"])["results"]
+def test_score_breakdown_contributions_are_weight_times_term(
+    client: TestClient, seeded_sqlite_url: str, auth: Any
+) -> None:
+    pairs = seed_live(seeded_sqlite_url, WHEN)["results"]
     params = client.get("/api/scenarios/1/params", headers=auth["viewer"]).json()
     for track_id, da_id in (("T1", 1), ("T2", 2), ("T3", 1)):
         r = client.get(
@@ -276,6 +318,31 @@ def test_score_breakdown_contributions_are_weight_times_term(client: TestClient,
             assert abs(b["contributions"][k] - b["weights"][k] * p[f"n_{k}"]) <= 1e-12
         # default params: weights sum to 1, clamp on, no quality factor → the parts add up
         assert abs(sum(b["contributions"].values()) - b["score"]) <= 1e-12
+
+    # what-ifs: none stored yet; then one through the API, read back with the flag, while the
+    # live breakdown still explains the live score
+    def breakdown(**extra: Any) -> Any:
+        return client.get(
+            "/api/tewa/score_breakdown/",
+            params={"scenario_id": 1, "track_id": "T2", "da_id": 2, **extra},
+            headers=auth["viewer"],
+        )
+
+    r = breakdown(what_if="true")
+    assert assert_problem(r, 404)["detail"] == "no what-if score stored for track 'T2' and DA 2"
+    wi_pairs = compute(client, auth["operator"], "2025-06-01T06:03:00Z", persist=True)["results"]
+    wp = next(x for x in wi_pairs if x["track_id"] == "T2" and x["da_id"] == 2)
+    lp = next(x for x in pairs if x["track_id"] == "T2" and x["da_id"] == 2)
+    assert wp["score"] != lp["score"]
+    w = breakdown(what_if="true").json()
+    assert (w["computed_at"], w["score"], w["what_if"]) == (
+        "2025-06-01T06:03:00Z",
+        wp["score"],
+        True,
+    )
+    assert abs(sum(w["contributions"].values()) - w["score"]) <= 1e-12
+    live = breakdown().json()
+    assert (live["computed_at"], live["score"], live["what_if"]) == (WHEN, lp["score"], False)
     r = client.get(
         "/api/tewa/score_breakdown/?scenario_id=1&track_id=T1&da_id=99", headers=auth["viewer"]
     )
@@ -287,9 +354,9 @@ def test_score_breakdown_contributions_are_weight_times_term(client: TestClient,
 
 
 def test_score_breakdown_explains_the_stored_score_after_a_weight_change(
-    client: TestClient, auth: Any
+    client: TestClient, seeded_sqlite_url: str, auth: Any
 ) -> None:
-    compute(client, auth["operator"])
+    seed_live(seeded_sqlite_url, WHEN)
     r = client.put("/api/scenarios/1/params", json={"w_cpa": 0.05}, headers=auth["admin"])
     assert r.status_code == 200
     b = client.get(
@@ -298,9 +365,9 @@ def test_score_breakdown_explains_the_stored_score_after_a_weight_change(
     assert abs(sum(b["contributions"].values()) - b["score"]) <= 1e-12
 
 
-def test_score_history_window(client: TestClient, auth: Any) -> None:
+def test_score_history_window(client: TestClient, seeded_sqlite_url: str, auth: Any) -> None:
     batches = {
-        t: compute(client, auth["operator"], t)["results"]
+        t: seed_live(seeded_sqlite_url, t)["results"]
         for t in ("2025-06-01T06:01:00Z", "2025-06-01T06:02:00Z", "2025-06-01T06:03:00Z")
     }
 
@@ -325,6 +392,17 @@ def test_score_history_window(client: TestClient, auth: Any) -> None:
     exact = history(start="2025-06-01T06:02:00Z", end="2025-06-01T06:02:00Z")
     assert [h["computed_at"] for h in exact] == ["2025-06-01T06:02:00Z"]
     assert history(start="2025-06-01T06:03:00.000001Z") == []
+    # what-ifs: their own history, each evaluation a row; the live history is unchanged
+    assert history(what_if="true") == []
+    wi = [compute(client, auth["operator"], "2025-06-01T06:02:00Z", persist=True) for _ in range(2)]
+    p = next(
+        x for x in batches["2025-06-01T06:02:00Z"] if x["track_id"] == "T2" and x["da_id"] == 2
+    )
+    got = history(what_if="true")
+    assert [(h["computed_at"], h["evaluated_at"], h["score"], h["what_if"]) for h in got] == [
+        ("2025-06-01T06:02:00Z", b["evaluated_at"], p["score"], True) for b in wi
+    ]
+    assert history() == every
     # an unknown track or DA is a 404 naming the field, on both pair endpoints
     for path in ("/api/tewa/score_history/", "/api/tewa/score_breakdown/"):
         for params, field in (
@@ -342,13 +420,20 @@ def test_compute_now_is_idempotent_per_key(
     client: TestClient, seeded_sqlite_url: str, auth: Any
 ) -> None:
     payload = {"scenario_id": 1, "idempotency_key": "operator-click-1"}
+    before = dt.datetime.now(dt.UTC)
     first = client.post("/api/tewa/compute_now/", json=payload, headers=auth["operator"])
+    after = dt.datetime.now(dt.UTC)
     assert first.status_code == 200, first.text
     a = first.json()
     assert a["status"] == "succeeded" and a["repeated"] is False and a["attempts"] == 1
     assert a["result"]["pairs"] == 6 and a["result"]["written"] == 6
-    evaluated = _iso(a["result"]["evaluated_at"])  # the replay scenario loops over its window
-    assert _iso("2025-06-01T06:00:00Z") <= evaluated <= _iso("2025-06-01T06:05:00Z")
+    described = _iso(a["result"]["computed_at"])  # the replay scenario loops over its window
+    assert _iso("2025-06-01T06:00:00Z") <= described <= _iso("2025-06-01T06:05:00Z")
+    assert before <= _iso(a["result"]["evaluated_at"]) <= after  # evaluated by the wall clock
+    # a live computation: on the live board, describing the scenario's own now
+    board = client.get("/api/tewa/ranking/?scenario_id=1", headers=auth["viewer"]).json()
+    assert len(board["results"]) == 3
+    assert {_iso(x["computed_at"]) for x in board["results"]} == {described}
     assert a["status_url"] == f"/api/jobs/{a['job_id']}"
 
     second = client.post("/api/tewa/compute_now/", json=payload, headers=auth["operator"])
@@ -517,46 +602,123 @@ def test_upload_header_problems_and_size_limit(seeded_sqlite_url: str, auth: Any
     assert count(seeded_sqlite_url, TrackSample) == DEMO_SAMPLES + 1
 
 
+SCORES_CSV_HEADER = (
+    "computed_at,evaluated_at,track_id,da_name,"
+    "cpa_km,tcpa_s,tdb_km,twrp_s,n_cpa,n_tcpa,n_tdb,n_twrp,score"
+)
+
+
+def _stored_scores(url: str, model: Any) -> dict[tuple[str, str, str, str], tuple[Any, Any]]:
+    """(computed_at, evaluated_at, track_id, da_name) → (score, twrp_s) of one score table."""
+
+    def iso(t: dt.datetime) -> str:
+        return t.isoformat().replace("+00:00", "Z")
+
+    with open_session(url) as s:
+        return {
+            (iso(t), iso(e), tid, name): (score, twrp)
+            for t, e, tid, name, score, twrp in s.execute(
+                select(
+                    model.computed_at,
+                    model.evaluated_at,
+                    Track.track_id,
+                    service.DefendedAsset.name,
+                    model.score,
+                    model.twrp_s,
+                )
+                .join(Track, Track.id == model.track_id)
+                .join(service.DefendedAsset, service.DefendedAsset.id == model.da_id)
+            )
+        }
+
+
 def test_scores_csv_has_a_header_and_one_line_per_score(
     client: TestClient, seeded_sqlite_url: str, auth: Any
 ) -> None:
-    compute(client, auth["operator"], "2025-06-01T06:01:00Z")
-    compute(client, auth["operator"], "2025-06-01T06:02:00Z")
+    t0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
+    seed_live(seeded_sqlite_url, "2025-06-01T06:01:00Z", evaluated_at=t0)
+    seed_live(seeded_sqlite_url, "2025-06-01T06:02:00Z", evaluated_at=t0 + dt.timedelta(1))
     r = client.get("/api/scenarios/1/scores.csv", headers=auth["viewer"])
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     assert 'filename="scores-Demo-Scenario.csv"' in r.headers["content-disposition"]
     lines = r.text.splitlines()
-    assert lines[0] == (
-        "computed_at,track_id,da_name,cpa_km,tcpa_s,tdb_km,twrp_s,n_cpa,n_tcpa,n_tdb,n_twrp,score"
-    )
+    assert lines[0] == SCORES_CSV_HEADER
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert len(rows) == len(lines) - 1 == count(seeded_sqlite_url, ThreatScore) == 12
-    with open_session(seeded_sqlite_url) as s:
-        stored = {
-            (t.isoformat().replace("+00:00", "Z"), tid, name): (score, twrp)
-            for t, tid, name, score, twrp in s.execute(
-                select(
-                    ThreatScore.computed_at,
-                    Track.track_id,
-                    service.DefendedAsset.name,
-                    ThreatScore.score,
-                    ThreatScore.twrp_s,
-                )
-                .join(Track, Track.id == ThreatScore.track_id)
-                .join(service.DefendedAsset, service.DefendedAsset.id == ThreatScore.da_id)
-            )
-        }
+    stored = _stored_scores(seeded_sqlite_url, ThreatScore)
     for row in rows:
-        score, twrp = stored[(row["computed_at"], row["track_id"], row["da_name"])]
+        key = (row["computed_at"], row["evaluated_at"], row["track_id"], row["da_name"])
+        score, twrp = stored[key]
         assert float(row["score"]) == score
         assert row["twrp_s"] == ("" if twrp is None else repr(twrp))
     assert any(row["twrp_s"] == "" for row in rows)
+    assert {(row["computed_at"], row["evaluated_at"]) for row in rows} == {
+        ("2025-06-01T06:01:00Z", "2026-01-01T12:00:00Z"),
+        ("2025-06-01T06:02:00Z", "2026-01-02T12:00:00Z"),
+    }
     r = client.get(
         "/api/scenarios/1/scores.csv",
         params={"start": "2025-06-01T06:01:30Z"},
         headers=auth["viewer"],
     )
     assert len(r.text.splitlines()) == 1 + 6
+
+
+def test_scores_csv_what_if_exports_the_what_ifs_and_only_them(
+    client: TestClient, seeded_sqlite_url: str, auth: Any
+) -> None:
+    seed_live(seeded_sqlite_url, "2025-06-01T06:01:00Z")
+    # two what-ifs through the API: one of a time the live board has, one of another time
+    first = compute(client, auth["operator"], "2025-06-01T06:01:00Z", persist=True)
+    second = compute(client, auth["operator"], "2025-06-01T06:03:00Z", persist=True)
+    assert first["persisted"] == second["persisted"] == 6
+
+    def export(**params: Any) -> list[dict[str, str]]:
+        r = client.get("/api/scenarios/1/scores.csv", params=params, headers=auth["viewer"])
+        assert r.status_code == 200, r.text
+        assert r.text.splitlines()[0] == SCORES_CSV_HEADER
+        return list(csv.DictReader(io.StringIO(r.text)))
+
+    def keys(rows: list[dict[str, str]]) -> set[tuple[str, str, str, str]]:
+        return {(r["computed_at"], r["evaluated_at"], r["track_id"], r["da_name"]) for r in rows}
+
+    live_rows, wi_rows = export(), export(what_if="true")
+    assert export(what_if="false") == live_rows
+    live_stored = _stored_scores(seeded_sqlite_url, ThreatScore)
+    wi_stored = _stored_scores(seeded_sqlite_url, ThreatScoreWhatIf)
+    assert len(live_rows) == len(live_stored) == 6 and keys(live_rows) == set(live_stored)
+    assert len(wi_rows) == len(wi_stored) == 12 and keys(wi_rows) == set(wi_stored)
+    assert not keys(live_rows) & keys(wi_rows)  # neither export holds a row of the other
+    assert {r["computed_at"] for r in live_rows} == {"2025-06-01T06:01:00Z"}
+    assert {(r["computed_at"], r["evaluated_at"]) for r in wi_rows} == {
+        ("2025-06-01T06:01:00Z", first["evaluated_at"]),
+        ("2025-06-01T06:03:00Z", second["evaluated_at"]),
+    }
+    for row in wi_rows:
+        key = (row["computed_at"], row["evaluated_at"], row["track_id"], row["da_name"])
+        assert float(row["score"]) == wi_stored[key][0]
+        batch = first if row["computed_at"] == "2025-06-01T06:01:00Z" else second
+        want = next(
+            p
+            for p in batch["results"]
+            if p["track_id"] == row["track_id"] and p["da_name"] == row["da_name"]
+        )
+        assert float(row["score"]) == want["score"]
+    # the what-if of the live board's own time has the live numbers (same inputs)
+    live_scores = {(r["track_id"], r["da_name"]): r["score"] for r in live_rows}
+    assert {
+        (r["track_id"], r["da_name"]): r["score"]
+        for r in wi_rows
+        if r["computed_at"] == "2025-06-01T06:01:00Z"
+    } == live_scores
+    # the window applies to the what-ifs too
+    assert keys(export(what_if="true", **{"from": "2025-06-01T06:02:00Z"})) == {
+        k for k in wi_stored if k[0] == "2025-06-01T06:03:00Z"
+    }
+    r = client.get(
+        "/api/scenarios/1/scores.csv", params={"what_if": "perhaps"}, headers=auth["viewer"]
+    )
+    assert error_fields(assert_problem(r, 422)) == {"query.what_if"}
 
 
 # ---- paging ----
@@ -651,8 +813,10 @@ def test_metrics_count_requests_per_route_and_batches(client: TestClient, auth: 
     before = client.get("/metrics").text
     for _ in range(3):
         client.get("/api/tewa/ranking/?scenario_id=1", headers=auth["viewer"])
-    compute(client, auth["operator"])
-    compute(client, auth["operator"])  # nothing new stored: no batch counted
+    compute(client, auth["operator"], persist=True)  # a what-if: no live batch counted
+    compute(client, auth["operator"])  # not stored at all
+    r = client.post("/api/tewa/compute_now/", json={"scenario_id": 1}, headers=auth["operator"])
+    assert r.status_code == 200 and r.json()["result"]["written"] == 6, r.text
     r = client.get("/metrics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     after = r.text

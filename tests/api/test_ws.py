@@ -17,9 +17,16 @@ from starlette.websockets import WebSocketDisconnect
 from argus.accounts import tokens
 from argus.api import ws as ws_module
 from argus.db.models import Scenario
-from argus.pipeline.bus import MemoryBus
+from argus.jobs.tasks import THREATS_TOPIC
+from argus.pipeline.bus import MemoryBus, memory_bus
 from argus.tewa import service
-from tests.api._support import JWT_SECRET, OTHER_SECRET, metric_value, open_session
+from tests.api._support import (
+    JWT_SECRET,
+    OTHER_SECRET,
+    metric_value,
+    open_session,
+    seed_live,
+)
 
 WHEN = "2025-06-01T06:02:00Z"
 
@@ -28,15 +35,30 @@ def _token(auth: Any, role: str) -> str:
     return str(auth[role]["Authorization"].removeprefix("Bearer "))
 
 
-def _compute(client: TestClient, auth: Any, when: str) -> dict[str, Any]:
+def _what_if(client: TestClient, auth: Any, when: str) -> dict[str, Any]:
+    """compute_at with persist through the API: a stored what-if, never the live board."""
     r = client.post(
         "/api/tewa/compute_at/",
         json={"scenario_id": 1, "when": when, "persist": True},
         headers=auth["operator"],
     )
     assert r.status_code == 200 and r.json()["persisted"] == 6, r.text
+    assert r.json()["what_if"] is True
     body: dict[str, Any] = r.json()
     return body
+
+
+def _compute_now(client: TestClient, auth: Any) -> dict[str, Any]:
+    """compute_now through the API: a live computation at the scenario's own now."""
+    r = client.post("/api/tewa/compute_now/", json={"scenario_id": 1}, headers=auth["operator"])
+    assert r.status_code == 200 and r.json()["status"] == "succeeded", r.text
+    result: dict[str, Any] = r.json()["result"]
+    assert result["written"] == 6
+    return result
+
+
+def _iso(t: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(t.replace("Z", "+00:00"))
 
 
 def _assert_matches_rest(client: TestClient, auth: Any, msg: dict[str, Any]) -> None:
@@ -49,8 +71,10 @@ def _assert_matches_rest(client: TestClient, auth: Any, msg: dict[str, Any]) -> 
         assert rows == r.json()["results"]
 
 
-def test_token_in_query_gets_the_ranking_first(client: TestClient, auth: Any) -> None:
-    _compute(client, auth, WHEN)
+def test_token_in_query_gets_the_ranking_first(
+    client: TestClient, seeded_sqlite_url: str, auth: Any
+) -> None:
+    seed_live(seeded_sqlite_url, WHEN)
     with client.websocket_connect(
         f"/ws/threats?scenario_id=1&token={_token(auth, 'viewer')}"
     ) as ws:
@@ -62,8 +86,10 @@ def test_token_in_query_gets_the_ranking_first(client: TestClient, auth: Any) ->
     _assert_matches_rest(client, auth, msg)
 
 
-def test_token_in_first_message_gets_the_same_ranking(client: TestClient, auth: Any) -> None:
-    _compute(client, auth, WHEN)
+def test_token_in_first_message_gets_the_same_ranking(
+    client: TestClient, seeded_sqlite_url: str, auth: Any
+) -> None:
+    seed_live(seeded_sqlite_url, WHEN)
     with client.websocket_connect(
         f"/ws/threats?scenario_id=1&token={_token(auth, 'viewer')}"
     ) as ws:
@@ -119,14 +145,28 @@ def test_unknown_scenario_gets_an_error_then_4404(client: TestClient, auth: Any)
 
 
 @pytest.mark.timeout(60)
-def test_a_computation_through_the_api_pushes_a_new_ranking(
+def test_a_live_computation_through_the_api_pushes_a_new_ranking_and_a_what_if_does_not(
     client: TestClient, auth: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # With a 30 s poll, only the bus event can bring the update within a few seconds.
     monkeypatch.setattr(ws_module, "POLL_S", 30.0)
+    published: list[dict[str, Any]] = []
+    real_publish = memory_bus.publish
+
+    def recording_publish(topic: str, message: Any) -> Any:
+        if topic == THREATS_TOPIC:
+            published.append(message)
+        return real_publish(topic, message)
+
+    monkeypatch.setattr(memory_bus, "publish", recording_publish)
 
     def ws_clients() -> float:
         return metric_value(client.get("/metrics").text, "argus_websocket_clients")
+
+    def live_board() -> list[dict[str, Any]]:
+        r = client.get("/api/tewa/ranking/?scenario_id=1", headers=auth["viewer"])
+        rows: list[dict[str, Any]] = r.json()["results"]
+        return rows
 
     clients_before = ws_clients()
     with client.websocket_connect(
@@ -135,19 +175,49 @@ def test_a_computation_through_the_api_pushes_a_new_ranking(
         first = ws.receive_json()
         assert first["computed_at"] is None and first["global"] == []  # nothing stored yet
         assert ws_clients() == clients_before + 1
-        for when in ("2025-06-01T06:02:00Z", "2025-06-01T06:03:00Z"):
-            started = time.monotonic()
-            pairs = _compute(client, auth, when)["results"]
-            msg = ws.receive_json()
-            assert time.monotonic() - started < 10
-            assert msg["type"] == "ranking"
-            assert msg["computed_at"] == when != first["computed_at"]
-            best = {
-                p["track_id"]: max(q["score"] for q in pairs if q["track_id"] == p["track_id"])
-                for p in pairs
-            }
-            assert {x["track_id"]: x["score"] for x in msg["global"]} == best
-            first = msg
+
+        # a what-if (compute_at with persist) is stored but published to nobody, and the live
+        # board stays as it was: empty
+        what_if = _what_if(client, auth, WHEN)
+        assert published == [] and live_board() == []
+
+        # a live computation (compute_now) is published and pushed at once
+        started = time.monotonic()
+        result = _compute_now(client, auth)
+        msg = ws.receive_json()
+        assert time.monotonic() - started < 10
+        assert [m["scenario_id"] for m in published] == [1]
+        assert msg["type"] == "ranking"
+        assert _iso(msg["computed_at"]) == _iso(result["computed_at"])
+        assert {_iso(x["computed_at"]) for x in msg["global"]} == {_iso(result["computed_at"])}
+        assert [x["track_id"] for x in msg["global"]][:2] == ["T1", "T2"]
+        assert all(0 < x["score"] <= 1 for x in msg["global"])
+        _assert_matches_rest(client, auth, msg)
+        pushed = msg
+
+        # another what-if, of another time: still nothing published, the board unchanged
+        later = _what_if(client, auth, "2025-06-01T06:04:30Z")
+        assert len(published) == 1 and live_board() == pushed["global"]
+        # the what-ifs are stored, read back with the flag, with their own numbers
+        wi = client.get(
+            "/api/tewa/ranking/?scenario_id=1&what_if=true", headers=auth["viewer"]
+        ).json()["results"]
+        assert {x["computed_at"] for x in wi} == {"2025-06-01T06:04:30Z"}
+        best = {
+            p["track_id"]: max(
+                q["score"] for q in later["results"] if q["track_id"] == p["track_id"]
+            )
+            for p in later["results"]
+        }
+        assert {x["track_id"]: x["score"] for x in wi} == best
+        assert what_if["results"] and later["results"] != what_if["results"]
+
+        # the next push is the next live computation's, not a what-if's
+        result2 = _compute_now(client, auth)
+        msg = ws.receive_json()
+        assert len(published) == 2
+        assert _iso(msg["computed_at"]) == _iso(result2["computed_at"])
+        assert {x["computed_at"] for x in msg["global"]} != {"2025-06-01T06:04:30Z"}
         _assert_matches_rest(client, auth, msg)
     assert ws_clients() == clients_before
 
@@ -217,13 +287,49 @@ def test_snapshot_is_rendered_once_per_revision_and_sees_writes_from_other_proce
             sc = s.get(Scenario, 1)
             assert sc is not None
             when = dt.datetime(2025, 6, 1, 6, 2, tzinfo=dt.UTC)
-            assert service.compute_at(s, sc, when, persist=True).persisted == 6
+            assert service.compute_at(s, sc, when, persist=True, live=True).persisted == 6
             s.commit()
         rev1, body1 = ws_module._snapshot(app, 1, rev0)
         assert rev1 is not None and rev1 > rev0 and body1 is not None
         assert len(renders) == 6
         assert b'"computed_at":"2025-06-01T06:02:00Z"' in body1
         assert ws_module._snapshot(app, 999, None) == (None, None)
+
+
+def test_the_pushed_stamp_is_the_time_of_the_latest_evaluation_after_a_replay_loop(
+    app: Any, seeded_sqlite_url: str
+) -> None:
+    """A replay scenario's "now" goes back to its start after each loop: the stamp is the time
+    the most recently evaluated entry describes (06:01 here), not the newest described time
+    still on the board (06:04, the pairs of a DA the later evaluation did not cover)."""
+    t0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
+    with TestClient(app):
+        seed_live(seeded_sqlite_url, "2025-06-01T06:04:00Z", evaluated_at=t0)
+        rev0, body0 = ws_module._snapshot(app, 1, None)
+        assert body0 is not None and json.loads(body0)["computed_at"] == "2025-06-01T06:04:00Z"
+        # the next loop, a minute later, describes an earlier time; here for DA 1 only
+        with open_session(seeded_sqlite_url) as s:
+            sc = s.get(Scenario, 1)
+            assert sc is not None
+            res = service.compute_at(
+                s,
+                sc,
+                dt.datetime(2025, 6, 1, 6, 1, tzinfo=dt.UTC),
+                da_ids=[1],
+                persist=True,
+                live=True,
+                evaluated_at=t0 + dt.timedelta(minutes=1),
+            )
+            assert res.persisted == 3
+            s.commit()
+        rev1, body1 = ws_module._snapshot(app, 1, rev0)
+        assert body1 is not None and rev1 != rev0
+        msg = json.loads(body1)
+        assert msg["computed_at"] == "2025-06-01T06:01:00Z"
+        # the board: DA 1 from the newest evaluation, DA 2 still from the first one
+        assert {x["computed_at"] for x in msg["per_da"]["1"]} == {"2025-06-01T06:01:00Z"}
+        assert {x["computed_at"] for x in msg["per_da"]["2"]} == {"2025-06-01T06:04:00Z"}
+        assert sorted(x["score"] for x in msg["per_da"]["1"]) == sorted(p.score for p in res.pairs)
 
 
 # ---- a client that falls behind ----
@@ -271,7 +377,7 @@ def test_a_client_that_stops_reading_is_dropped_and_the_others_are_not_slowed(
             sc = s.get(Scenario, 1)
             assert sc is not None
             when = dt.datetime(2025, 6, 1, 6, 2, tzinfo=dt.UTC)
-            assert service.compute_at(s, sc, when, persist=True).persisted == 6
+            assert service.compute_at(s, sc, when, persist=True, live=True).persisted == 6
             s.commit()
 
     async def until(cond: Any, timeout: float = 10.0) -> float:
@@ -338,7 +444,9 @@ def _store_batch(url: str) -> None:
     with open_session(url) as s:
         sc = s.get(Scenario, 1)
         assert sc is not None
-        service.compute_at(s, sc, dt.datetime(2025, 6, 1, 6, 2, tzinfo=dt.UTC), persist=True)
+        service.compute_at(
+            s, sc, dt.datetime(2025, 6, 1, 6, 2, tzinfo=dt.UTC), persist=True, live=True
+        )
         s.commit()
 
 

@@ -7,6 +7,7 @@ the threat board update live after a computation, opens a score breakdown, uploa
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
 import shutil
@@ -23,6 +24,7 @@ import uvicorn
 from argus.accounts import service as accounts
 from argus.api.app import create_app
 from argus.config import Settings
+from argus.db.models import Scenario
 from argus.db.session import make_engine, make_sessionmaker, session_scope
 from argus.tewa import service
 from tests.conftest import IN_CI
@@ -122,29 +124,39 @@ def test_wrong_password_shows_an_error(page: object) -> None:
 
 
 def test_board_updates_live_breakdown_upload_assign(
-    page: object, server: str, tmp_path: Path
+    page: object, server: str, sqlite_url: str, tmp_path: Path
 ) -> None:
     _login(page)
     page.wait_for_selector("#app-view:not([hidden])")  # type: ignore[attr-defined]
     page.wait_for_selector("#live-state:has-text('live')", timeout=15000)  # type: ignore[attr-defined]
     assert "No scores yet" in page.inner_text("#board-global")  # type: ignore[attr-defined]
 
-    # A computation elsewhere (the API, as a job would) must reach the board over the WebSocket.
+    # A what-if through the API (compute_at with persist) is stored but never on the live board.
     token = httpx.post(
         server + "/api/auth/login", data={"username": "op", "password": PASSWORD}
     ).json()["access_token"]
     r = httpx.post(
         server + "/api/tewa/compute_at/",
         headers={"Authorization": f"Bearer {token}"},
-        json={"scenario_id": 1, "when": "2025-06-01T06:04:00Z", "persist": True},
+        json={"scenario_id": 1, "when": "2025-06-01T06:01:00Z", "persist": True},
     )
-    assert r.status_code == 200
+    assert r.status_code == 200 and r.json()["persisted"] == 6 and r.json()["what_if"] is True
+    # A live computation elsewhere (another process's writer, as the periodic job would, here at
+    # a fixed time of the replay) must reach the board over the WebSocket.
+    engine = make_engine(sqlite_url)
+    with session_scope(make_sessionmaker(engine)) as s:
+        sc = s.get(Scenario, 1)
+        assert sc is not None
+        when = dt.datetime(2025, 6, 1, 6, 4, tzinfo=dt.UTC)
+        assert service.compute_at(s, sc, when, persist=True, live=True).persisted == 6
+    engine.dispose()
     page.wait_for_selector("#board-global tr.clickable", timeout=15000)  # type: ignore[attr-defined]
     rows = page.locator("#board-global tr.clickable")  # type: ignore[attr-defined]
     assert rows.count() == 3
     first = rows.nth(0).inner_text()
     assert first.split()[1] == "T1"  # T1 deep inside DA-Alpha's approach ranks first at 06:04
-    assert "2025-06-01T06:04:00" in page.inner_text("#board-stamp")  # type: ignore[attr-defined]
+    stamp = page.inner_text("#board-stamp")  # type: ignore[attr-defined]
+    assert "2025-06-01T06:04:00" in stamp and "06:01:00" not in stamp  # not the what-if
     shot = page.screenshot()  # type: ignore[attr-defined]
     assert _not_blank(shot) > 20
 

@@ -18,7 +18,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, WebSocket, WebSocketDisconnect
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 
 from argus import metrics
 from argus.api.deps import claims_from_token, user_from_token
@@ -57,10 +57,15 @@ def _snapshot(app: Any, scenario_id: int, last_rev: int | None) -> tuple[int | N
             sc = session.get(Scenario, scenario_id)
             if sc is None:  # deleted since the revision was read
                 raise LookupError(f"scenario_id: no scenario {scenario_id}")
-            latest = session.scalar(  # over one row per pair, not the whole history
-                select(func.max(ThreatScoreLatest.computed_at)).where(
-                    ThreatScoreLatest.scenario_id == scenario_id
-                )
+            # The time the board describes: that of its most recently evaluated entry (over
+            # one row per pair, not the whole history). Not the newest described time: a
+            # replay scenario's "now" goes back to its start after every loop.
+            lt = ThreatScoreLatest
+            latest = session.scalar(
+                select(lt.computed_at)
+                .where(lt.scenario_id == scenario_id)
+                .order_by(lt.evaluated_at.desc(), lt.computed_at.desc())
+                .limit(1)
             )
             ranked = service.rank(session, sc)
             per_da: dict[str, list[dict[str, Any]]] = {}

@@ -48,6 +48,7 @@ from argus.db.models import (
     TrackSample,
     Weapon,
 )
+from argus.db.models.tewa import ThreatScoreWhatIf
 from argus.db.session import session_scope
 from argus.tewa import service
 from argus.tewa.ingest import parse_track_text
@@ -608,9 +609,18 @@ def export_scores(
     end: Annotated[
         AwareDatetime | None, Query(deprecated=True, description="old name of `to`")
     ] = None,
+    what_if: Annotated[
+        bool,
+        Query(
+            description="export the stored what-ifs (compute_at with persist) instead of the "
+            "live scores"
+        ),
+    ] = False,
 ) -> StreamingResponse:
-    """Rows ordered by computed_at, track_id, da_name; the window is ``from`` <= computed_at <
-    ``to``. Track ids and asset names that a spreadsheet would run as formulas are written with a
+    """Rows ordered by computed_at, evaluated_at, track_id, da_name; the window is ``from`` <=
+    computed_at < ``to``. ``computed_at`` is the time a score describes, ``evaluated_at`` when it
+    was computed. Live scores (threat_score), or with ``what_if`` the stored what-ifs
+    (threat_score_what_if, several evaluations of one described time possible). Track ids and asset names that a spreadsheet would run as formulas are written with a
     leading ``'``. The rows are read through a streaming cursor, EXPORT_PAGE_ROWS at a time."""
     for new, old, new_name, old_name in ((from_, start, "from", "start"), (to, end, "to", "end")):
         if new is not None and old is not None:
@@ -622,22 +632,24 @@ def export_scores(
     if lo is not None and hi is not None and hi <= lo:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="to: must be after from")
     sc = scenario_or_404(session, scenario_id)
+    ts: Any = ThreatScoreWhatIf if what_if else ThreatScore
     stmt = (
         select(
-            ThreatScore.computed_at,
+            ts.computed_at,
+            ts.evaluated_at,
             Track.track_id,
             DefendedAsset.name,
-            *(getattr(ThreatScore, f) for f in service.SCORE_FIELDS),
+            *(getattr(ts, f) for f in service.SCORE_FIELDS),
         )
-        .join(Track, Track.id == ThreatScore.track_id)
-        .join(DefendedAsset, DefendedAsset.id == ThreatScore.da_id)
-        .where(ThreatScore.scenario_id == sc.id)
-        .order_by(ThreatScore.computed_at, Track.track_id, DefendedAsset.name)
+        .join(Track, Track.id == ts.track_id)
+        .join(DefendedAsset, DefendedAsset.id == ts.da_id)
+        .where(ts.scenario_id == sc.id)
+        .order_by(ts.computed_at, ts.evaluated_at, Track.track_id, DefendedAsset.name)
     )
     if lo is not None:
-        stmt = stmt.where(ThreatScore.computed_at >= lo)
+        stmt = stmt.where(ts.computed_at >= lo)
     if hi is not None:
-        stmt = stmt.where(ThreatScore.computed_at < hi)
+        stmt = stmt.where(ts.computed_at < hi)
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     return StreamingResponse(
         _score_rows(factory, stmt),
@@ -652,7 +664,7 @@ def _score_rows(factory: sessionmaker[Session], stmt: Any) -> Iterator[str]:
     stepping cursor, never the whole result in memory."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["computed_at", "track_id", "da_name", *service.SCORE_FIELDS])
+    w.writerow(["computed_at", "evaluated_at", "track_id", "da_name", *service.SCORE_FIELDS])
     yield buf.getvalue()
     with factory() as session:
         result = session.execute(stmt.execution_options(yield_per=EXPORT_PAGE_ROWS))
@@ -662,9 +674,10 @@ def _score_rows(factory: sessionmaker[Session], stmt: Any) -> Iterator[str]:
             w.writerows(
                 [
                     _iso(r[0]),
-                    neutralize_cell(r[1]),
+                    _iso(r[1]),
                     neutralize_cell(r[2]),
-                    *("" if v is None else v for v in r[3:]),
+                    neutralize_cell(r[3]),
+                    *("" if v is None else v for v in r[4:]),
                 ]
                 for r in rows
             )

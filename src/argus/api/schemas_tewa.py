@@ -81,7 +81,7 @@ class ComputeAtOut(BaseModel):
 
 class JobOut(BaseModel):
     job_id: str
-    kind: str = Field(description="compute_scenario, periodic_compute, ...")
+    kind: str = Field(description="compute_scenario or periodic_compute_threats")
     scenario_id: int | None
     status: Literal["queued", "running", "succeeded", "failed"]
     attempts: int

@@ -20,10 +20,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from argus import __version__, metrics
 from argus.api import ws
-from argus.api.errors import COMMON_RESPONSES, install_error_handlers, problem
+from argus.api.errors import COMMON_RESPONSES, install_error_handlers, problem, problem_doc
 from argus.api.ranking_cache import RankingCache
 from argus.api.routes import auth, tewa
 from argus.api.routes import resources as resource_routes
+from argus.api.schemas_tewa import HealthOut, ReadyOut
 from argus.api.uploads import CloseUnreadBodyMiddleware
 from argus.config import Settings, get_settings
 from argus.db import migrate
@@ -83,6 +84,12 @@ class ObserveMiddleware:
                     ms=round(elapsed * 1000, 1),
                 )
             structlog.contextvars.unbind_contextvars("request_id")
+
+
+class PrometheusText(PlainTextResponse):
+    """Prometheus's text exposition format: its content type in the OpenAPI document."""
+
+    media_type = CONTENT_TYPE_LATEST
 
 
 def _web_dir() -> Path:
@@ -159,7 +166,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
     app.add_middleware(CloseUnreadBodyMiddleware)
     app.add_middleware(ObserveMiddleware)
 
-    @app.get("/health", tags=["ops"], summary="The process is up")
+    @app.get("/health", tags=["ops"], summary="The process is up", response_model=HealthOut)
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
@@ -167,7 +174,11 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
         "/ready",
         tags=["ops"],
         summary="Database reachable, migrations current, broker reachable",
-        response_model=None,
+        response_model=None,  # answers a problem+json 503 itself when not ready
+        responses={
+            200: {"model": ReadyOut, "description": "every check is ok"},
+            503: problem_doc("a check failed; `checks` names each one's state"),
+        },
     )
     def ready() -> Any:
         checks: dict[str, str] = {}
@@ -192,7 +203,11 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
         )
 
     @app.get(
-        "/metrics", tags=["ops"], summary="Prometheus metrics", response_class=PlainTextResponse
+        "/metrics",
+        tags=["ops"],
+        summary="Prometheus metrics",
+        response_class=PrometheusText,
+        responses={200: {"description": "Prometheus text exposition format"}},
     )
     def prometheus() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

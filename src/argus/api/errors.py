@@ -31,11 +31,21 @@ class Problem(BaseModel):
     detail: str | None = None
 
 
-def _problem_doc(description: str) -> dict[str, Any]:
+def problem_doc(description: str) -> dict[str, Any]:
+    """An OpenAPI response: a problem+json body, with ``description``."""
     return {
         "description": description,
         "content": {PROBLEM_JSON: {"schema": Problem.model_json_schema()}},
     }
+
+
+_problem_doc = problem_doc
+
+
+def problem_responses(descriptions: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: status → problem+json with the route's own description
+    (overriding the generic one of :data:`COMMON_RESPONSES` for that status)."""
+    return {code: problem_doc(text) for code, text in descriptions.items()}
 
 
 #: Error answers every route may give, documented once for the whole OpenAPI document.
@@ -70,6 +80,10 @@ def install_error_handlers(app: FastAPI) -> None:
             405: "Method Not Allowed",
             409: "Conflict",
             413: "Content Too Large",
+            422: "Unprocessable Content",
+            429: "Too Many Requests",
+            500: "Internal Server Error",
+            503: "Service Unavailable",
         }.get(exc.status_code, "Error")
         response = problem(exc.status_code, title, str(exc.detail) if exc.detail else None)
         if exc.headers:  # WWW-Authenticate on 401, Allow on 405

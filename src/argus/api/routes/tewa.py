@@ -14,7 +14,18 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from argus.api.deps import Operator, SessionDep, Viewer
+from argus.api.errors import problem_responses
 from argus.api.ranking_cache import accepts_gzip
+from argus.api.schemas_tewa import (
+    AssignmentOut,
+    ComputeAtOut,
+    JobOut,
+    JobStarted,
+    PresetOut,
+    RankingOut,
+    ScoreBreakdownOut,
+    ScoreHistoryOut,
+)
 from argus.db.models import DefendedAsset, Job, Scenario, Track
 from argus.jobs import tasks
 from argus.tewa import service
@@ -24,6 +35,8 @@ router = APIRouter(tags=["tewa"])
 #: Ids are 32-bit on every table the API addresses by id (SQLite and PostgreSQL integer).
 MAX_ID = 2_147_483_647
 
+_NO_SCENARIO = "no scenario with that id"
+_NO_PAIR = "no scenario with that id, no such track in it, or no such defended asset"
 
 _SCENARIO_REV = select(Scenario.scores_rev).where(Scenario.id == bindparam("sid"))
 
@@ -65,7 +78,21 @@ class AssignRequest(BaseModel):
     persist: bool = False
 
 
-@router.post("/api/tewa/compute_at/", summary="Threat scores of every (track, DA) pair at a time")
+@router.post(
+    "/api/tewa/compute_at/",
+    summary="Threat scores of every (track, DA) pair at a time",
+    # documented, not validated again: the body holds one object per (track, DA) pair
+    response_model=None,
+    responses={
+        200: {"model": ComputeAtOut, "description": "the scores (stored as what-ifs with persist)"},
+        **problem_responses(
+            {
+                404: _NO_SCENARIO,
+                422: "invalid body, or a da_ids entry not in the scenario's defended assets",
+            }
+        ),
+    },
+)
 def compute_at(
     request: Request, session: SessionDep, _: Operator, body: ComputeAtRequest
 ) -> dict[str, Any]:
@@ -88,7 +115,17 @@ def compute_at(
 @router.post(
     "/api/tewa/compute_now/",
     summary="Compute a scenario now (202 + job when a broker is configured)",
-    responses={202: {"description": "queued on the broker; poll GET /api/jobs/{id}"}},
+    response_model=None,
+    responses={
+        200: {"model": JobStarted, "description": "computed in the request: the finished job"},
+        202: {"model": JobStarted, "description": "queued on the broker; poll GET /api/jobs/{id}"},
+        **problem_responses(
+            {
+                404: _NO_SCENARIO,
+                500: "the computation failed (the job is recorded as failed)",
+            }
+        ),
+    },
 )
 def compute_now(
     request: Request, session: SessionDep, user: Operator, body: ComputeNowRequest
@@ -110,7 +147,9 @@ def compute_now(
     if settings.broker_url:
         celery = request.app.state.celery
         celery.send_task("argus.compute_scenario", args=[sc.id, now.isoformat(), job.id])
-        return JSONResponse(_job_body(job), status_code=status.HTTP_202_ACCEPTED)
+        return JSONResponse(
+            _job_body(job) | {"repeated": False}, status_code=status.HTTP_202_ACCEPTED
+        )
     try:
         tasks.compute_scenario(settings.database_url, sc.id, now.isoformat(), job.id)
     except Exception as exc:
@@ -144,7 +183,16 @@ def _job_response(job: Job, repeated: bool = False) -> Any:
     return JSONResponse(body, status_code=code)
 
 
-@router.get("/api/jobs/{job_id}", summary="A job's state and result")
+@router.get(
+    "/api/jobs/{job_id}",
+    summary="A job's state and result",
+    # the body as built (timestamps as stored), not re-serialized through the model
+    response_model=None,
+    responses={
+        200: {"model": JobOut, "description": "the job"},
+        **problem_responses({404: "no job with that id"}),
+    },
+)
 def get_job(
     session: SessionDep,
     _: Viewer,
@@ -162,10 +210,11 @@ def get_job(
     response_class=JSONResponse,
     responses={
         200: {
+            "model": RankingOut,
             "description": "The ranking; header X-Argus-Cache says whether it was computed "
             "for this request (miss) or served as rendered for the same scenario revision (hit)",
-            "content": {"application/json": {"schema": {"type": "object"}}},
-        }
+        },
+        **problem_responses({404: _NO_SCENARIO}),
     },
 )
 async def ranking(
@@ -241,7 +290,10 @@ def _track_and_da(session: Session, sc: Scenario, track_id: str, da_id: int) -> 
 
 
 @router.get(
-    "/api/tewa/score_breakdown/", summary="The latest score of a (track, DA) with its parts"
+    "/api/tewa/score_breakdown/",
+    summary="The latest score of a (track, DA) with its parts",
+    response_model=ScoreBreakdownOut,
+    responses=problem_responses({404: f"{_NO_PAIR}, or no score stored for the pair"}),
 )
 def score_breakdown(
     session: SessionDep,
@@ -278,7 +330,16 @@ def score_breakdown(
     }
 
 
-@router.get("/api/tewa/score_history/", summary="Stored scores of a (track, DA) over a time window")
+@router.get(
+    "/api/tewa/score_history/",
+    summary="Stored scores of a (track, DA) over a time window",
+    # documented, not validated again: a long window holds many rows
+    response_model=None,
+    responses={
+        200: {"model": ScoreHistoryOut, "description": "the stored scores"},
+        **problem_responses({404: _NO_PAIR}),
+    },
+)
 def score_history(
     session: SessionDep,
     _: Viewer,
@@ -302,7 +363,12 @@ def score_history(
     }
 
 
-@router.post("/api/tewa/assign/", summary="Weapon assignment plan at a time")
+@router.post(
+    "/api/tewa/assign/",
+    summary="Weapon assignment plan at a time",
+    response_model=AssignmentOut,
+    responses=problem_responses({404: _NO_SCENARIO}),
+)
 def assign(session: SessionDep, _: Operator, body: AssignRequest) -> dict[str, Any]:
     sc = scenario_or_404(session, body.scenario_id)
     # Default time: now — for a replay scenario, the point of the loop the live picture shows.
@@ -318,7 +384,12 @@ def assign(session: SessionDep, _: Operator, body: AssignRequest) -> dict[str, A
     return res.as_json()
 
 
-@router.get("/api/tewa/presets/", summary="Doctrine presets (weights and scales)")
+@router.get(
+    "/api/tewa/presets/",
+    summary="Doctrine presets (weights and scales)",
+    response_model=dict[str, PresetOut],
+    response_model_exclude_unset=True,  # a preset lists only the params it sets
+)
 def list_presets(_: Viewer) -> dict[str, Any]:
     from argus.tewa.presets import DOCTRINE_PRESETS
 

@@ -81,7 +81,7 @@ def test_batch_is_one_transaction_and_one_statement(engine: sa.Engine, live: boo
     assert tx == ["begin", "commit"]  # … one transaction
     with engine.connect() as conn:  # the batch went to its own table only
         counts = [
-            conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one()  # noqa: S608
+            conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one()
             for t in ("threat_score", "threat_score_what_if")
         ]
     assert counts == ([n, 0] if live else [0, n])

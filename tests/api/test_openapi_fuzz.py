@@ -18,7 +18,9 @@ calls), so the module takes well under a minute and a half on two cores.
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,12 +44,14 @@ from argus.db.session import make_engine, make_sessionmaker, session_scope
 from tests.api._support import PASSWORDS, make_settings, seed_database
 from tests.conftest import _create_pg_database, _drop_pg_database
 
-EXAMPLES = 15
-STATEFUL_EXAMPLES = 25
+#: The budget; ARGUS_FUZZ_EXAMPLES raises it for a longer hunt (the stateful run scales along).
+EXAMPLES = int(os.environ.get("ARGUS_FUZZ_EXAMPLES", "15"))
+STATEFUL_EXAMPLES = max(25, 2 * EXAMPLES)
 STATEFUL_STEPS = 6
-#: Calls the stateful test makes at least (in at most STATEFUL_ROUNDS runs of the machine).
-STATEFUL_MIN_CALLS = 100
-STATEFUL_ROUNDS = 4
+#: Calls the stateful test aims for, in at most STATEFUL_ROUNDS runs of the machine (a run can
+#: end early, see the test); at least 100 must be made.
+STATEFUL_MIN_CALLS = 4 * STATEFUL_EXAMPLES
+STATEFUL_ROUNDS = 8
 ADMIN = "admin"
 CHECKS = [
     not_a_server_error,
@@ -214,7 +218,7 @@ def test_no_server_error_and_no_schema_violation(
     run()
 
 
-def test_a_nul_character_is_a_422_not_a_500(target: Target) -> None:
+def test_inputs_the_fuzz_broke_are_422s(target: Target) -> None:
     # Found by the fuzz on PostgreSQL, which cannot store U+0000 in text: a DataError (500) from
     # any text input; now a 422. SQLite stores the character, so there the create succeeds.
     r = target.client.post(
@@ -228,10 +232,26 @@ def test_a_nul_character_is_a_422_not_a_500(target: Target) -> None:
         assert "NUL" in r.json()["detail"]
     else:
         assert r.status_code == 201, r.text
+    # The fuzz may have deleted the seeded scenarios by now: a scenario of this test's own.
+    r = target.client.post(
+        "/api/scenarios", json={"name": f"nul-test-{uuid.uuid4().hex}"}, headers=target.headers()
+    )
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
     r = target.client.put(
-        "/api/scenarios/1/params", json={"tcpa_logistic": {"a": 1.0}}, headers=target.headers()
+        f"/api/scenarios/{sid}/params", json={"tcpa_logistic": {"a": 1.0}}, headers=target.headers()
     )
     assert r.status_code == 422 and "tcpa_logistic" in r.json()["detail"], r.text
+    # Found by the fuzz on both backends: a weapon's integers beyond the INTEGER column were a
+    # 500 (OverflowError on SQLite, DataError on PostgreSQL); now a 422 from the bounds.
+    weapon = {"call_sign": "W1", "weapon_type": "sam", "lat": 0, "lon": 0, "max_range_km": 10}
+    for name in ("rounds", "fire_channels", "max_salvo"):
+        r = target.client.post(
+            f"/api/scenarios/{sid}/weapons",
+            json={**weapon, "rounds": 1, name: 2**31},
+            headers=target.headers(),
+        )
+        assert r.status_code == 422 and name in r.json()["detail"], r.text
 
 
 def _curl(case: Any) -> str:
@@ -317,7 +337,7 @@ def test_stateful_sequences_follow_the_links(target: Target) -> None:
             break
     assert not failures, "\n\n".join(dict.fromkeys(failures))
     # Sequences did run, and some went from a create into the created resource.
-    assert len(calls) >= STATEFUL_MIN_CALLS, calls
+    assert len(calls) >= 100, calls
     created = {label for label, code in calls if code == 201}
     assert created & {"POST /api/scenarios", "POST /api/assets", "POST /api/users"}, calls
     assert any("{" in label and code < 300 for label, code in calls), calls

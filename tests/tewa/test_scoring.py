@@ -174,6 +174,22 @@ def test_logistic_in_params_replaces_the_inverse_ramp() -> None:
         coerce_params({"cpa_logistic": (5.0, 0.0)})
 
 
+@pytest.mark.parametrize(
+    "ramp",
+    [{}, {"midpoint": 1.0}, {"width": 1.0}, {"midpoint": 1.0, "width": 1.0, "x": 2.0}, {"a": 1}],
+)
+def test_a_logistic_mapping_needs_exactly_midpoint_and_width(ramp: dict[str, float]) -> None:
+    # Found by the schemathesis fuzz: a mapping without "midpoint" was a KeyError (a 500 from
+    # PUT /api/scenarios/{id}/params); it is a ValueError naming the field (a 422).
+    with pytest.raises(ValueError, match="tcpa_logistic must have exactly the keys midpoint"):
+        coerce_params({"tcpa_logistic": ramp})
+
+
+def test_a_logistic_mapping_with_a_non_number_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="cpa_logistic: "):
+        coerce_params({"cpa_logistic": {"midpoint": "x", "width": 1.0}})
+
+
 # ---------------------------------------------------------------- parameters
 
 

@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from argus.api.deps import authorize_before_validation
@@ -141,6 +141,18 @@ def install_error_handlers(app: FastAPI) -> None:
             "the change conflicts with the stored state (a unique name taken or a referenced "
             "object gone, possibly by a concurrent request); nothing was written",
         )
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        # PostgreSQL refuses a text value holding U+0000 (SQLite stores it): the input is what
+        # is wrong, whichever field or parameter carried it. The transaction was rolled back.
+        if "NUL" in str(exc.orig):
+            return problem(
+                422,
+                "Invalid request",
+                "a text value contains a NUL character (U+0000), which cannot be stored",
+            )
+        return await _unhandled(request, exc)
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:

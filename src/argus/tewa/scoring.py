@@ -162,7 +162,15 @@ def _coerce_ramp(name: str, value: Any) -> LogisticRamp | None:
     if value is None or isinstance(value, LogisticRamp):
         return value
     if isinstance(value, Mapping):
-        return LogisticRamp(float(value["midpoint"]), float(value["width"]))
+        keys = set(value)
+        if keys != {"midpoint", "width"}:
+            raise ValueError(
+                f"{name} must have exactly the keys midpoint and width, got {sorted(map(str, keys))}"
+            )
+        try:
+            return LogisticRamp(float(value["midpoint"]), float(value["width"]))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name}: {exc}") from None
     try:
         midpoint, width = value
     except (TypeError, ValueError):

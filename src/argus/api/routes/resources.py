@@ -762,13 +762,15 @@ class WeaponIn(BaseModel):
     weapon_type: str = Field(min_length=1, max_length=60)
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
-    rounds: int = Field(ge=0)
+    rounds: int = Field(ge=0, le=MAX_ID)
     min_range_km: float = Field(default=0.0, ge=0)
     max_range_km: float = Field(gt=0)
     max_target_speed_mps: float = Field(default=1500.0, gt=0)
-    fire_channels: int = Field(default=1, ge=1)
+    fire_channels: int = Field(default=1, ge=1, le=MAX_ID)
     interceptor_speed_mps: float = Field(default=1000.0, gt=0)
-    max_salvo: int = Field(default=2, ge=1, description="most rounds at one target per engagement")
+    max_salvo: int = Field(
+        default=2, ge=1, le=MAX_ID, description="most rounds at one target per engagement"
+    )
 
 
 def weapon_json(w: Weapon) -> dict[str, Any]:

@@ -54,9 +54,11 @@ def violations(source: str, filename: str = "<string>") -> list[str]:
             mod = node.module
             for a in node.names:
                 full = f"{mod}.{a.name}"
-                if _is_forbidden_module(mod) or _is_forbidden_module(full):
-                    found.append(f"{filename}:{node.lineno}: from {mod} import {a.name}")
-                elif mod in SQLALCHEMY_MODULES and a.name in QUERY_BUILDERS:
+                if (
+                    _is_forbidden_module(mod)
+                    or _is_forbidden_module(full)
+                    or (mod in SQLALCHEMY_MODULES and a.name in QUERY_BUILDERS)
+                ):
                     found.append(f"{filename}:{node.lineno}: from {mod} import {a.name}")
     for node in ast.walk(tree):
         # sa.select(...), sqlalchemy.insert(...)

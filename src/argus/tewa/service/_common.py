@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any
 
 from argus.timefmt import iso_z
+
+#: Result rows as columns, by name: {column name: the values of every row}.
+Columns = dict[str, tuple[Any, ...]]
 
 _IN_CHUNK = 900  # stays under SQLite's bound-parameter limit
 
@@ -53,3 +57,14 @@ def _finite_or_none(x: float) -> float | None:
 
 def _or_inf(x: float | None) -> float:
     return math.inf if x is None else float(x)
+
+
+def _columns(rows: Sequence[Any]) -> Columns:
+    """SQL result rows (``Row`` objects of one statement) as columns, read by name; {} for none.
+
+    One C-level transpose: ``row.name`` costs ~0.3 us a value (a ``Row.__getattr__``), 20x an
+    index, which the hot paths (a ranking of 1,000 rows reads 14 values a row) would notice.
+    """
+    if not rows:
+        return {}
+    return dict(zip(rows[0]._fields, zip(*rows, strict=True), strict=True))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -21,7 +20,7 @@ from argus.tewa import kinematics, scoring
 from argus.tewa import quality as quality_engine
 from argus.tewa import state as state_engine
 from argus.tewa.ingest import datetime_to_us
-from argus.tewa.service._common import _flat_json, _in_chunks, _iso
+from argus.tewa.service._common import Columns, _columns, _flat_json, _in_chunks, _iso
 from argus.tewa.service.errors import InvalidInput
 from argus.tewa.service.params import engine_params, params_use_quality
 from argus.tewa.service.scenarios import scenario_assets
@@ -188,9 +187,7 @@ def _bracketing_samples(session: Session, track_pks: list[int], when: dt.datetim
     return rows
 
 
-def _track_quality(
-    session: Session, tracks: Sequence[Any], when: dt.datetime
-) -> npt.NDArray[np.float64]:
+def _track_quality(session: Session, tracks: Columns, when: dt.datetime) -> npt.NDArray[np.float64]:
     """Quality factor of each track at ``when`` (argus.tewa.quality).
 
     A quality stored on the track row (set by an operator or a feed: ``PATCH /api/tracks/…``)
@@ -199,8 +196,8 @@ def _track_quality(
     input that is not known does not discount: a sample without ``pos_sigma_m`` has no position
     factor, a track without samples no age factor.
     """
-    n = len(tracks)
-    pks = [t.id for t in tracks]
+    pks = list(tracks["id"])
+    n = len(pks)
     index_of = {pk: k for k, pk in enumerate(pks)}
     first_us = np.full(n, np.nan)
     sigma = np.full(n, np.nan)
@@ -228,9 +225,7 @@ def _track_quality(
     q = quality_engine.quality_from_track(
         np.maximum(age_s, 0.0), np.where(np.isnan(sigma), 0.0, sigma)
     )
-    stored = np.array(
-        [np.nan if t.quality is None else t.quality for t in tracks], dtype=np.float64
-    )
+    stored = np.array([np.nan if q is None else q for q in tracks["quality"]], dtype=np.float64)
     return np.where(np.isnan(stored), q, stored)
 
 
@@ -272,20 +267,22 @@ def compute_at(
     when = when.astimezone(dt.UTC)
     assets = scenario_assets(session, scenario, da_ids=da_ids)
     params = engine_params(session, scenario)
-    tracks = session.execute(
-        select(
-            Track.id,
-            Track.track_id,
-            Track.lat,
-            Track.lon,
-            Track.alt_m,
-            Track.speed_mps,
-            Track.heading_deg,
-            Track.quality,
-        )
-        .where(Track.scenario_id == scenario.id)
-        .order_by(Track.track_id)
-    ).all()
+    tracks = _columns(
+        session.execute(
+            select(
+                Track.id,
+                Track.track_id,
+                Track.lat,
+                Track.lon,
+                Track.alt_m,
+                Track.speed_mps,
+                Track.heading_deg,
+                Track.quality,
+            )
+            .where(Track.scenario_id == scenario.id)
+            .order_by(Track.track_id)
+        ).all()
+    )
     result = ComputeResult(scenario.id, scenario.name, when, method, [], [], what_if=not live)
     if persist:
         result.computed_at = when
@@ -298,11 +295,11 @@ def compute_at(
     )
     valid = _usable(status)
     result.stale = [
-        tracks[k].track_id
+        tracks["track_id"][k]
         for k in np.flatnonzero(status == state_engine.TrackStatus.STALE).tolist()
     ]
     result.not_started = [
-        tracks[k].track_id
+        tracks["track_id"][k]
         for k in np.flatnonzero(status == state_engine.TrackStatus.NOT_STARTED).tolist()
     ]
     idx = np.flatnonzero(valid)
@@ -336,8 +333,8 @@ def compute_at(
         dtype=object,
     )
     n_da = len(assets)
-    pk = np.array([t.id for t in tracks], dtype=np.int64)
-    names = np.array([t.track_id for t in tracks], dtype=object)
+    pk = np.array(tracks["id"], dtype=np.int64)
+    names = np.array(tracks["track_id"], dtype=object)
     result.columns = PairColumns(
         track_pk=np.repeat(pk[idx], n_da),
         track_id=np.repeat(names[idx], n_da),
@@ -378,7 +375,7 @@ def _usable(status: npt.NDArray[np.int8]) -> npt.NDArray[np.bool_]:
 
 def _track_states(
     session: Session,
-    tracks: Sequence[Any],
+    tracks: Columns,
     when: dt.datetime,
     method: str,
     max_extrapolation_s: float,
@@ -391,10 +388,11 @@ def _track_states(
 ]:
     """Status, lat, lon, speed and heading of each track row at ``when`` (vectorized engine call).
 
-    ``tracks`` rows carry (by name) id, track_id, lat, lon, speed_mps, heading_deg; a track with
-    no samples keeps its row's state (status NO_SAMPLES).
+    ``tracks`` (columns of track rows) has id, track_id, lat, lon, speed_mps and heading_deg; a
+    track with no samples keeps its row's state (status NO_SAMPLES).
     """
-    pks = [t.id for t in tracks]
+    pks = list(tracks["id"])
+    n_tracks = len(pks)
     index_of = {pk: k for k, pk in enumerate(pks)}
     rows = _bracketing_samples(session, pks, when)
     if rows:
@@ -411,20 +409,21 @@ def _track_states(
             when_us=when,
             method="latest" if method == "latest" else "linear",
             max_extrapolation_s=max_extrapolation_s,
-            n_tracks=len(tracks),
+            n_tracks=n_tracks,
         )
         status = states.status.copy()
         lat, lon = states.lat_deg.copy(), states.lon_deg.copy()
         speed, heading = states.speed_mps.copy(), states.heading_deg.copy()
     else:
-        status = np.full(len(tracks), state_engine.TrackStatus.NO_SAMPLES, dtype=np.int8)
-        lat = np.full(len(tracks), np.nan)
+        status = np.full(n_tracks, state_engine.TrackStatus.NO_SAMPLES, dtype=np.int8)
+        lat = np.full(n_tracks, np.nan)
         lon, speed, heading = lat.copy(), lat.copy(), lat.copy()
     own = status == state_engine.TrackStatus.NO_SAMPLES
     if own.any():
         row_state = np.array(
-            [[t.lat, t.lon, t.speed_mps, t.heading_deg] for t in tracks], dtype=np.float64
-        )
+            [tracks["lat"], tracks["lon"], tracks["speed_mps"], tracks["heading_deg"]],
+            dtype=np.float64,
+        ).T
         lat[own], lon[own], speed[own], heading[own] = row_state[own].T
     return status, lat, lon, speed, heading
 
@@ -447,21 +446,23 @@ def track_picture(
     max_trail_points: int = 60,
 ) -> list[dict[str, Any]]:
     """Every track of the scenario at ``when``: state, status, IFF and a short trail (for maps)."""
-    tracks = session.execute(
-        select(
-            Track.id,
-            Track.track_id,
-            Track.lat,
-            Track.lon,
-            Track.alt_m,
-            Track.speed_mps,
-            Track.heading_deg,
-            Track.iff,
-            Track.threat_class,
-        )
-        .where(Track.scenario_id == scenario.id)
-        .order_by(Track.track_id)
-    ).all()
+    tracks = _columns(
+        session.execute(
+            select(
+                Track.id,
+                Track.track_id,
+                Track.lat,
+                Track.lon,
+                Track.alt_m,
+                Track.speed_mps,
+                Track.heading_deg,
+                Track.iff,
+                Track.threat_class,
+            )
+            .where(Track.scenario_id == scenario.id)
+            .order_by(Track.track_id)
+        ).all()
+    )
     if not tracks:
         return []
     status, lat, lon, speed, heading = _track_states(
@@ -469,7 +470,7 @@ def track_picture(
     )
     trails: dict[int, list[tuple[float, float]]] = {}
     start = when - dt.timedelta(seconds=trail_s)
-    for chunk in _in_chunks([t.id for t in tracks]):
+    for chunk in _in_chunks(list(tracks["id"])):
         for tid, la, lo in session.execute(
             select(TrackSample.track_id, TrackSample.lat, TrackSample.lon)
             .where(TrackSample.track_id.in_(chunk), TrackSample.t >= start, TrackSample.t <= when)
@@ -477,15 +478,18 @@ def track_picture(
         ):
             trails.setdefault(tid, []).append((la, lo))
     out = []
-    for k, t in enumerate(tracks):
+    per_track = zip(
+        tracks["id"], tracks["track_id"], tracks["iff"], tracks["threat_class"], strict=True
+    )
+    for k, (pk, track_id, iff, threat_class) in enumerate(per_track):
         ok = bool(_usable(status[k : k + 1])[0])
-        trail = trails.get(t.id, [])[-max_trail_points:]
+        trail = trails.get(pk, [])[-max_trail_points:]
         out.append(
             {
-                "track_id": t.track_id,
+                "track_id": track_id,
                 "status": _STATUS_NAMES[int(status[k])],
-                "iff": t.iff,
-                "threat_class": t.threat_class,
+                "iff": iff,
+                "threat_class": threat_class,
                 "lat": float(lat[k]) if ok else None,
                 "lon": float(lon[k]) if ok else None,
                 "speed_mps": float(speed[k]) if ok else None,

@@ -98,7 +98,7 @@ def import_samples(
                 Track.scenario_id == scenario.id, Track.track_id.in_(chunk)
             )
         ).all()
-        existing.update({r.track_id: r.id for r in rows})
+        existing.update({track_id: pk for track_id, pk in rows})
 
     last = _latest_index_per_track(inverse, samples.t_us, len(name_list))
     missing = [k for k, name in enumerate(name_list) if name not in existing]
@@ -124,7 +124,7 @@ def import_samples(
                     Track.scenario_id == scenario.id, Track.track_id.in_(chunk)
                 )
             ).all()
-            existing.update({r.track_id: r.id for r in rows})
+            existing.update({track_id: pk for track_id, pk in rows})
 
     pk_of_name = np.array([existing[name] for name in name_list], dtype=np.int64)
     track_pk = pk_of_name[inverse]
@@ -176,14 +176,14 @@ def _refresh_latest_state(session: Session, track_pks: list[int]) -> int:
         ).all()
         updates.extend(
             {
-                "b_id": r.track_id,
-                "lat": r.lat,
-                "lon": r.lon,
-                "alt_m": r.alt_m,
-                "speed_mps": r.speed_mps,
-                "heading_deg": r.heading_deg,
+                "b_id": track_pk,
+                "lat": lat,
+                "lon": lon,
+                "alt_m": alt_m,
+                "speed_mps": speed_mps,
+                "heading_deg": heading_deg,
             }
-            for r in rows
+            for track_pk, lat, lon, alt_m, speed_mps, heading_deg in rows
         )
     if updates:
         session.connection().execute(

@@ -19,7 +19,7 @@ from argus.db.models import (
     Track,
 )
 from argus.db.models.tewa import ThreatScoreWhatIf
-from argus.tewa.service._common import _flat_json, _iso, _or_inf
+from argus.tewa.service._common import _columns, _flat_json, _iso, _or_inf
 from argus.tewa.service.errors import InvalidInput, NotFoundError
 
 
@@ -187,11 +187,12 @@ def rank(
     )
     if not rows:
         return []
-    track = np.array([r.track_id for r in rows], dtype=object)
-    score = np.array([r.score for r in rows], dtype=np.float64)
-    tcpa = np.array([_or_inf(r.tcpa_s) for r in rows], dtype=np.float64)
+    c = _columns(rows)
+    track = np.array(c["track_id"], dtype=object)
+    score = np.array(c["score"], dtype=np.float64)
+    tcpa = np.array([_or_inf(x) for x in c["tcpa_s"]], dtype=np.float64)
     tcpa = np.where(tcpa < 0, np.inf, tcpa)  # a closest point behind the track is no urgency
-    da = np.array([r.da_id for r in rows], dtype=np.int64)
+    da = np.array(c["da_id"], dtype=np.int64)
     # Sort keys, last is primary: score desc, tcpa asc, track_id asc, da asc.
     order = np.lexsort((da, track.astype(str), tcpa, -score))
     if da_id is None:
@@ -201,24 +202,23 @@ def rank(
         order = order[:top_n]
     out = []
     for rank_k, i in enumerate(order.tolist(), start=1):
-        r = rows[i]
         out.append(
             RankedThreat(
                 rank=rank_k,
-                track_id=r.track_id,
-                da_id=r.da_id,
-                da_name=r.da_name,
-                score=r.score,
-                cpa_km=_or_inf(r.cpa_km),
-                tcpa_s=_or_inf(r.tcpa_s),
-                tdb_km=_or_inf(r.tdb_km),
-                twrp_s=_or_inf(r.twrp_s),
-                n_cpa=r.n_cpa,
-                n_tcpa=r.n_tcpa,
-                n_tdb=r.n_tdb,
-                n_twrp=r.n_twrp,
-                computed_at=r.computed_at,
-                evaluated_at=r.evaluated_at,
+                track_id=c["track_id"][i],
+                da_id=c["da_id"][i],
+                da_name=c["da_name"][i],
+                score=c["score"][i],
+                cpa_km=_or_inf(c["cpa_km"][i]),
+                tcpa_s=_or_inf(c["tcpa_s"][i]),
+                tdb_km=_or_inf(c["tdb_km"][i]),
+                twrp_s=_or_inf(c["twrp_s"][i]),
+                n_cpa=c["n_cpa"][i],
+                n_tcpa=c["n_tcpa"][i],
+                n_tdb=c["n_tdb"][i],
+                n_twrp=c["n_twrp"][i],
+                computed_at=c["computed_at"][i],
+                evaluated_at=c["evaluated_at"][i],
                 what_if=what_if,
             )
         )

@@ -161,15 +161,15 @@ def seed(url: str, args: argparse.Namespace) -> Seeded:
     try:
         with session_scope(factory) as s:
             accounts.create_user(s, USERNAME, PASSWORD, "operator")
-            sc, _ = service.get_or_create_scenario(s, "bench-api", "bench_api.py load test")
+            sc, _ = service.get_or_create_scenario(s, "bench-api", notes="bench_api.py load test")
             da_ids = []
             for k in range(args.assets):
                 da = service.upsert_defended_asset(
                     s,
                     f"BENCH-DA-{k:02d}",
-                    CENTRE_LAT + float(rng.uniform(-1.0, 1.0)),
-                    CENTRE_LON + float(rng.uniform(-1.0, 1.0)),
-                    float(rng.uniform(5.0, 30.0)),
+                    lat=CENTRE_LAT + float(rng.uniform(-1.0, 1.0)),
+                    lon=CENTRE_LON + float(rng.uniform(-1.0, 1.0)),
+                    radius_km=float(rng.uniform(5.0, 30.0)),
                 )
                 service.attach_asset(s, sc, da)
                 da_ids.append(da.id)

@@ -1,5 +1,5 @@
 """Storing one batch of threat scores on PostgreSQL: the single ``INSERT … SELECT FROM
-unnest(…)`` statement of ``argus.tewa.service._persist_scores`` against the reference measured in
+unnest(…)`` statement of ``argus.tewa.service.evaluation._persist_scores`` against the reference measured in
 the same run, SQLAlchemy's paged multi-row ``INSERT … VALUES … RETURNING`` (what the service
 did before, and still does on SQLite).
 
@@ -27,6 +27,8 @@ from argus.db.models import ThreatScore, Track
 from argus.db.session import make_engine, make_sessionmaker, session_scope
 from argus.logs import configure_logging
 from argus.tewa import service
+from argus.tewa.service import evaluation
+from argus.tewa.service._common import _finite_or_none
 
 T0 = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 #: Rows per multi-row INSERT of the reference (the page size the service used).
@@ -39,10 +41,7 @@ def _paged_reference(s: Any, sid: int, stamp: dt.datetime, pairs: list[Any], w: 
             "scenario_id": sid,
             "track_id": p.track_pk,
             "da_id": p.da_id,
-            **{
-                k: service._finite_or_none(getattr(p, k))
-                for k in ("cpa_km", "tcpa_s", "tdb_km", "twrp_s")
-            },
+            **{k: _finite_or_none(getattr(p, k)) for k in ("cpa_km", "tcpa_s", "tdb_km", "twrp_s")},
             **{k: getattr(p, k) for k in ("n_cpa", "n_tcpa", "n_tdb", "n_twrp", "score")},
             "w_cpa": w[0],
             "w_tcpa": w[1],
@@ -71,7 +70,9 @@ def _seed(factory: Any, name: str, tracks: int, assets: int) -> None:
     with session_scope(factory) as s:
         sc, _ = service.get_or_create_scenario(s, name)
         for k in range(assets):
-            da = service.upsert_defended_asset(s, f"D{k}", 10 + 0.1 * k, 20.0, 5.0)
+            da = service.upsert_defended_asset(
+                s, f"D{k}", lat=10 + 0.1 * k, lon=20.0, radius_km=5.0
+            )
             service.attach_asset(s, sc, da)
         s.add_all(
             Track(
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                     t = time.perf_counter()
                     if mode == "unnest":
                         assert res.columns is not None
-                        n = service._persist_scores(s, sc.id, stamp, res.columns, w)
+                        n = evaluation._persist_scores(s, sc.id, stamp, res.columns, w)
                     else:
                         n = _paged_reference(s, sc.id, stamp, res.pairs, w)
                     s.flush()

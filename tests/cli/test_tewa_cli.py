@@ -92,7 +92,9 @@ def geo_url(sqlite_url: str, tmp_path: Path) -> str:
     def setup(s: Any) -> None:
         sc, _ = service.get_or_create_scenario(s, "S")
         for name, lat, lon in (("DA-N", DA_LAT, DA_LON), ("DA-W", DA_LAT, 65.0)):
-            service.attach_asset(s, sc, service.upsert_defended_asset(s, name, lat, lon, 5.0))
+            service.attach_asset(
+                s, sc, service.upsert_defended_asset(s, name, lat=lat, lon=lon, radius_km=5.0)
+            )
 
     _with_session(sqlite_url, setup)
     lines = []

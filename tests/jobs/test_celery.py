@@ -27,7 +27,6 @@ import sqlalchemy as sa
 from argus.config import Settings
 from argus.db.models import Job, ThreatScore
 from argus.db.session import make_engine, make_sessionmaker, session_scope
-from argus.jobs import tasks
 from argus.jobs.celery_app import make_celery
 from argus.tewa import service
 from tests.conftest import IN_CI
@@ -154,7 +153,7 @@ def _send(db_url: str, broker: str, queue: str, sid: int, stamp: str, job_id: st
 def _new_job(db_url: str, sid: int) -> str:
     engine = make_engine(db_url)
     with session_scope(make_sessionmaker(engine)) as s:
-        job, _ = tasks.new_job(s, "compute_scenario", sid, {})
+        job, _ = service.new_job(s, "compute_scenario", scenario_id=sid, params={})
         job_id = job.id
     engine.dispose()
     return job_id

@@ -118,7 +118,7 @@ def _assert_complete(url: str, batches: Batches) -> None:
             assert sc is not None and sc.active
             for stamp, pairs in batches.items():
                 assert stamp == tasks.tick_time(stamp, INTERVAL_S), f"{stamp} is not a tick"
-                want = service.compute_at(s, sc, tasks.scenario_time(sc, stamp))
+                want = service.compute_at(s, sc, service.scenario_time(sc, stamp))
                 assert want.columns is not None and want.n_pairs > 0
                 expected = set(
                     zip(

@@ -43,9 +43,9 @@ def test_replay_scenario_time_loops() -> None:
     )
     now = dt.datetime(2026, 1, 1, 0, 0, 0, tzinfo=dt.UTC)
     offset = (now - start).total_seconds() % 300
-    assert tasks.scenario_time(sc, now) == start + dt.timedelta(seconds=offset)
+    assert service.scenario_time(sc, now) == start + dt.timedelta(seconds=offset)
     sc.replay = False
-    assert tasks.scenario_time(sc, now) == now
+    assert service.scenario_time(sc, now) == now
 
 
 def test_periodic_task_twice_in_one_tick_writes_once(sqlite_url: str) -> None:
@@ -92,9 +92,13 @@ def test_compute_scenario_records_a_failed_job(sqlite_url: str) -> None:
     engine = make_engine(sqlite_url)
     factory = make_sessionmaker(engine)
     with session_scope(factory) as s:
-        job, created = tasks.new_job(s, "compute_scenario", None, {}, "key-1")
+        job, created = service.new_job(
+            s, "compute_scenario", scenario_id=None, params={}, idempotency_key="key-1"
+        )
         job_id = job.id
-        again, created_again = tasks.new_job(s, "compute_scenario", None, {}, "key-1")
+        again, created_again = service.new_job(
+            s, "compute_scenario", scenario_id=None, params={}, idempotency_key="key-1"
+        )
     assert created and not created_again and again.id == job_id
     try:
         tasks.compute_scenario(sqlite_url, 999, "2026-11-24T06:00:00+00:00", job_id)

@@ -71,7 +71,9 @@ def test_pos_sigma_column_is_optional_and_validated() -> None:
 
 def _scenario(session: Session) -> service.Scenario:
     sc, _ = service.get_or_create_scenario(session, "Q")
-    service.attach_asset(session, sc, service.upsert_defended_asset(session, "DA", 30.0, 70.0, 5.0))
+    service.attach_asset(
+        session, sc, service.upsert_defended_asset(session, "DA", lat=30.0, lon=70.0, radius_km=5.0)
+    )
     return sc
 
 

@@ -30,7 +30,7 @@ S_OWN = 0.35 + 0.25 / 1.5 + 0.25 / 2 + 0.15 / (1 + 50 / 180)  # 0.759058
 
 
 def _da(session: Session, sc: Scenario, name: str, lat: float, value: float) -> DefendedAsset:
-    da = service.upsert_defended_asset(session, name, lat, 70.0, 5.0)
+    da = service.upsert_defended_asset(session, name, lat=lat, lon=70.0, radius_km=5.0)
     da.value = value
     service.attach_asset(session, sc, da)
     session.flush()
@@ -136,10 +136,10 @@ def test_a_zero_value_asset_draws_no_interceptor(session: Session) -> None:
 
 
 def test_kill_probability_table_lookup_and_fallbacks(session: Session) -> None:
-    service.set_kill_probability(session, "SAM-X", "jet", 0.9)
-    service.set_kill_probability(session, "SAM-X", "*", 0.6)
-    service.set_kill_probability(session, "*", "drone", 0.5)
-    service.set_kill_probability(session, "*", "*", 0.65)  # replaces the migration's 0.7
+    service.set_kill_probability(session, "SAM-X", "jet", pk=0.9)
+    service.set_kill_probability(session, "SAM-X", "*", pk=0.6)
+    service.set_kill_probability(session, "*", "drone", pk=0.5)
+    service.set_kill_probability(session, "*", "*", pk=0.65)  # replaces the migration's 0.7
     types, classes = ["SAM-X", "SAM-Y"], ["jet", "drone", "heli"]
     # (type, class) → (type, *) → (*, class) → (*, *): SAM-X×drone takes (SAM-X, *), not (*, drone).
     np.testing.assert_array_equal(
@@ -156,8 +156,8 @@ def test_kill_probability_table_lookup_and_fallbacks(session: Session) -> None:
         service.kill_probability_matrix(session, types, classes),
         [[0.9, 0.6, 0.6], [0.7, 0.5, 0.7]],  # no ('*', '*') row: the built-in 0.7
     )
-    with pytest.raises(service.ValidationError, match="pk"):
-        service.set_kill_probability(session, "SAM-X", "jet", 1.5)
+    with pytest.raises(service.InvalidInput, match="pk"):
+        service.set_kill_probability(session, "SAM-X", "jet", pk=1.5)
     # Through the plan: a drone engaged by a SAM-X battery gets (SAM-X, *) = 0.6 per round.
     sc, _ = service.get_or_create_scenario(session, "PK")
     _da(session, sc, "DA-A", 30.0, 1.0)

@@ -57,7 +57,7 @@ def _straight_track(
 
 def _setup(session: Session, *tracks: TrackSamples, radius_km: float = 5.0) -> Scenario:
     sc, _ = service.get_or_create_scenario(session, "S")
-    da = service.upsert_defended_asset(session, "DA", DA_LAT, DA_LON, radius_km)
+    da = service.upsert_defended_asset(session, "DA", lat=DA_LAT, lon=DA_LON, radius_km=radius_km)
     service.attach_asset(session, sc, da)
     for tr in tracks:
         service.import_samples(session, sc, tr)
@@ -175,13 +175,13 @@ def test_persist_is_one_batch_and_idempotent(engine: sa.Engine) -> None:
 
 def test_bad_inputs_name_the_field(session: Session) -> None:
     sc = _setup(session)
-    with pytest.raises(service.ValidationError, match=r"^when"):
+    with pytest.raises(service.InvalidInput, match=r"^when"):
         service.compute_at(session, sc, dt.datetime(2025, 1, 1))
-    with pytest.raises(service.ValidationError, match=r"^method"):
+    with pytest.raises(service.InvalidInput, match=r"^method"):
         service.compute_at(session, sc, T0, method="cubic")
-    with pytest.raises(service.ValidationError, match=r"^da_ids"):
+    with pytest.raises(service.InvalidInput, match=r"^da_ids"):
         service.compute_at(session, sc, T0, da_ids=[12345])
-    with pytest.raises(service.ValidationError, match=r"^weapon_range_km"):
+    with pytest.raises(service.InvalidInput, match=r"^weapon_range_km"):
         service.compute_at(session, sc, T0, weapon_range_km=-1)
 
 
@@ -218,7 +218,10 @@ def _brute_force_rank(
 def test_ranking_matches_brute_force_on_random_histories(session: Session, seed: int) -> None:
     rnd = random.Random(seed)
     sc, _ = service.get_or_create_scenario(session, "R")
-    das = [service.upsert_defended_asset(session, f"D{k}", 10 + k, 20, 5) for k in range(3)]
+    das = [
+        service.upsert_defended_asset(session, f"D{k}", lat=10 + k, lon=20, radius_km=5)
+        for k in range(3)
+    ]
     tracks = []
     for k in range(6):
         t = Track(scenario_id=sc.id, track_id=f"T{k}", lat=0, lon=0, speed_mps=1, heading_deg=0)
@@ -297,7 +300,12 @@ def test_score_history_window(session: Session) -> None:
     da = session.scalar(sa.select(DefendedAsset))
     assert da is not None
     hist = service.score_history(
-        session, sc, "H", da.id, T0 + dt.timedelta(seconds=20), T0 + dt.timedelta(seconds=50)
+        session,
+        sc,
+        "H",
+        da.id,
+        start=T0 + dt.timedelta(seconds=20),
+        end=T0 + dt.timedelta(seconds=50),
     )
     assert [h["computed_at"] for h in hist] == [
         f"2025-01-01T12:00:{s:02d}Z" for s in (20, 30, 40, 50)
@@ -310,13 +318,13 @@ def test_params_set_validate_and_presets(session: Session) -> None:
     sc = _setup(session)
     row = service.set_params(session, sc, w_cpa=0.9, cpa_logistic={"midpoint": 5, "width": 1})
     assert row.w_cpa == 0.9 and row.cpa_logistic == {"midpoint": 5.0, "width": 1.0}
-    with pytest.raises(service.ValidationError, match="w_tdb"):
+    with pytest.raises(service.InvalidInput, match="w_tdb"):
         service.set_params(session, sc, w_tdb=1.5)
-    with pytest.raises(service.ValidationError, match="unknown parameter"):
+    with pytest.raises(service.InvalidInput, match="unknown parameter"):
         service.set_params(session, sc, w_speed=1)
     row = service.apply_preset(session, sc, "point-defense")
     assert (row.cpa_scale_km, row.weapon_range_km, sc.doctrine) == (2.0, 8.0, "point-defense")
     assert row.cpa_logistic is None
-    with pytest.raises(service.ValidationError, match="preset"):
+    with pytest.raises(service.InvalidInput, match="preset"):
         service.apply_preset(session, sc, "nuclear")
     assert session.scalar(sa.select(sa.func.count()).select_from(ModelParams)) == 1

@@ -17,6 +17,7 @@ from argus.db.session import make_sessionmaker, session_scope
 from argus.tewa import service
 from argus.tewa.demo import DEMO_ASSETS, demo_samples
 from argus.tewa.ingest import TrackFileError, write_csv
+from argus.tewa.service import ingest as service_ingest
 
 HEADER = "track_id,lat,lon,alt_m,speed_mps,heading_deg,timestamp\n"
 
@@ -118,7 +119,7 @@ def test_failure_during_the_write_rolls_everything_back(
     def boom(*_a: object, **_k: object) -> int:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(service, "_refresh_latest_state", boom)
+    monkeypatch.setattr(service_ingest, "_refresh_latest_state", boom)
     factory = make_sessionmaker(engine)
     with pytest.raises(RuntimeError, match="disk on fire"), session_scope(factory) as s:
         service.import_tracks(s, _write(tmp_path, GOOD), "S")

@@ -29,7 +29,9 @@ def test_batch_is_one_transaction_and_one_statement(engine: sa.Engine, live: boo
     with session_scope(factory) as s:
         sc, _ = service.get_or_create_scenario(s, "Bulk")
         for k in range(n_das):
-            da = service.upsert_defended_asset(s, f"D{k:02d}", 10 + 0.5 * k, 20.0, 5.0)
+            da = service.upsert_defended_asset(
+                s, f"D{k:02d}", lat=10 + 0.5 * k, lon=20.0, radius_km=5.0
+            )
             service.attach_asset(s, sc, da)
         s.add_all(
             Track(
@@ -89,7 +91,9 @@ def test_batch_is_one_transaction_and_one_statement(engine: sa.Engine, live: boo
 
 def _scenario_with_tracks(session: Session) -> service.Scenario:
     sc, _ = service.get_or_create_scenario(session, "Q")
-    service.attach_asset(session, sc, service.upsert_defended_asset(session, "DA", 30.0, 70.0, 5.0))
+    service.attach_asset(
+        session, sc, service.upsert_defended_asset(session, "DA", lat=30.0, lon=70.0, radius_km=5.0)
+    )
     lat, lon, _ = pymap3d.enu2geodetic(0.0, -30_000.0, 0.0, 30.0, 70.0, 0.0)
     for tid in ("noisy", "plain"):  # the same state; only the quality differs
         session.add(
@@ -128,7 +132,7 @@ def test_compute_at_scales_scores_by_track_quality(session: Session) -> None:
         ("plain", round(S_OWN, 5)),
         ("noisy", round(0.25 * S_OWN, 5)),
     ]
-    with pytest.raises(service.ValidationError, match="quality"):
+    with pytest.raises(service.InvalidInput, match="quality"):
         service.set_track_identity(session, sc, "noisy", quality=1.5)
 
 
@@ -147,7 +151,7 @@ def test_doctrine_follows_the_params(session: Session) -> None:
     assert sc.doctrine == "custom"
     service.set_params(session, sc, tdb_logistic=None)
     assert sc.doctrine == "ballistic"
-    with pytest.raises(service.ValidationError):
+    with pytest.raises(service.InvalidInput):
         service.set_params(session, sc, w_cpa=2.0)
     assert sc.doctrine == "ballistic"  # a rejected change changes nothing
     # matching_preset: preferred name first, else any preset that matches, else None.

@@ -114,8 +114,8 @@ def install_error_handlers(app: FastAPI) -> None:
         ]
         return problem(422, "Rejected file", str(exc), errors=errors)
 
-    @app.exception_handler(service.ValidationError)
-    async def _invalid(_: Request, exc: service.ValidationError) -> JSONResponse:
+    @app.exception_handler(service.InvalidInput)
+    async def _invalid(_: Request, exc: service.InvalidInput) -> JSONResponse:
         field = str(exc).split(":", 1)[0] if ":" in str(exc) else None
         return problem(
             422, "Invalid request", str(exc), errors=[{"field": field, "reason": str(exc)}]

@@ -22,8 +22,8 @@ from pydantic import BaseModel, Field
 
 from argus.api.schemas_resources import not_null
 
-#: A track's state at the time asked (``argus.tewa.service._STATUS_NAMES``); only the usable
-#: ones (ok, extrapolated, track_row) are scored.
+#: A track's state at the time asked (``argus.tewa.service.evaluation._STATUS_NAMES``); only
+#: the usable ones (ok, extrapolated, track_row) are scored.
 PairStatus = Literal["ok", "extrapolated", "track_row"]
 
 _NULL_INF = "null when infinite"

@@ -18,23 +18,18 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, WebSocket, WebSocketDisconnect
-from sqlalchemy import bindparam, select
 
 from argus import metrics
 from argus.api.deps import claims_from_token, user_from_token
-from argus.db.models import Scenario, ThreatScoreLatest
-from argus.db.session import read_first
 from argus.jobs.tasks import THREATS_TOPIC
 from argus.pipeline.bus import memory_bus
 from argus.tewa import service
+from argus.timefmt import iso_z
 
 router = APIRouter()
 
 POLL_S = 1.0
 SEND_TIMEOUT_S = 2.0
-
-
-_SCENARIO_REV = select(Scenario.scores_rev).where(Scenario.id == bindparam("sid"))
 
 
 def _snapshot(app: Any, scenario_id: int, last_rev: int | None) -> tuple[int | None, bytes | None]:
@@ -45,28 +40,19 @@ def _snapshot(app: Any, scenario_id: int, last_rev: int | None) -> tuple[int | N
     revision and shared by every client of the scenario through the ranking cache.
     """
     state = app.state
-    row = read_first(state.read_engine, _SCENARIO_REV, {"sid": scenario_id})
-    if row is None:
+    rev = service.scenario_revision(state.read_engine, scenario_id)
+    if rev is None:
         return None, None
-    rev = int(row.scores_rev)
     if rev == last_rev:
         return rev, None
 
     def render() -> dict[str, Any]:
         with state.sessionmaker() as session:
-            sc = session.get(Scenario, scenario_id)
+            sc = service.find_scenario(session, scenario_id)
             if sc is None:  # deleted since the revision was read
                 raise LookupError(f"scenario_id: no scenario {scenario_id}")
-            # The time the board describes: that of its most recently evaluated entry (over
-            # one row per pair, not the whole history). Not the newest described time: a
-            # replay scenario's "now" goes back to its start after every loop.
-            lt = ThreatScoreLatest
-            latest = session.scalar(
-                select(lt.computed_at)
-                .where(lt.scenario_id == scenario_id)
-                .order_by(lt.evaluated_at.desc(), lt.computed_at.desc())
-                .limit(1)
-            )
+            # The time the board describes (that of its most recently evaluated entry).
+            latest = service.board_time(session, sc)
             ranked = service.rank(session, sc)
             per_da: dict[str, list[dict[str, Any]]] = {}
             for a in service.scenario_assets(session, sc):
@@ -74,7 +60,7 @@ def _snapshot(app: Any, scenario_id: int, last_rev: int | None) -> tuple[int | N
             return {
                 "type": "ranking",
                 "scenario_id": scenario_id,
-                "computed_at": latest.isoformat().replace("+00:00", "Z") if latest else None,
+                "computed_at": iso_z(latest) if latest else None,
                 "global": [r.as_json() for r in ranked],
                 "per_da": per_da,
             }

@@ -63,8 +63,6 @@ def compute_threats(
     ] = False,
 ) -> None:
     """Compute CPA, TCPA, TDB, TWRP and the threat score of every track against the scenario's assets."""
-    from argus.db.models import DefendedAsset
-    from argus.jobs.tasks import scenario_time
     from argus.tewa import service
 
     live = at is None
@@ -73,15 +71,10 @@ def compute_threats(
         try:
             sc = service.get_scenario(s, scenario)
             now = dt.datetime.now(dt.UTC)
-            when = scenario_time(sc, now) if live else parse_when(at)
+            when = service.scenario_time(sc, now) if live else parse_when(at)
             da_ids = None
             if da:
-                from sqlalchemy import select
-
-                found = {
-                    a.name: a.id
-                    for a in s.scalars(select(DefendedAsset).where(DefendedAsset.name.in_(da)))
-                }
+                found = service.asset_ids_by_name(s, list(da))
                 missing = [n for n in da if n not in found]
                 if missing:
                     raise fail(f"--da: no defended asset named {', '.join(map(repr, missing))}")
@@ -97,7 +90,7 @@ def compute_threats(
                 live=live and store,
                 evaluated_at=now,
             )
-        except (service.NotFoundError, service.ValidationError) as exc:
+        except (service.NotFoundError, service.InvalidInput) as exc:
             raise fail(str(exc)) from None
     if as_json:
         keys = (
@@ -158,9 +151,6 @@ def rank(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Rank threats from stored scores: latest score per track, by score, then TCPA, then track id."""
-    from sqlalchemy import select
-
-    from argus.db.models import DefendedAsset
     from argus.tewa import service
 
     when = parse_when(at)
@@ -169,13 +159,13 @@ def rank(
             sc = service.get_scenario(s, scenario)
             da_id = None
             if da is not None:
-                da_id = s.scalar(select(DefendedAsset.id).where(DefendedAsset.name == da))
+                da_id = service.asset_id_by_name(s, da)
                 if da_id is None:
                     raise fail(f"--da: no defended asset named {da!r}")
             ranked = service.rank(
                 s, sc, at=when if at is not None else None, da_id=da_id, top_n=top, what_if=what_if
             )
-        except (service.NotFoundError, service.ValidationError) as exc:
+        except (service.NotFoundError, service.InvalidInput) as exc:
             raise fail(str(exc)) from None
     if as_json:
         console.print_json(json.dumps([r.as_json() for r in ranked]))
@@ -279,7 +269,7 @@ def params_set(
         try:
             sc = service.get_scenario(s, scenario)
             row = service.set_params(s, sc, **changes)
-        except (service.NotFoundError, service.ValidationError) as exc:
+        except (service.NotFoundError, service.InvalidInput) as exc:
             raise fail(str(exc)) from None
         _print_params(sc.name, sc.doctrine, service.params_as_dict(row), as_json)
 
@@ -299,7 +289,7 @@ def params_preset(
         try:
             sc = service.get_scenario(s, scenario)
             row = service.apply_preset(s, sc, preset)
-        except (service.NotFoundError, service.ValidationError) as exc:
+        except (service.NotFoundError, service.InvalidInput) as exc:
             raise fail(str(exc)) from None
         _print_params(sc.name, sc.doctrine, service.params_as_dict(row), as_json)
 
@@ -358,7 +348,7 @@ def weapons_add(
                 interceptor_speed_mps=interceptor_speed_mps,
                 max_salvo=max_salvo,
             )
-        except (service.NotFoundError, service.ValidationError) as exc:
+        except (service.NotFoundError, service.InvalidInput) as exc:
             raise fail(str(exc)) from None
         console.print(
             f"weapon {w.call_sign} ({w.weapon_type}) in {sc.name}: {w.rounds} rounds, "
@@ -458,7 +448,7 @@ def assign(
             plan = service.plan_assignment(
                 s, sc, when, solver=solver, hysteresis=hysteresis, persist=persist
             )
-        except (service.NotFoundError, service.ValidationError) as exc:
+        except (service.NotFoundError, service.InvalidInput) as exc:
             raise fail(str(exc)) from None
     if as_json:
         console.print_json(json.dumps(plan.as_json()))

@@ -11,40 +11,24 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-import uuid
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from argus import metrics
-from argus.db.models import Job, Scenario
 from argus.db.session import make_engine, make_sessionmaker, session_scope
 from argus.logs import get_logger
 from argus.pipeline.bus import memory_bus
 from argus.tewa import service
+from argus.tewa.service import Scenario
+
+# The replay clock is the service's (argus.tewa.service.scenarios); still importable from here
+# for routes/resources.py until that module is split.
+from argus.tewa.service.scenarios import scenario_time
 
 log = get_logger("argus.jobs")
 
 THREATS_TOPIC = "threats.computed"
-
-
-def scenario_time(scenario: Scenario, now: dt.datetime) -> dt.datetime:
-    """The time a scenario is evaluated at when the wall clock reads ``now``.
-
-    Replay scenarios loop over [start_time, end_time]; others use ``now``.
-    """
-    if (
-        scenario.replay
-        and scenario.start_time
-        and scenario.end_time
-        and scenario.end_time > scenario.start_time
-    ):
-        span = (scenario.end_time - scenario.start_time).total_seconds()
-        offset = (now - scenario.start_time).total_seconds() % span
-        return scenario.start_time + dt.timedelta(seconds=offset)
-    return now
 
 
 def tick_time(now: dt.datetime, interval_s: float) -> dt.datetime:
@@ -99,7 +83,7 @@ def compute_scenario(
             _job_state(factory, job_id, "running", attempts_inc=True)
         try:
             with session_scope(factory) as s:
-                sc = s.get(Scenario, scenario_id)
+                sc = service.find_scenario(s, scenario_id)
                 if sc is None:
                     raise service.NotFoundError(f"scenario {scenario_id} does not exist")
                 result = _compute_one(s, sc, stamp)
@@ -136,36 +120,16 @@ def periodic_compute_threats(
     try:
         if job_id:
             with session_scope(factory) as s:
-                job = s.get(Job, job_id)
-                if job is None:
-                    job = Job(
-                        id=job_id,
-                        kind="periodic_compute_threats",
-                        status="running",
-                        params={"computed_at": stamp.isoformat()},
-                        attempts=1,
-                    )
-                    s.add(job)
-                else:
-                    stamp = (
-                        dt.datetime.fromisoformat(job.params["computed_at"])
-                        if job.params
-                        else stamp
-                    )
-                    job.attempts += 1
+                stamp = service.begin_periodic_job(s, job_id, stamp=stamp)
         with factory() as s:
-            ids = list(
-                s.scalars(
-                    select(Scenario.id).where(Scenario.active.is_(True)).order_by(Scenario.id)
-                )
-            )
+            ids = service.active_scenario_ids(s)
         for sid in ids:
             # One scenario failing (bad data, a constraint) rolls back its own transaction
             # only: the others are still computed and stored.
             started = time.perf_counter()
             try:
                 with session_scope(factory) as s:
-                    sc = s.get(Scenario, sid)
+                    sc = service.find_scenario(s, sid)
                     if sc is None:
                         continue
                     results.append(_compute_one(s, sc, stamp))
@@ -210,64 +174,6 @@ def _job_state(
     attempts_inc: bool = False,
 ) -> None:
     with session_scope(factory) as s:
-        job = s.get(Job, job_id)
-        if job is None:
-            return
-        job.status = status
-        if attempts_inc:
-            job.attempts += 1
-        if result is not None:
-            job.result = result
-        if error is not None:
-            job.error = error[:2000]
-        if status in ("succeeded", "failed"):
-            job.finished_at = dt.datetime.now(dt.UTC)
-
-
-def new_job(
-    session: Session,
-    kind: str,
-    scenario_id: int | None,
-    params: dict[str, Any],
-    idempotency_key: str | None = None,
-    *,
-    caller: str | None = None,
-) -> tuple[Job, bool]:
-    """A job row (queued); with a key this caller already used for this scenario, the first
-    job instead (and False). A key is scoped to (scenario, caller): the same key from another
-    user or for another scenario is a new job, never someone else's result."""
-
-    def first() -> Job | None:
-        return session.scalar(
-            select(Job).where(
-                Job.idempotency_key == idempotency_key,
-                Job.scenario_id.is_(None)
-                if scenario_id is None
-                else Job.scenario_id == scenario_id,
-                Job.created_by.is_(None) if caller is None else Job.created_by == caller,
-            )
+        service.set_job_state(
+            s, job_id, status=status, result=result, error=error, attempts_inc=attempts_inc
         )
-
-    if idempotency_key:
-        existing = first()
-        if existing is not None:
-            return existing, False
-    job = Job(
-        id=str(uuid.uuid4()),
-        kind=kind,
-        scenario_id=scenario_id,
-        created_by=caller,
-        params=params,
-        idempotency_key=idempotency_key,
-        status="queued",
-    )
-    try:
-        with session.begin_nested():  # a concurrent request with the same key may win the race
-            session.add(job)
-            session.flush()
-    except IntegrityError:
-        existing = first() if idempotency_key else None
-        if existing is None:
-            raise
-        return existing, False
-    return job, True

@@ -10,7 +10,6 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from argus.api.deps import Operator, SessionDep, Viewer
@@ -26,9 +25,10 @@ from argus.api.schemas_tewa import (
     ScoreBreakdownOut,
     ScoreHistoryOut,
 )
-from argus.db.models import DefendedAsset, Job, Scenario, Track
 from argus.jobs import tasks
 from argus.tewa import service
+from argus.tewa.service import Job, Scenario
+from argus.timefmt import iso_z
 
 router = APIRouter(tags=["tewa"])
 
@@ -38,11 +38,9 @@ MAX_ID = 2_147_483_647
 _NO_SCENARIO = "no scenario with that id"
 _NO_PAIR = "no scenario with that id, no such track in it, or no such defended asset"
 
-_SCENARIO_REV = select(Scenario.scores_rev).where(Scenario.id == bindparam("sid"))
-
 
 def scenario_or_404(session: Session, scenario_id: int) -> Scenario:
-    sc = session.get(Scenario, scenario_id)
+    sc = service.find_scenario(session, scenario_id)
     if sc is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, detail=f"scenario_id: no scenario {scenario_id}"
@@ -132,12 +130,12 @@ def compute_now(
 ) -> Any:
     sc = scenario_or_404(session, body.scenario_id)
     now = dt.datetime.now(dt.UTC)
-    job, created = tasks.new_job(
+    job, created = service.new_job(
         session,
         "compute_scenario",
-        sc.id,
-        {"computed_at": now.isoformat()},
-        body.idempotency_key,
+        scenario_id=sc.id,
+        params={"computed_at": now.isoformat()},
+        idempotency_key=body.idempotency_key,
         caller=user.username,
     )
     if not created:
@@ -157,7 +155,7 @@ def compute_now(
             status.HTTP_500_INTERNAL_SERVER_ERROR, detail=f"computation failed: {exc}"
         ) from None
     session.expire_all()
-    refreshed = session.get(Job, job.id)
+    refreshed = service.get_job(session, job.id)
     assert refreshed is not None
     return _job_response(refreshed)
 
@@ -198,7 +196,7 @@ def get_job(
     _: Viewer,
     job_id: Annotated[str, Path(min_length=1, max_length=36, pattern=r"^[0-9A-Za-z-]+$")],
 ) -> dict[str, Any]:
-    job = session.get(Job, job_id)
+    job = service.get_job(session, job_id)
     if job is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"job_id: no job {job_id}")
     return _job_body(job)
@@ -239,8 +237,8 @@ async def ranking(
     # thread and a session are used only when the body has to be rendered. Every score written
     # or deleted since, by any process, has moved the revision, so a cached body is never older
     # than what this request saw.
-    row = await state.reader.first(_SCENARIO_REV, {"sid": scenario_id})
-    if row is None:
+    rev = await service.scenario_revision_async(state.reader, scenario_id)
+    if rev is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, detail=f"scenario_id: no scenario {scenario_id}"
         )
@@ -253,7 +251,7 @@ async def ranking(
             return {
                 "scenario_id": sc.id,
                 "da_id": da_id,
-                "at": when.isoformat().replace("+00:00", "Z") if when else None,
+                "at": iso_z(when) if when else None,
                 "what_if": what_if,
                 "results": [r.as_json() for r in ranked],
             }
@@ -261,7 +259,7 @@ async def ranking(
     if what_if:  # what-ifs do not move the scenario's revision: rendered for each request
         body_json = await run_in_threadpool(render)
         return JSONResponse(body_json, headers={"X-Argus-Cache": "bypass"})
-    key = (scenario_id, row.scores_rev, da_id, top_n, when)
+    key = (scenario_id, rev, da_id, top_n, when)
     cache = state.ranking_cache
     body, hit = cache.peek(key), True
     if body is None:
@@ -277,15 +275,12 @@ async def ranking(
 
 def _track_and_da(session: Session, sc: Scenario, track_id: str, da_id: int) -> None:
     """404 naming the field when the scenario has no such track or no such DA exists."""
-    known = session.scalar(
-        select(Track.id).where(Track.scenario_id == sc.id, Track.track_id == track_id)
-    )
-    if known is None:
+    if service.find_track_pk(session, sc, track_id) is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,
             detail=f"track_id: no track {track_id!r} in scenario {sc.name!r}",
         )
-    if session.get(DefendedAsset, da_id) is None:
+    if not service.defended_asset_exists(session, da_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"da_id: no defended asset {da_id}")
 
 
@@ -359,7 +354,9 @@ def score_history(
         "track_id": track_id,
         "da_id": da_id,
         "what_if": what_if,
-        "results": service.score_history(session, sc, track_id, da_id, start, end, what_if=what_if),
+        "results": service.score_history(
+            session, sc, track_id, da_id, start=start, end=end, what_if=what_if
+        ),
     }
 
 
@@ -372,7 +369,7 @@ def score_history(
 def assign(session: SessionDep, _: Operator, body: AssignRequest) -> dict[str, Any]:
     sc = scenario_or_404(session, body.scenario_id)
     # Default time: now — for a replay scenario, the point of the loop the live picture shows.
-    when = body.at or tasks.scenario_time(sc, dt.datetime.now(dt.UTC))
+    when = body.at or service.scenario_time(sc, dt.datetime.now(dt.UTC))
     res = service.plan_assignment(
         session,
         sc,

@@ -251,9 +251,8 @@ def missing_members(part: object, protocol: type) -> list[str]:
     """The members of ``protocol`` that ``part`` lacks (methods must be callable)."""
     missing = []
     for name in PART_PROTOCOLS[protocol]:
-        if not hasattr(part, name):
-            missing.append(name)
-        elif name != "ndim_state" and not callable(getattr(part, name)):
+        present = hasattr(part, name)
+        if not present or (name != "ndim_state" and not callable(getattr(part, name))):
             missing.append(name)
     return missing
 
@@ -267,7 +266,7 @@ def check_part(role: str, part: Any, *protocols: type) -> type:
         if not missing:
             return protocol
         gaps.append(f"{protocol.__name__} (missing {', '.join(missing)})")
-    raise TypeError(f"{role} {type(part).__name__} is not a " + " nor a ".join(gaps))
+    raise TypeError(f"{role} {type(part).__name__} does not satisfy " + " nor ".join(gaps))
 
 
 if TYPE_CHECKING:  # mypy checks that the built-in parts satisfy their protocols

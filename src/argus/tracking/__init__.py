@@ -12,6 +12,8 @@ Assembled from small swappable parts in the spirit of Stone Soup:
   (JPDA);
 - :mod:`argus.tracking.management`: M-of-N initiation, tentative/confirmed/deleted states,
   deletion on missed scans or covariance growth, stable track ids;
+- :mod:`argus.tracking.protocols`: the parts as structural protocols (predictor, updater, gate,
+  associator, initiator, deleter), so a part of one's own plugs into the tracker;
 - :mod:`argus.tracking.tracker`: the tracker assembled from those parts, and
   :func:`~argus.tracking.tracker.track_detections` to run it over arrays of detections from one
   or several radar sites;

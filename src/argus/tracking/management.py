@@ -21,11 +21,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from argus.tracking.protocols import Deleter
 from argus.tracking.states import States
 
 FloatArray = npt.NDArray[np.float64]
@@ -173,12 +173,6 @@ class MofNInitiator:
         tentative = table.status == TrackStatus.TENTATIVE
         remaining = self.n - table.age
         return tentative & (table.n_hits + remaining < self.m)
-
-
-class Deleter(Protocol):
-    """Decides which confirmed tracks to delete."""
-
-    def delete(self, table: TrackTable) -> BoolArray: ...
 
 
 @dataclass(frozen=True)

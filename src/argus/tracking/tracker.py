@@ -12,6 +12,10 @@ of one sensor at one time):
 4. record hits and misses; free detections start new tentative tracks;
 5. confirm (M of N), reject hopeless tentative tracks, delete by the deleter's rules.
 
+Every part is a structural protocol (:mod:`argus.tracking.protocols`): the built-in classes are
+one choice, any object with the protocol's methods is another; the tracker checks the parts at
+construction and names what a part lacks.
+
 Multi-radar fusion is sequential: scans from several sites are processed in time order, each with
 its own measurement model (e.g. :class:`~argus.tracking.models.RangeAzEl` at that site); see
 :func:`track_detections`.
@@ -26,20 +30,18 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from argus.tracking.association import GNNAssociator, JPDAAssociator, mixture_reduce
+from argus.tracking.association import GNNAssociator, mixture_reduce
 from argus.tracking.filters import (
     ExtendedKalmanUpdater,
     IMMPredictor,
     IMMUpdater,
     KalmanPredictor,
-    KalmanUpdater,
     PairInnovations,
 )
 from argus.tracking.gating import ChiSquareGate
 from argus.tracking.management import (
     AnyDeleter,
     CovarianceDeleter,
-    Deleter,
     MissedScansDeleter,
     MofNInitiator,
     TrackStatus,
@@ -52,6 +54,16 @@ from argus.tracking.models import (
     NoiseKind,
     RangeAzEl,
     unbiased_converted_measurement,
+)
+from argus.tracking.protocols import (
+    Associator,
+    Deleter,
+    Gate,
+    Initiator,
+    Predictor,
+    SoftAssociator,
+    Updater,
+    check_part,
 )
 from argus.tracking.states import GaussianStates
 
@@ -150,9 +162,9 @@ class TrackHistory:
         )
 
 
-Predictor = KalmanPredictor | IMMPredictor
-Updater = KalmanUpdater | IMMUpdater
-Associator = GNNAssociator | JPDAAssociator
+AnyAssociator = Associator | SoftAssociator
+"""A hard (:class:`~argus.tracking.protocols.Associator`) or soft
+(:class:`~argus.tracking.protocols.SoftAssociator`) associator."""
 
 
 @dataclass
@@ -162,26 +174,44 @@ class MultiTargetTracker:
     Properties: ``predictor``, ``updater``, ``gate``, ``associator`` (confirmed tracks; GNN or
     JPDA), ``tentative_associator`` (tentative tracks; GNN by default), ``initiator``,
     ``deleter``, ``report_tentative`` (include tentative tracks in the estimates).
+
+    Each part may be any object satisfying its protocol (:mod:`argus.tracking.protocols`):
+    :class:`~argus.tracking.protocols.Predictor`, :class:`~argus.tracking.protocols.Updater`,
+    :class:`~argus.tracking.protocols.Gate`, :class:`~argus.tracking.protocols.Associator` or
+    :class:`~argus.tracking.protocols.SoftAssociator` (an associator with ``associate`` makes
+    hard assignments; one with only ``weights`` updates with the weighted mixture, as JPDA),
+    :class:`~argus.tracking.protocols.Initiator` and :class:`~argus.tracking.protocols.Deleter`.
+    A part lacking a method raises :class:`TypeError` here, naming it. The predictor and
+    updater must work on the same state container (checked for the built-in IMM pair).
     """
 
-    predictor: Predictor
-    updater: Updater
-    gate: ChiSquareGate = field(default_factory=ChiSquareGate)
-    associator: Associator = field(default_factory=GNNAssociator)
-    initiator: MofNInitiator = field(default_factory=MofNInitiator)
+    predictor: Predictor[Any]
+    updater: Updater[Any, Any]
+    gate: Gate = field(default_factory=ChiSquareGate)
+    associator: AnyAssociator = field(default_factory=GNNAssociator)
+    initiator: Initiator = field(default_factory=MofNInitiator)
     deleter: Deleter = field(default_factory=lambda: MissedScansDeleter(3))
-    tentative_associator: Associator = field(default_factory=GNNAssociator)
+    tentative_associator: AnyAssociator = field(default_factory=GNNAssociator)
     report_tentative: bool = False
     table: TrackTable = field(init=False)
 
     def __post_init__(self) -> None:
+        check_part("predictor", self.predictor, Predictor)
+        check_part("updater", self.updater, Updater)
+        check_part("gate", self.gate, Gate)
+        soft = [
+            check_part(role, part, Associator, SoftAssociator) is SoftAssociator
+            for role, part in (
+                ("associator", self.associator),
+                ("tentative_associator", self.tentative_associator),
+            )
+        ]
+        check_part("initiator", self.initiator, Initiator)
+        check_part("deleter", self.deleter, Deleter)
         imm = isinstance(self.predictor, IMMPredictor)
         if imm != isinstance(self.updater, IMMUpdater):
             raise TypeError("an IMMPredictor needs an IMMUpdater and vice versa")
-        if imm and (
-            isinstance(self.associator, JPDAAssociator)
-            or isinstance(self.tentative_associator, JPDAAssociator)
-        ):
+        if imm and any(soft):
             raise TypeError("JPDA with an IMM (IMM-JPDA) is not supported; use GNN")
         self.reset()
 
@@ -217,8 +247,7 @@ class MultiTargetTracker:
                     "scans must be processed in time order"
                 )
             if dt > 0:  # simultaneous scans of two sites: no prediction (nor IMM mixing)
-                predictor: Any = self.predictor
-                table.states = predictor.predict(table.states, dt)
+                table.states = self.predictor.predict(table.states, dt)
         table.time = t
 
         j = len(z)
@@ -261,15 +290,16 @@ class MultiTargetTracker:
         z: FloatArray,
         r: FloatArray,
         model: MeasurementModel,
-        associator: Associator,
+        associator: AnyAssociator,
         hit: npt.NDArray[np.bool_],
         used: npt.NDArray[np.bool_],
     ) -> None:
         table = self.table
-        # the predictor/updater pair is either Gaussian or IMM (checked in __post_init__); the
-        # states, measurement prediction and updater below always belong to the same family
-        states: Any = table.states
-        updater: Any = self.updater
+        # the predictor/updater pair works on one state container (for the built-in parts:
+        # Gaussian or IMM, checked in __post_init__); states, measurement prediction and
+        # updater below always belong to the same family
+        states = table.states
+        updater = self.updater
         sub = states.take(idx)
         mp = updater.predict_measurement(sub, model)
         cand_t, cand_m = self.gate.candidates(sub.mean, sub.covar, model, z[free], r[free])
@@ -277,20 +307,25 @@ class MultiTargetTracker:
         pairs = pairs.take(pairs.d2 <= self.gate.threshold(model.ndim_meas))
         if len(pairs) == 0:
             return
-        if isinstance(associator, JPDAAssociator):
-            assert isinstance(sub, GaussianStates)
+        if isinstance(associator, Associator):  # hard: one detection per track at most
+            chosen = pairs.take(associator.associate(pairs, len(idx), len(z)))
+            upd = updater.update(sub, mp, model, chosen)
+            states.put(idx[chosen.track], upd)
+            hit[idx[chosen.track]] = True
+            used[chosen.meas] = True
+            return
+        else:  # a SoftAssociator (checked at construction): the weighted mixture
+            if not isinstance(sub, GaussianStates):
+                raise TypeError(
+                    f"{type(associator).__name__} (soft association) needs GaussianStates, "
+                    f"the predictor gives {type(sub).__name__}"
+                )
             beta, beta0 = associator.weights(pairs, len(idx), len(z))
             upd = updater.update(sub, mp, model, pairs)
             reduced = mixture_reduce(sub, upd, pairs.track, beta, beta0)
             states.put(idx, reduced)
             hit[idx[np.unique(pairs.track)]] = True
             used[pairs.meas] = True
-            return
-        chosen = pairs.take(associator.associate(pairs, len(idx), len(z)))
-        upd = updater.update(sub, mp, model, chosen)
-        states.put(idx[chosen.track], upd)
-        hit[idx[chosen.track]] = True
-        used[chosen.meas] = True
 
     def estimates(self) -> TrackEstimates:
         """Current estimates of confirmed (and, if asked, tentative) tracks."""
@@ -322,7 +357,7 @@ def make_cv_tracker(
     noise_intensity: float = 1.0,
     noise: NoiseKind = "discrete",
     *,
-    associator: Associator | None = None,
+    associator: AnyAssociator | None = None,
     gate_probability: float = 0.9997,
     m: int = 2,
     n: int = 3,

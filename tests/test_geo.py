@@ -9,6 +9,7 @@ import pymap3d
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pymap3d import vincenty
 
 from argus import geo
 
@@ -197,3 +198,32 @@ def test_enu_matches_pymap3d_property(lat: float, lon: float, dlat: float, dlon:
     theirs = pymap3d.geodetic2enu(lat1, lon + dlon, 0.0, lat, lon, 0.0)
     for a, b in zip(ours, theirs, strict=True):
         assert float(a) == pytest.approx(float(b), abs=1e-6)
+
+
+def test_ecef_to_geodetic_rad_matches_pymap3d_up_to_2000_km() -> None:
+    rng = np.random.default_rng(3)
+    lat = rng.uniform(-89.9, 89.9, 2000)
+    lon = rng.uniform(-180, 180, 2000)
+    alt = rng.uniform(-5e3, 2e6, 2000)
+    p = np.stack(geo.geodetic_to_ecef(lat, lon, alt), axis=-1)
+    la, lo, h = geo.ecef_to_geodetic_rad(p)
+    ref_lat, ref_lon, ref_h = pymap3d.ecef2geodetic(p[:, 0], p[:, 1], p[:, 2])
+    np.testing.assert_allclose(np.degrees(la), ref_lat, atol=1e-9)
+    np.testing.assert_allclose(np.degrees(lo), ref_lon, atol=1e-9)
+    np.testing.assert_allclose(h, ref_h, atol=1e-4)
+    np.testing.assert_allclose(h, alt, atol=1e-4)
+
+
+def test_geodesic_inverse_bearing_and_distance() -> None:
+    d, az = geo.geodesic_inverse(0.0, 0.0, [0.0, 1.0, 0.0], [1.0, 0.0, 0.0])
+    # One degree of longitude on the equator, one of latitude from the equator, a point to itself.
+    np.testing.assert_allclose(d, [111319.491, 110574.389, 0.0], atol=1e-3)
+    np.testing.assert_allclose(az, [90.0, 0.0, 0.0], atol=1e-9)
+    # Agrees with pymap3d's Vincenty on random pairs (called one pair at a time there).
+    rng = np.random.default_rng(5)
+    a = rng.uniform(-70, 70, (50, 2))
+    b = a + rng.uniform(-15, 15, (50, 2))
+    d, az = geo.geodesic_inverse(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
+    ref = np.array([vincenty.vdist(*a[i], *b[i]) for i in range(50)], dtype=float)
+    np.testing.assert_allclose(d, ref[:, 0], atol=1e-4)
+    np.testing.assert_allclose(az, ref[:, 1], atol=1e-9)

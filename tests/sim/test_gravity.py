@@ -1,35 +1,13 @@
-"""Earth helpers and gravitation: geodetic conversion, J2 field, potential."""
+"""Gravitation: J2 field, potential, flat gravity."""
 
 from __future__ import annotations
 
 import numpy as np
-import pymap3d
 import pytest
-from pymap3d import vincenty
 
-from argus.sim.earth import (
-    WGS84_A,
-    WGS84_B,
-    WGS84_OMEGA,
-    ecef_to_geodetic,
-    geodesic_inverse,
-    geodetic_to_ecef,
-)
+from argus.geo import WGS84_A, WGS84_B, WGS84_OMEGA
 from argus.sim.gravity import Gravity, gravitation_ecef, gravitational_potential
-
-
-def test_ecef_to_geodetic_matches_pymap3d() -> None:
-    rng = np.random.default_rng(3)
-    lat = rng.uniform(-89.9, 89.9, 2000)
-    lon = rng.uniform(-180, 180, 2000)
-    alt = rng.uniform(-5e3, 2e6, 2000)
-    p = geodetic_to_ecef(lat, lon, alt)
-    la, lo, h = ecef_to_geodetic(p)
-    ref_lat, ref_lon, ref_h = pymap3d.ecef2geodetic(p[:, 0], p[:, 1], p[:, 2])
-    np.testing.assert_allclose(np.degrees(la), ref_lat, atol=1e-9)
-    np.testing.assert_allclose(np.degrees(lo), ref_lon, atol=1e-9)
-    np.testing.assert_allclose(h, ref_h, atol=1e-4)
-    np.testing.assert_allclose(h, alt, atol=1e-4)
+from tests._geo import ecef
 
 
 def test_normal_gravity_at_equator_and_pole() -> None:
@@ -49,7 +27,7 @@ def test_normal_gravity_at_equator_and_pole() -> None:
 
 def test_acceleration_is_minus_gradient_of_potential() -> None:
     rng = np.random.default_rng(4)
-    p = geodetic_to_ecef(
+    p = ecef(
         rng.uniform(-80, 80, 20), rng.uniform(-180, 180, 20), rng.uniform(0, 1e6, 20)
     )
     for kind in ("j2", "point_mass"):
@@ -64,7 +42,7 @@ def test_acceleration_is_minus_gradient_of_potential() -> None:
 
 def test_flat_gravity_points_down_at_its_origin() -> None:
     g = Gravity.flat(45.0, 10.0, 9.8)
-    p = geodetic_to_ecef(45.0, 10.0, 0.0)[None]
+    p = ecef(45.0, 10.0, 0.0)[None]
     up = p[0] / np.linalg.norm(p[0])
     acc = g.acceleration(np.vstack([p, 2 * p]))
     np.testing.assert_allclose(np.linalg.norm(acc, axis=1), 9.8)
@@ -76,18 +54,3 @@ def test_potential_sign_and_bad_kind() -> None:
     assert gravitational_potential(np.array([[WGS84_A, 0, 0]]))[0] < 0
     with pytest.raises(ValueError, match="gravity kind"):
         Gravity("moon")  # type: ignore[arg-type]
-
-
-def test_geodesic_inverse_bearing_and_distance() -> None:
-    d, az = geodesic_inverse(0.0, 0.0, [0.0, 1.0, 0.0], [1.0, 0.0, 0.0])
-    # One degree of longitude on the equator, one of latitude from the equator, a point to itself.
-    np.testing.assert_allclose(d, [111319.491, 110574.389, 0.0], atol=1e-3)
-    np.testing.assert_allclose(az, [90.0, 0.0, 0.0], atol=1e-9)
-    # Agrees with pymap3d's Vincenty on random pairs (called one pair at a time there).
-    rng = np.random.default_rng(5)
-    a = rng.uniform(-70, 70, (50, 2))
-    b = a + rng.uniform(-15, 15, (50, 2))
-    d, az = geodesic_inverse(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
-    ref = np.array([vincenty.vdist(*a[i], *b[i]) for i in range(50)], dtype=float)
-    np.testing.assert_allclose(d, ref[:, 0], atol=1e-4)
-    np.testing.assert_allclose(az, ref[:, 1], atol=1e-9)

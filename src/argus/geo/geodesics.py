@@ -24,6 +24,26 @@ from argus.geo.wgs84 import MEAN_EARTH_RADIUS_M, WGS84_A, WGS84_B, WGS84_F
 FloatArray = npt.NDArray[np.float64]
 
 
+def _auxiliary_sphere(
+    lam: FloatArray, su1: FloatArray, cu1: FloatArray, su2: FloatArray, cu2: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Vincenty's auxiliary-sphere terms at longitude difference ``lam``.
+
+    ``(sin λ, sin σ, cos σ, σ, sin α, cos² α, cos 2σm)``; coincident points (sin σ = 0) and
+    equatorial lines (cos² α = 0) get the limits 0.
+    """
+    sl, cl = np.sin(lam), np.cos(lam)
+    sin_sigma = np.hypot(cu2 * sl, cu1 * su2 - su1 * cu2 * cl)
+    cos_sigma = su1 * su2 + cu1 * cu2 * cl
+    sigma = np.arctan2(sin_sigma, cos_sigma)
+    safe = sin_sigma > 0.0
+    sin_alpha = np.where(safe, cu1 * cu2 * sl / np.where(safe, sin_sigma, 1.0), 0.0)
+    cos2_alpha = 1.0 - sin_alpha * sin_alpha
+    eq = cos2_alpha > 0.0
+    cos_2sm = np.where(eq, cos_sigma - 2.0 * su1 * su2 / np.where(eq, cos2_alpha, 1.0), 0.0)
+    return sl, sin_sigma, cos_sigma, sigma, sin_alpha, cos2_alpha, cos_2sm
+
+
 def geodesic_inverse(
     lat1_deg: npt.ArrayLike,
     lon1_deg: npt.ArrayLike,
@@ -51,15 +71,9 @@ def geodesic_inverse(
     su1, cu1, su2, cu2 = np.sin(u1), np.cos(u1), np.sin(u2), np.cos(u2)
     lam = big_l.copy()
     for _ in range(iterations):
-        sl, cl = np.sin(lam), np.cos(lam)
-        sin_sigma = np.hypot(cu2 * sl, cu1 * su2 - su1 * cu2 * cl)
-        cos_sigma = su1 * su2 + cu1 * cu2 * cl
-        sigma = np.arctan2(sin_sigma, cos_sigma)
-        safe = sin_sigma > 0.0
-        sin_alpha = np.where(safe, cu1 * cu2 * sl / np.where(safe, sin_sigma, 1.0), 0.0)
-        cos2_alpha = 1.0 - sin_alpha * sin_alpha
-        eq = cos2_alpha > 0.0
-        cos_2sm = np.where(eq, cos_sigma - 2.0 * su1 * su2 / np.where(eq, cos2_alpha, 1.0), 0.0)
+        sl, sin_sigma, cos_sigma, sigma, sin_alpha, cos2_alpha, cos_2sm = _auxiliary_sphere(
+            lam, su1, cu1, su2, cu2
+        )
         c = f / 16.0 * cos2_alpha * (4.0 + f * (4.0 - 3.0 * cos2_alpha))
         lam_new = big_l + (1.0 - c) * f * sin_alpha * (
             sigma + c * sin_sigma * (cos_2sm + c * cos_sigma * (-1.0 + 2.0 * cos_2sm * cos_2sm))
@@ -68,15 +82,11 @@ def geodesic_inverse(
         lam = lam_new
         if done:
             break
-    sl, cl = np.sin(lam), np.cos(lam)
-    sin_sigma = np.hypot(cu2 * sl, cu1 * su2 - su1 * cu2 * cl)
-    cos_sigma = su1 * su2 + cu1 * cu2 * cl
-    sigma = np.arctan2(sin_sigma, cos_sigma)
+    sl, sin_sigma, cos_sigma, sigma, sin_alpha, cos2_alpha, cos_2sm = _auxiliary_sphere(
+        lam, su1, cu1, su2, cu2
+    )
+    cl = np.cos(lam)
     safe = sin_sigma > 0.0
-    sin_alpha = np.where(safe, cu1 * cu2 * sl / np.where(safe, sin_sigma, 1.0), 0.0)
-    cos2_alpha = 1.0 - sin_alpha * sin_alpha
-    eq = cos2_alpha > 0.0
-    cos_2sm = np.where(eq, cos_sigma - 2.0 * su1 * su2 / np.where(eq, cos2_alpha, 1.0), 0.0)
     u_sq = cos2_alpha * (WGS84_A**2 - WGS84_B**2) / WGS84_B**2
     big_a = 1.0 + u_sq / 16384.0 * (4096.0 + u_sq * (-768.0 + u_sq * (320.0 - 175.0 * u_sq)))
     big_b = u_sq / 1024.0 * (256.0 + u_sq * (-128.0 + u_sq * (74.0 - 47.0 * u_sq)))

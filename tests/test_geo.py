@@ -267,8 +267,8 @@ def test_geodetic_ecef_round_trip_property(lat: float, lon: float, alt: float) -
 
 def test_spherical_radii() -> None:
     """The mean radius is IUGG's R1 = (2a + b)/3; the 4/3-Earth radius derives from it."""
-    assert geo.MEAN_EARTH_RADIUS_M == pytest.approx((2 * geo.WGS84_A + geo.WGS84_B) / 3, abs=0.1)
-    assert geo.EFFECTIVE_EARTH_RADIUS_M == pytest.approx(4 / 3 * geo.MEAN_EARTH_RADIUS_M)
+    assert pytest.approx((2 * geo.WGS84_A + geo.WGS84_B) / 3, abs=0.1) == geo.MEAN_EARTH_RADIUS_M
+    assert pytest.approx(4 / 3 * geo.MEAN_EARTH_RADIUS_M) == geo.EFFECTIVE_EARTH_RADIUS_M
 
 
 def test_great_circle_matches_haversine_on_the_mean_sphere() -> None:

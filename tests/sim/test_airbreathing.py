@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from argus.geo import G0, ecef_to_geodetic_rad, enu_axes_rad, geodesic_inverse
+from argus.geo import G0, MEAN_EARTH_RADIUS_M, ecef_to_geodetic_rad, enu_axes_rad, geodesic_inverse
 from argus.sim.airbreathing import (
     AirRoute,
     Manoeuvre,
@@ -167,7 +167,7 @@ AIR_TYPES = [k for k, t in CAT.items() if isinstance(t, AirBreathingThreat)]
 # Distance one flight may cover: the published range of a missile or drone, twice the published
 # combat radius of an aircraft (out and back). Written out so that a wrong factor fails.
 ROUTE_LIMIT_KM = {"cruise-subsonic": 1600.0, "fighter": 1100.0, "shahed-136": 2000.0}
-R_SPHERE = 6371008.8  # the guidance's sphere: route lengths are haversine distances on it
+R_SPHERE = MEAN_EARTH_RADIUS_M  # the guidance's sphere: route lengths are haversine distances on it
 
 
 def _route_of_length(threat: AirBreathingThreat, length_m: float) -> AirRoute:

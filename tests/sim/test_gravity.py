@@ -27,9 +27,7 @@ def test_normal_gravity_at_equator_and_pole() -> None:
 
 def test_acceleration_is_minus_gradient_of_potential() -> None:
     rng = np.random.default_rng(4)
-    p = ecef(
-        rng.uniform(-80, 80, 20), rng.uniform(-180, 180, 20), rng.uniform(0, 1e6, 20)
-    )
+    p = ecef(rng.uniform(-80, 80, 20), rng.uniform(-180, 180, 20), rng.uniform(0, 1e6, 20))
     for kind in ("j2", "point_mass"):
         g = Gravity(kind)
         h = 0.5

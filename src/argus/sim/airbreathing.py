@@ -169,7 +169,9 @@ class AirRoute:
         if self.on_final == "end":
             lat = np.radians([w.lat_deg for w in self.waypoints])
             lon = np.radians([w.lon_deg for w in self.waypoints])
-            legs = float(np.sum(great_circle_bearing_distance(lat[:-1], lon[:-1], lat[1:], lon[1:])[1]))
+            legs = float(
+                np.sum(great_circle_bearing_distance(lat[:-1], lon[:-1], lat[1:], lon[1:])[1])
+            )
             if legs <= timed:
                 return legs, "sum of its great-circle legs"
         return timed, "flight time × highest commanded speed"
@@ -436,7 +438,9 @@ def fly_airbreathing(
         t_new = np.where(np.abs(t_new - nxt) < 1e-9, nxt, t_new)
         dy_minus, _ = _derivatives(y_new, wp, man, holding, F)
         # Waypoint logic (between steps).
-        brg, dist = great_circle_bearing_distance(y_new[:, 0], y_new[:, 1], F.wlat[rows, wp], F.wlon[rows, wp])
+        brg, dist = great_circle_bearing_distance(
+            y_new[:, 0], y_new[:, 1], F.wlat[rows, wp], F.wlon[rows, wp]
+        )
         vh = np.sqrt(np.maximum(y_new[:, 4] ** 2 - y_new[:, 5] ** 2, 1e-6))
         rate_max = np.minimum(F.max_rate, G0 * np.sqrt(np.maximum(F.n_max**2 - 1.0, 0.0)) / vh)
         r_turn = vh / np.maximum(rate_max, 1e-6)

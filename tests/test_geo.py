@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pymap3d
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from pymap3d import vincenty
 
 from argus import geo
 
@@ -197,3 +198,81 @@ def test_enu_matches_pymap3d_property(lat: float, lon: float, dlat: float, dlon:
     theirs = pymap3d.geodetic2enu(lat1, lon + dlon, 0.0, lat, lon, 0.0)
     for a, b in zip(ours, theirs, strict=True):
         assert float(a) == pytest.approx(float(b), abs=1e-6)
+
+
+def test_ecef_to_geodetic_rad_matches_pymap3d_up_to_2000_km() -> None:
+    rng = np.random.default_rng(3)
+    lat = rng.uniform(-89.9, 89.9, 2000)
+    lon = rng.uniform(-180, 180, 2000)
+    alt = rng.uniform(-5e3, 2e6, 2000)
+    p = np.stack(geo.geodetic_to_ecef(lat, lon, alt), axis=-1)
+    la, lo, h = geo.ecef_to_geodetic_rad(p)
+    ref_lat, ref_lon, ref_h = pymap3d.ecef2geodetic(p[:, 0], p[:, 1], p[:, 2])
+    np.testing.assert_allclose(np.degrees(la), ref_lat, atol=1e-9)
+    np.testing.assert_allclose(np.degrees(lo), ref_lon, atol=1e-9)
+    np.testing.assert_allclose(h, ref_h, atol=1e-4)
+    np.testing.assert_allclose(h, alt, atol=1e-4)
+
+
+def test_geodesic_inverse_bearing_and_distance() -> None:
+    d, az = geo.geodesic_inverse(0.0, 0.0, [0.0, 1.0, 0.0], [1.0, 0.0, 0.0])
+    # One degree of longitude on the equator, one of latitude from the equator, a point to itself.
+    np.testing.assert_allclose(d, [111319.491, 110574.389, 0.0], atol=1e-3)
+    np.testing.assert_allclose(az, [90.0, 0.0, 0.0], atol=1e-9)
+    # Agrees with pymap3d's Vincenty on random pairs (called one pair at a time there).
+    rng = np.random.default_rng(5)
+    a = rng.uniform(-70, 70, (50, 2))
+    b = a + rng.uniform(-15, 15, (50, 2))
+    d, az = geo.geodesic_inverse(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
+    ref = np.array([vincenty.vdist(*a[i], *b[i]) for i in range(50)], dtype=float)
+    np.testing.assert_allclose(d, ref[:, 0], atol=1e-4)
+    np.testing.assert_allclose(az, ref[:, 1], atol=1e-9)
+
+
+_lat = st.floats(-90.0, 90.0, allow_nan=False)
+_lon = st.floats(-180.0, 180.0, allow_nan=False)
+_alt = st.floats(-1_000.0, 1_000_000.0, allow_nan=False)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_lat, _lon, _alt)
+@example(90.0, 0.0, 0.0)
+@example(-90.0, 123.0, 1_000_000.0)
+@example(89.999999, -180.0, -1_000.0)
+@example(0.0, 180.0, -1_000.0)
+def test_geodetic_ecef_round_trip_property(lat: float, lon: float, alt: float) -> None:
+    """Geodetic → ECEF → geodetic to 1e-9° and 1 mm over the globe, poles included, -1..1000 km.
+
+    The forward map agrees with ``pymap3d.geodetic2ecef``; the inverse is checked by the round
+    trip (``pymap3d.ecef2geodetic`` stops its iteration at ~1e-7°) and,
+    off the poles, against pymap3d to its own accuracy. Longitude is compared as a distance on the parallel (it is
+    undefined at a pole). The radian form and the altitude-only form give the same point.
+    """
+    x, y, z = geo.geodetic_to_ecef(lat, lon, alt)
+    ref = pymap3d.geodetic2ecef(lat, lon, alt)
+    np.testing.assert_allclose([x, y, z], ref, rtol=0, atol=1e-6)
+    la, lo, h = geo.ecef_to_geodetic(x, y, z)
+    assert abs(float(la) - lat) < 1e-9
+    assert abs(float(geo.wrap_deg_180(lo - lon)) * math.cos(math.radians(lat))) < 1e-9
+    assert abs(float(h) - alt) < 1e-3
+    pos = geo.geodetic_to_ecef_rad(math.radians(lat), math.radians(lon), alt)
+    np.testing.assert_allclose(pos, [x, y, z], rtol=0, atol=1e-6)
+    la_r, _, h_r = geo.ecef_to_geodetic_rad(pos)
+    assert abs(math.degrees(float(la_r)) - lat) < 1e-9 and abs(float(h_r) - alt) < 1e-3
+    assert abs(float(geo.geodetic_altitude_m(pos)) - alt) < 1e-3
+    if abs(lat) < 89.0:  # pymap3d iterates its inverse to a tolerance of ~1e-7°
+        rla, _, rh = pymap3d.ecef2geodetic(x, y, z)
+        assert abs(float(la) - float(rla)) < 2e-7 and abs(float(h) - float(rh)) < 1e-3
+
+
+def test_spherical_radii() -> None:
+    """The mean radius is IUGG's R1 = (2a + b)/3; the 4/3-Earth radius derives from it."""
+    assert pytest.approx((2 * geo.WGS84_A + geo.WGS84_B) / 3, abs=0.1) == geo.MEAN_EARTH_RADIUS_M
+    assert pytest.approx(4 / 3 * geo.MEAN_EARTH_RADIUS_M) == geo.EFFECTIVE_EARTH_RADIUS_M
+
+
+def test_great_circle_matches_haversine_on_the_mean_sphere() -> None:
+    lat1, lon1, lat2, lon2 = np.radians([[0.0, 45.0], [0.0, 0.0], [0.0, 46.0], [1.0, 0.0]])
+    brg, d = geo.great_circle_bearing_distance(lat1, lon1, lat2, lon2)
+    np.testing.assert_allclose(d, np.radians(1.0) * geo.MEAN_EARTH_RADIUS_M)
+    np.testing.assert_allclose(np.degrees(brg), [90.0, 0.0], atol=1e-12)

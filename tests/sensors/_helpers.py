@@ -6,8 +6,9 @@ import numpy as np
 import numpy.typing as npt
 import pymap3d
 
-from argus.sensors.radar import RadarSite, Targets
-from argus.sim.trajectory import TrajectorySet
+from argus.sensors.radar import Targets
+from argus.sensors.site import RadarSite
+from argus.trajectory import TrajectorySet
 
 
 def targets_at(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from argus.sensors.radar import RadarSite
+from argus.sensors.site import RadarSite
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import numpy as np
 import pymap3d
 import pytest
 
+from argus.sensors.detection import pd_swerling1
 from argus.sensors.jammer import (
     NoiseJammer,
     burn_through_range_m,
@@ -16,7 +17,8 @@ from argus.sensors.jammer import (
     jammer_to_signal,
     sinr,
 )
-from argus.sensors.radar import RadarSite, observe, pd_swerling1
+from argus.sensors.radar import observe
+from argus.sensors.site import RadarSite
 
 from ._helpers import targets_at
 

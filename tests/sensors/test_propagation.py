@@ -10,13 +10,13 @@ import pytest
 from pymap3d import vincenty
 
 from argus.sensors.propagation import line_of_sight, local_earth_radius_m, radar_horizon_range_m
-from argus.sim.earth import geodetic_to_ecef
+from tests._geo import ecef
 
 
 def _visible_at(d_m: float, ht: float, hr: float, k: float, lat: float = 20.0) -> bool:
     lat2, lon2 = vincenty.vreckon(lat, 0.0, d_m, 90.0)
-    ant = geodetic_to_ecef(lat, 0.0, hr)
-    tgt = geodetic_to_ecef(float(lat2), float(lon2), ht)[None]
+    ant = ecef(lat, 0.0, hr)
+    tgt = ecef(float(lat2), float(lon2), ht)[None]
     return bool(line_of_sight(ant, math.radians(lat), hr, tgt, k=k).visible[0])
 
 
@@ -40,8 +40,8 @@ def test_refraction_extends_the_horizon_and_raises_apparent_elevation() -> None:
     assert float(radar_horizon_range_m(10.0, 100.0)) == pytest.approx(
         math.sqrt(4 / 3) * float(radar_horizon_range_m(10.0, 100.0, k=1.0))
     )
-    ant = geodetic_to_ecef(0.0, 0.0, 20.0)
-    tgt = geodetic_to_ecef(0.0, 1.5, 3000.0)[None]  # ~167 km away, 3 km up
+    ant = ecef(0.0, 0.0, 20.0)
+    tgt = ecef(0.0, 1.5, 3000.0)[None]  # ~167 km away, 3 km up
     geo = line_of_sight(ant, 0.0, 20.0, tgt, k=1.0)
     ref = line_of_sight(ant, 0.0, 20.0, tgt, k=4.0 / 3.0)
     assert ref.apparent_elevation_rad[0] > geo.apparent_elevation_rad[0]

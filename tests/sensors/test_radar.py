@@ -8,18 +8,16 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from argus.sensors.radar import (
-    BOLTZMANN,
-    RadarSite,
+from argus.sensors.detection import (
     detection_statistic,
-    false_alarms,
-    observe,
     pd_swerling0,
     pd_swerling1,
     pd_swerling3,
     probability_of_detection,
     snr_for_pd_swerling1,
 )
+from argus.sensors.radar import false_alarms, observe
+from argus.sensors.site import BOLTZMANN, RadarSite
 
 from ._helpers import targets_at
 
@@ -184,7 +182,7 @@ def test_targets_below_the_radar_horizon_are_never_detected() -> None:
     import pymap3d
 
     from argus.sensors.radar import Targets
-    from argus.sim.trajectory import TrajectorySet
+    from argus.trajectory import TrajectorySet
 
     radar = RadarSite(
         3, -10.0, 120.0, alt_m=0.0, antenna_height_m=30.0, min_elevation_deg=-3.0, max_range_m=600e3

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from argus.geo import G0, MEAN_EARTH_RADIUS_M, ecef_to_geodetic_rad, enu_axes_rad, geodesic_inverse
 from argus.sim.airbreathing import (
     AirRoute,
     Manoeuvre,
@@ -16,7 +17,6 @@ from argus.sim.airbreathing import (
     turn_rate_rad_s,
 )
 from argus.sim.catalogue import AirBreathingThreat, load_catalogue
-from argus.sim.earth import G0, ecef_to_geodetic, enu_basis, geodesic_inverse
 
 CAT = load_catalogue()
 FIGHTER = CAT.airbreathing("fighter")
@@ -42,8 +42,8 @@ def test_coordinated_turn_radius_is_v2_over_g_sqrt_n2_minus_1(load_factor: float
     t = np.linspace(15.0, 125.0, 800)
     p, v, a, ok = fl.trajectories.sample(t)
     assert ok.all()
-    lat, lon, _ = ecef_to_geodetic(p[0, :1])
-    e, n, u = enu_basis(lat, lon)
+    lat, lon, _ = ecef_to_geodetic_rad(p[0, :1])
+    e, n, u = enu_axes_rad(lat, lon)
     xy = np.stack([(p[0] - p[0, 0]) @ e[0], (p[0] - p[0, 0]) @ n[0]], axis=1)
     speed = float(np.linalg.norm(v[0], axis=1).mean())
     assert speed == pytest.approx(250.0, rel=1e-5)
@@ -73,7 +73,7 @@ def test_route_is_flown_at_cruise_speed_and_altitude_to_the_final_waypoint() -> 
     assert fl.reached_final[0]
     tr = fl.trajectories
     assert tr.start_s[0] == 5.0
-    lat, lon, h = ecef_to_geodetic(tr.pos_ecef_m[0, : tr.n_knots[0]])
+    lat, lon, h = ecef_to_geodetic_rad(tr.pos_ecef_m[0, : tr.n_knots[0]])
     d, _ = geodesic_inverse(np.degrees(lat[-1]), np.degrees(lon[-1]), -24.85, 135.3)
     assert float(d) < 2.0 * DRONE.cruise_speed_mps
     np.testing.assert_allclose(h, 1000.0, atol=1.0)
@@ -92,8 +92,8 @@ def test_turn_rate_never_exceeds_the_airframe_limit() -> None:
     fl = fly_airbreathing([AirRoute(DRONE, wps)], step_s=0.5)
     t = np.arange(1.0, fl.end_time_s[0] - 1.0, 0.25)
     _, v, _, _ = fl.trajectories.sample(t)
-    lat, lon, _ = ecef_to_geodetic(fl.trajectories.sample(t)[0][0])
-    e, n, _ = enu_basis(lat, lon)
+    lat, lon, _ = ecef_to_geodetic_rad(fl.trajectories.sample(t)[0][0])
+    e, n, _ = enu_axes_rad(lat, lon)
     heading = np.unwrap(np.arctan2(np.sum(v[0] * e, axis=1), np.sum(v[0] * n, axis=1)))
     rate = np.abs(np.gradient(heading, 0.25))
     limit = float(DRONE.max_turn_rate_rad_s(DRONE.cruise_speed_mps))
@@ -131,8 +131,8 @@ def test_vehicles_fly_independently_when_flown_together() -> None:
     # The fighter climbs from 6 km to 9 km at no more than its climb rate.
     p, v, _, ok = together.trajectories.sample(np.arange(20.0, 600.0, 1.0))
     assert ok[1].all()
-    lat, lon, _ = ecef_to_geodetic(p[1])
-    _, _, up = enu_basis(lat, lon)
+    lat, lon, _ = ecef_to_geodetic_rad(p[1])
+    _, _, up = enu_axes_rad(lat, lon)
     assert np.max(np.sum(v[1] * up, axis=1)) <= FIGHTER.max_climb_rate_mps + 1e-6
 
 
@@ -167,7 +167,7 @@ AIR_TYPES = [k for k, t in CAT.items() if isinstance(t, AirBreathingThreat)]
 # Distance one flight may cover: the published range of a missile or drone, twice the published
 # combat radius of an aircraft (out and back). Written out so that a wrong factor fails.
 ROUTE_LIMIT_KM = {"cruise-subsonic": 1600.0, "fighter": 1100.0, "shahed-136": 2000.0}
-R_SPHERE = 6371008.8  # the guidance's sphere: route lengths are haversine distances on it
+R_SPHERE = MEAN_EARTH_RADIUS_M  # the guidance's sphere: route lengths are haversine distances on it
 
 
 def _route_of_length(threat: AirBreathingThreat, length_m: float) -> AirRoute:

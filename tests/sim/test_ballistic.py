@@ -9,6 +9,7 @@ import pytest
 from pymap3d import vincenty
 from scipy.integrate import solve_ivp
 
+from argus.geo import G0, WGS84_OMEGA, enu_axes_rad
 from argus.sim.ballistic import (
     FlightOptions,
     UnreachableTargetError,
@@ -19,8 +20,8 @@ from argus.sim.ballistic import (
     solve_launch,
 )
 from argus.sim.catalogue import BallisticThreat, load_catalogue
-from argus.sim.earth import G0, WGS84_OMEGA, enu_basis, geodetic_to_ecef
 from argus.sim.gravity import Gravity, gravitation_ecef
+from tests._geo import ecef
 
 CAT = load_catalogue()
 SCUD_B = CAT.ballistic("scud-b")
@@ -29,7 +30,7 @@ MRBM = CAT.ballistic("mrbm-1300")
 
 
 def _frame(lat: float, lon: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    e, n, u = enu_basis(np.radians(lat), np.radians(lon))
+    e, n, u = enu_axes_rad(np.radians(lat), np.radians(lon))
     return e, n, u
 
 
@@ -37,7 +38,7 @@ def test_vacuum_flat_gravity_free_flight_is_the_closed_form_parabola() -> None:
     lat, lon = 30.0, 40.0
     opts = FlightOptions.vacuum_flat(lat, lon)
     e, n, u = _frame(lat, lon)
-    r0 = geodetic_to_ecef(lat, lon, 10_000.0)
+    r0 = ecef(lat, lon, 10_000.0)
     v0 = 800.0 * e + 300.0 * n + 600.0 * u
     t0 = 5.0
     t_imp, p_imp, ok, tr = coast_to_impact(r0[None], v0[None], t0, options=opts, record=True)
@@ -71,7 +72,7 @@ def test_vertical_boost_in_vacuum_follows_the_rocket_equation() -> None:
     p, v, _, ok = fl.trajectories.sample(times)
     assert ok.all()
     _, _, up = _frame(lat, lon)
-    r0 = geodetic_to_ecef(lat, lon, 0.0)
+    r0 = ecef(lat, lon, 0.0)
     h = (p[0] - r0) @ up
     vz = v[0] @ up
     ve = G0 * t.isp_vac_s
@@ -93,7 +94,7 @@ def test_energy_is_conserved_in_vacuum_with_j2_gravity(rotation: bool) -> None:
     # v²/2 - ω²(x² + y²)/2 + U(r) (the J2 field is axisymmetric, so both are exact invariants).
     opts = FlightOptions(gravity=Gravity("j2"), earth_rotation=rotation, drag=False)
     e, n, u = _frame(20.0, 30.0)
-    r0 = geodetic_to_ecef(20.0, 30.0, 300e3)[None]
+    r0 = ecef(20.0, 30.0, 300e3)[None]
     v0 = (5000.0 * e + 1000.0 * n + 800.0 * u)[None]
     _, _, ok, tr = coast_to_impact(r0, v0, options=opts, record=True)
     assert ok[0] and tr is not None
@@ -135,7 +136,7 @@ def test_targets_at_95_percent_of_the_nominal_range_are_hit_and_at_110_refused()
     lat0, lon0 = np.full(k, 30.0), np.full(k, 40.0)
     lat1, lon1 = _targets(lat0, lon0, 0.95 * nominal_m, np.full(k, 270.0))
     _, flight = launch_ballistic(threats, lat0, lon0, lat1, lon1)
-    miss = np.linalg.norm(flight.impact_ecef_m - geodetic_to_ecef(lat1, lon1, 0.0), axis=1)
+    miss = np.linalg.norm(flight.impact_ecef_m - ecef(lat1, lon1, 0.0), axis=1)
     assert flight.impacted.all() and np.all(miss < 100.0), miss
     lat1, lon1 = _targets(lat0, lon0, 1.1 * nominal_m, np.full(k, 270.0))
     with pytest.raises(UnreachableTargetError) as info:
@@ -170,7 +171,7 @@ def test_shooting_lands_within_100_m_on_random_reachable_pairs() -> None:
     sol, flight = launch_ballistic(
         threats, lat0, lon0, lat1, lon1, target_alt_m=alt1, launch_time_s=100.0
     )
-    target = geodetic_to_ecef(lat1, lon1, alt1)
+    target = ecef(lat1, lon1, alt1)
     miss = np.linalg.norm(flight.impact_ecef_m - target, axis=1)
     assert flight.impacted.all()
     assert np.all(miss < 100.0), miss
@@ -190,7 +191,7 @@ def test_lofted_minimum_energy_and_depressed_shapes() -> None:
     flights = {}
     for shape in ("lofted", "minimum_energy", "depressed"):
         sol, fl = launch_ballistic(SCUD_B, lat0, lon0, lat1, lon1, shape=shape)
-        target = geodetic_to_ecef(lat1, lon1, 0.0)
+        target = ecef(lat1, lon1, 0.0)
         assert np.linalg.norm(fl.impact_ecef_m - target, axis=1)[0] < 100.0
         flights[shape] = (sol, fl)
     apogee = {k: f.apogee_alt_m[0] for k, (_, f) in flights.items()}
@@ -219,7 +220,7 @@ def test_rotating_frame_flight_equals_inertial_flight_seen_from_the_earth() -> N
     # Coast integrated in rotating ECEF (Coriolis + centrifugal) versus the same initial state
     # integrated in an inertial frame with scipy's DOP853 and rotated back into ECEF.
     e, n, u = _frame(30.0, 40.0)
-    r0 = geodetic_to_ecef(30.0, 40.0, 1000.0)
+    r0 = ecef(30.0, 40.0, 1000.0)
     v0 = 1500.0 * (0.6 * n + 0.8 * u)
     t_imp, _, _, tr = coast_to_impact(
         r0[None], v0[None], options=FlightOptions(drag=False), record=True
@@ -318,5 +319,5 @@ def test_shooting_sweep_over_many_pairs() -> None:
     lat1, lon1 = _targets(lat0, lon0, dist, rng.uniform(0.0, 360.0, n))
     for shape in ("minimum_energy", "lofted", "depressed"):
         _, flight = launch_ballistic(threats, lat0, lon0, lat1, lon1, shape=shape)
-        miss = np.linalg.norm(flight.impact_ecef_m - geodetic_to_ecef(lat1, lon1, 0.0), axis=1)
+        miss = np.linalg.norm(flight.impact_ecef_m - ecef(lat1, lon1, 0.0), axis=1)
         assert np.all(miss < 100.0), (shape, miss)

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from argus.geo import G0
 from argus.sim.catalogue import (
     AirBreathingThreat,
     BallisticThreat,
@@ -14,7 +15,6 @@ from argus.sim.catalogue import (
     load_catalogue,
     parse_catalogue,
 )
-from argus.sim.earth import G0
 
 GOOD_BALLISTIC = """
 [threats.test-srbm]

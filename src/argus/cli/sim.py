@@ -1,7 +1,7 @@
 """``argus sim``: fly a scenario, look at it with radars, plot or export the result.
 
 A standalone Typer sub-app (``app``) registered by the main CLI as ``argus sim``. Thin: parse,
-call the engines (:mod:`argus.sim.scenario`, :mod:`argus.sim.plot`), print.
+call the engines (:mod:`argus.scenario.runner`, :mod:`argus.scenario.plot`), print.
 """
 
 from __future__ import annotations
@@ -33,15 +33,15 @@ ScenarioArg = Annotated[
         exists=True,
         dir_okay=False,
         readable=True,
-        help="Scenario TOML file (see argus/sim/examples).",
+        help="Scenario TOML file (see argus/scenario/examples).",
     ),
 ]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Override the scenario's random seed.")]
 
 
 def _load_scenario(path: Path) -> object:
+    from argus.scenario.runner import ScenarioError, load_scenario
     from argus.sim.ballistic import ShootingError, UnreachableTargetError
-    from argus.sim.scenario import ScenarioError, load_scenario
 
     try:
         return load_scenario(path)
@@ -51,8 +51,8 @@ def _load_scenario(path: Path) -> object:
 
 
 def _run(scenario: object, seed: int | None) -> object:
+    from argus.scenario.runner import Scenario, ScenarioError, run_scenario
     from argus.sim.ballistic import ShootingError, UnreachableTargetError
-    from argus.sim.scenario import Scenario, ScenarioError, run_scenario
 
     assert isinstance(scenario, Scenario)
     try:
@@ -100,7 +100,7 @@ TRACKS_CSV_COLUMNS = (*TRACK_COLUMNS, *OPTIONAL_COLUMNS)
 
 def _write_tracks_csv(path: Path, tracks: object, epoch: dt.datetime) -> tuple[int, int]:
     """Write the confirmed tracks as a track file for ``argus import``; returns (rows, tracks)."""
-    from argus.sim.track import ScenarioTracks, confirmed_track_rows
+    from argus.scenario.track import ScenarioTracks, confirmed_track_rows
 
     assert isinstance(tracks, ScenarioTracks)
     rows = confirmed_track_rows(tracks)
@@ -148,15 +148,15 @@ def plot(
     ] = 5.0,
 ) -> None:
     """Run SCENARIO, track its detections and draw truth, detections, tracks and OSPA over time."""
-    from argus.sim.plot import plot_scenario
-    from argus.sim.scenario import ScenarioResult
+    from argus.scenario.plot import plot_scenario
+    from argus.scenario.runner import ScenarioResult
 
     result = _load(scenario, seed)
     assert isinstance(result, ScenarioResult)
     sc = result.scenario
     tracks = ospa = None
     if track:
-        from argus.sim.track import track_scenario
+        from argus.scenario.track import track_scenario
 
         tracked = track_scenario(result, noise_intensity=noise, ospa_c_m=ospa_c_km * 1000.0)
         tracks, ospa = tracked.points, tracked.ospa
@@ -216,7 +216,7 @@ def run(
     ] = None,
 ) -> None:
     """Run SCENARIO and print what flew, where it landed and what the radars saw."""
-    from argus.sim.scenario import Scenario, ScenarioResult
+    from argus.scenario.runner import Scenario, ScenarioResult
 
     sc = _load_scenario(scenario)
     assert isinstance(sc, Scenario)
@@ -294,7 +294,7 @@ def run(
                 )
         console.print(f"wrote {truth_csv}")
     if tracks_csv is not None:
-        from argus.sim.track import track_scenario
+        from argus.scenario.track import track_scenario
 
         assert t0 is not None
         tracked = track_scenario(result, noise_intensity=noise)

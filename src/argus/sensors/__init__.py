@@ -1,7 +1,11 @@
-"""Radar models: what radars see (pure numpy/scipy/pymap3d, no db/api imports).
+"""Radar models: what radars see (pure numpy/scipy on argus.geo, no db/api imports).
 
-- :mod:`argus.sensors.radar` — radar site, radar equation, Swerling detection, Poisson false
-  alarms, noisy range/azimuth/elevation(/range-rate) measurements, :func:`observe`;
+- :mod:`argus.sensors.site` — :class:`RadarSite`: position, coverage, scan, noise, radar
+  equation;
+- :mod:`argus.sensors.detection` — square-law threshold, Swerling Pd closed forms, the
+  single-look statistic;
+- :mod:`argus.sensors.radar` — Poisson false alarms, noisy range/azimuth/elevation(/range-rate)
+  measurements, jammer strobes, :func:`observe`;
 - :mod:`argus.sensors.propagation` — 4/3-Earth line of sight and apparent elevation;
 - :mod:`argus.sensors.jammer` — noise jamming (J/N, J/S, SINR) and burn-through range;
 - :mod:`argus.sensors.antenna` — Gaussian main lobe + sidelobe floor pattern.
@@ -9,6 +13,14 @@
 Equations and sources: ``docs/sim-sensors.md``.
 """
 
+from argus.sensors.detection import (
+    detection_statistic,
+    pd_swerling0,
+    pd_swerling1,
+    pd_swerling3,
+    probability_of_detection,
+    snr_for_pd_swerling1,
+)
 from argus.sensors.jammer import (
     NoiseJammer,
     burn_through_range_m,
@@ -20,19 +32,13 @@ from argus.sensors.propagation import LineOfSight, line_of_sight, radar_horizon_
 from argus.sensors.radar import (
     Detections,
     JammerStrobes,
-    RadarSite,
     ScanOutput,
     Targets,
-    detection_statistic,
     false_alarms,
     observe,
     observe_all,
-    pd_swerling0,
-    pd_swerling1,
-    pd_swerling3,
-    probability_of_detection,
-    snr_for_pd_swerling1,
 )
+from argus.sensors.site import RadarSite
 
 __all__ = [
     "Detections",

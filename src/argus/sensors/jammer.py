@@ -22,15 +22,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from argus.sensors.antenna import off_boresight_pattern
-
-if TYPE_CHECKING:
-    from argus.sensors.radar import RadarSite
+from argus.sensors.site import RadarSite
 
 FloatArray = npt.NDArray[np.float64]
 

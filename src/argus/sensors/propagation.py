@@ -19,18 +19,14 @@ consistent with the WGS-84 positions it is given.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
-from argus.sim.earth import geodetic_altitude_m, radii_of_curvature
+from argus.geo import K_FOUR_THIRDS, MEAN_EARTH_RADIUS_M, geodetic_altitude_m, radii_of_curvature
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-
-#: Standard effective-Earth-radius factor.
-K_FOUR_THIRDS: Final = 4.0 / 3.0
 
 
 @dataclass(frozen=True)
@@ -53,7 +49,7 @@ def radar_horizon_range_m(
     antenna_alt_m: npt.ArrayLike,
     target_alt_m: npt.ArrayLike,
     *,
-    earth_radius_m: float = 6371000.0,
+    earth_radius_m: float = MEAN_EARTH_RADIUS_M,
     k: float = K_FOUR_THIRDS,
 ) -> FloatArray:
     """Classical radar horizon (ground range, m): sqrt(2 k Re h_r) + sqrt(2 k Re h_t)."""

@@ -1,4 +1,4 @@
-"""Threat flight engine: what flies (pure numpy/scipy/pymap3d, no db/api imports).
+"""Threat flight engine: what flies (pure numpy/scipy on argus.geo, no db/api imports).
 
 - :mod:`argus.sim.catalogue` — threat types from ``catalogue.toml`` (data, not code);
 - :mod:`argus.sim.atmosphere` — US Standard Atmosphere 1976;
@@ -7,10 +7,10 @@
   shooting method (minimum-energy, lofted, depressed), impact prediction;
 - :mod:`argus.sim.airbreathing` — cruise missiles, aircraft and drones on waypoints with bounded
   turn rate and coordinated-turn manoeuvres;
-- :mod:`argus.sim.trajectory` — truth knots and quintic Hermite sampling at any rate;
-- :mod:`argus.sim.scenario` — TOML scenarios → truth + radar detections
-  (imports :mod:`argus.sensors`; import it explicitly);
-- :mod:`argus.sim.plot` — matplotlib figure of a scenario (tracks and OSPA hooks).
+
+The Earth (WGS-84 constants, frames, geodesics) is :mod:`argus.geo`; the trajectories it
+produces are :class:`argus.trajectory.TrajectorySet`. Scenarios (threats + radars + tracking)
+are orchestrated above this engine, in :mod:`argus.scenario`.
 
 Equations and sources: ``docs/sim-sensors.md``.
 """
@@ -46,7 +46,7 @@ from argus.sim.catalogue import (
     load_catalogue,
 )
 from argus.sim.gravity import Gravity
-from argus.sim.trajectory import TrajectorySet
+from argus.trajectory import TrajectorySet
 
 __all__ = [
     "AirBreathingThreat",

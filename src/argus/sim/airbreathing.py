@@ -25,7 +25,7 @@ flown over, after which the vehicle ends its flight (``"end"``: a missile or dro
 target), starts the route again at the second waypoint (``"loop"``: a patrol) or circles at half
 its maximum turn rate (``"hold"``). The ECEF velocity is ``V_n·n̂ + V_e·ê + ḣ·û`` and the
 acceleration its exact time derivative, including the rotation of the local frame; both are
-recorded at every step (RK4, 1 s by default) into a :class:`~argus.sim.trajectory.TrajectorySet`.
+recorded at every step (RK4, 1 s by default) into a :class:`~argus.trajectory.TrajectorySet`.
 
 Range: :meth:`AirRoute.validate` refuses a route longer than the type can fly
 (:attr:`~argus.sim.catalogue.AirBreathingThreat.max_route_km`: the catalogued range, twice the
@@ -43,9 +43,9 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from argus.geo import G0, geodetic_to_ecef_rad, great_circle_bearing_distance, radii_of_curvature
 from argus.sim.catalogue import AirBreathingThreat
-from argus.sim.earth import G0, geodetic_to_ecef, radii_of_curvature
-from argus.sim.trajectory import TrajectorySet, knots_to_trajectories
+from argus.trajectory import TrajectorySet, knots_to_trajectories
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -57,7 +57,6 @@ K_HEADING = 0.5
 K_SPEED = 0.2
 K_HEIGHT = 0.08
 K_VSPEED = 1.0
-_R_SPHERE = 6371008.8  # mean Earth radius for guidance distances and bearings only
 
 
 @dataclass(frozen=True)
@@ -170,7 +169,9 @@ class AirRoute:
         if self.on_final == "end":
             lat = np.radians([w.lat_deg for w in self.waypoints])
             lon = np.radians([w.lon_deg for w in self.waypoints])
-            legs = float(np.sum(_bearing_distance(lat[:-1], lon[:-1], lat[1:], lon[1:])[1]))
+            legs = float(
+                np.sum(great_circle_bearing_distance(lat[:-1], lon[:-1], lat[1:], lon[1:])[1])
+            )
             if legs <= timed:
                 return legs, "sum of its great-circle legs"
         return timed, "flight time × highest commanded speed"
@@ -199,18 +200,6 @@ def turn_rate_rad_s(speed_mps: npt.ArrayLike, load_factor_g: npt.ArrayLike) -> F
     v = np.asarray(speed_mps, dtype=float)
     n = np.asarray(load_factor_g, dtype=float)
     return G0 * np.sqrt(n * n - 1.0) / v
-
-
-def _bearing_distance(
-    lat1: FloatArray, lon1: FloatArray, lat2: FloatArray, lon2: FloatArray
-) -> tuple[FloatArray, FloatArray]:
-    """Spherical initial bearing (rad) and haversine distance (m)."""
-    dlon = lon2 - lon1
-    y = np.sin(dlon) * np.cos(lat2)
-    x = np.cos(lat1) * np.sin(lat2) - np.sin(lat1) * np.cos(lat2) * np.cos(dlon)
-    brg = np.arctan2(y, x)
-    a = np.sin(0.5 * (lat2 - lat1)) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin(0.5 * dlon) ** 2
-    return brg, 2.0 * _R_SPHERE * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
 def _wrap_pi(x: FloatArray) -> FloatArray:
@@ -269,7 +258,7 @@ def _fleet(routes: Sequence[AirRoute]) -> _Fleet:
         for j, m in enumerate(sorted(r.manoeuvres, key=lambda m: m.start_time_s)):
             m_start[i, j], m_end[i, j] = m.start_time_s, m.start_time_s + m.duration_s
             m_sign[i, j], m_load[i, j] = m.turn_rate_sign, m.load_factor_g
-    _, legs = _bearing_distance(wlat[:, :-1], wlon[:, :-1], wlat[:, 1:], wlon[:, 1:])
+    _, legs = great_circle_bearing_distance(wlat[:, :-1], wlon[:, :-1], wlat[:, 1:], wlon[:, 1:])
     leg_len = np.concatenate([np.zeros((n, 1)), legs], axis=1)
 
     def arr(attr: str) -> FloatArray:
@@ -307,7 +296,7 @@ def _derivatives(
     lat, lon, h, psi, v, hd = (y[:, i] for i in range(6))
     rows = np.arange(y.shape[0])
     tlat, tlon = F.wlat[rows, wp], F.wlon[rows, wp]
-    brg, dist = _bearing_distance(lat, lon, tlat, tlon)
+    brg, dist = great_circle_bearing_distance(lat, lon, tlat, tlon)
     vh = np.sqrt(np.maximum(v * v - hd * hd, 1e-6))
     # Heading.
     rate_max = np.minimum(
@@ -357,7 +346,7 @@ def _ecef_kinematics(y: FloatArray, dy: FloatArray) -> tuple[FloatArray, FloatAr
     """ECEF position, velocity and acceleration from the geodetic state and its derivative."""
     lat, lon, h, psi, v, hd = (y[:, i] for i in range(6))
     lat_d, lon_d, _, psi_d, v_d, hdd = (dy[:, i] for i in range(6))
-    pos = geodetic_to_ecef(np.degrees(lat), np.degrees(lon), h)
+    pos = geodetic_to_ecef_rad(lat, lon, h)
     sl, cl, so, co = np.sin(lat), np.cos(lat), np.sin(lon), np.cos(lon)
     zero = np.zeros_like(sl)
     e = np.stack([-so, co, zero], axis=1)
@@ -412,7 +401,7 @@ def fly_airbreathing(
     if np.any(t_stop <= t):
         bad = np.flatnonzero(t_stop <= t).tolist()
         raise ValueError(f"routes {bad}: end time is not after the start time")
-    psi0, _ = _bearing_distance(F.wlat[:, 0], F.wlon[:, 0], F.wlat[:, 1], F.wlon[:, 1])
+    psi0, _ = great_circle_bearing_distance(F.wlat[:, 0], F.wlon[:, 0], F.wlat[:, 1], F.wlon[:, 1])
     v0 = np.array(
         [
             r.initial_speed_mps if r.initial_speed_mps is not None else F.wspd[i, 1]
@@ -449,7 +438,9 @@ def fly_airbreathing(
         t_new = np.where(np.abs(t_new - nxt) < 1e-9, nxt, t_new)
         dy_minus, _ = _derivatives(y_new, wp, man, holding, F)
         # Waypoint logic (between steps).
-        brg, dist = _bearing_distance(y_new[:, 0], y_new[:, 1], F.wlat[rows, wp], F.wlon[rows, wp])
+        brg, dist = great_circle_bearing_distance(
+            y_new[:, 0], y_new[:, 1], F.wlat[rows, wp], F.wlon[rows, wp]
+        )
         vh = np.sqrt(np.maximum(y_new[:, 4] ** 2 - y_new[:, 5] ** 2, 1e-6))
         rate_max = np.minimum(F.max_rate, G0 * np.sqrt(np.maximum(F.n_max**2 - 1.0, 0.0)) / vh)
         r_turn = vh / np.maximum(rate_max, 1e-6)

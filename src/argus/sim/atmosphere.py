@@ -23,6 +23,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from argus.geo import G0
+
 FloatArray = npt.NDArray[np.float64]
 
 #: Universal gas constant used by the 1976 standard (J/(kmol·K)).
@@ -33,8 +35,6 @@ M0: Final = 28.9644
 R_AIR: Final = R_STAR / M0
 #: Ratio of specific heats.
 GAMMA_AIR: Final = 1.4
-#: Standard gravity (m/s²).
-G0: Final = 9.80665
 #: Effective Earth radius for geopotential altitude (m).
 R0_GEOPOTENTIAL: Final = 6356766.0
 #: Sea-level standard values.

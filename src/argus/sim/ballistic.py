@@ -25,7 +25,7 @@ arrays; steps are cut to land exactly on the phase changes (end of vertical rise
 pitch-over, cut-off), so every RK4 step sees smooth dynamics. Impact is the first downward
 crossing of the target's ellipsoidal height, located inside the last step by bisection on the
 step's quintic Hermite interpolant. The recorded knots (with both one-sided accelerations at a
-phase change) form a :class:`~argus.sim.trajectory.TrajectorySet` that can be sampled at any
+phase change) form a :class:`~argus.trajectory.TrajectorySet` that can be sampled at any
 rate.
 
 Shooting (:func:`solve_launch`): the azimuth starts at the ellipsoidal (Vincenty) bearing to the
@@ -53,19 +53,19 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from argus.sim.atmosphere import P0_PA, fast_density_pressure_sound
-from argus.sim.catalogue import BallisticThreat
-from argus.sim.earth import (
+from argus.geo import (
     G0,
     WGS84_OMEGA,
-    ecef_to_geodetic,
-    enu_basis,
+    ecef_to_geodetic_rad,
+    enu_axes_rad,
     geodesic_inverse,
     geodetic_altitude_m,
-    geodetic_to_ecef,
+    geodetic_to_ecef_rad,
 )
+from argus.sim.atmosphere import P0_PA, fast_density_pressure_sound
+from argus.sim.catalogue import BallisticThreat
 from argus.sim.gravity import Gravity
-from argus.sim.trajectory import TrajectorySet, knots_to_trajectories, quintic_hermite
+from argus.trajectory import TrajectorySet, knots_to_trajectories, quintic_hermite
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -474,7 +474,7 @@ def _bisect_height(
     for _ in range(iterations):
         mid = 0.5 * (lo + hi)
         pos, _, _ = quintic_hermite(p0, v0, a0, p1, v1, a1, h, mid)
-        above = ecef_to_geodetic(pos)[2] >= target_alt
+        above = ecef_to_geodetic_rad(pos)[2] >= target_alt
         lo = np.where(above, mid, lo)
         hi = np.where(above, hi, mid)
     return 0.5 * (lo + hi)
@@ -516,7 +516,7 @@ class BallisticFlight:
 
     def ground_range_km(self) -> FloatArray:
         """Ellipsoidal distance launch → impact (km)."""
-        lat, lon, _ = ecef_to_geodetic(self.launch_ecef_m)
+        lat, lon, _ = ecef_to_geodetic_rad(self.launch_ecef_m)
         d, _ = geodesic_inverse(
             np.degrees(lat), np.degrees(lon), self.impact_lat_deg, self.impact_lon_deg
         )
@@ -558,8 +558,9 @@ def _size(*arrays: npt.ArrayLike) -> int:
 def _launch_frames(
     lat_deg: FloatArray, lon_deg: FloatArray, alt_m: FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    east, north, up = enu_basis(np.radians(lat_deg), np.radians(lon_deg))
-    return geodetic_to_ecef(lat_deg, lon_deg, alt_m), up, north, east
+    lat, lon = np.radians(lat_deg), np.radians(lon_deg)
+    east, north, up = enu_axes_rad(lat, lon)
+    return geodetic_to_ecef_rad(lat, lon, alt_m), up, north, east
 
 
 def fly_ballistic(
@@ -634,11 +635,13 @@ def fly_ballistic(
 def _flight_result(
     th: Sequence[BallisticThreat], a: dict[str, FloatArray], raw: _RawFlight
 ) -> BallisticFlight:
-    lat, lon, alt = ecef_to_geodetic(raw.impact_pos)
+    lat, lon, alt = ecef_to_geodetic_rad(raw.impact_pos)
     return BallisticFlight(
         threat_keys=tuple(t.key for t in th),
         launch_time_s=a["launch_time_s"],
-        launch_ecef_m=geodetic_to_ecef(a["launch_lat_deg"], a["launch_lon_deg"], a["launch_alt_m"]),
+        launch_ecef_m=geodetic_to_ecef_rad(
+            np.radians(a["launch_lat_deg"]), np.radians(a["launch_lon_deg"]), a["launch_alt_m"]
+        ),
         azimuth_deg=a["azimuth_deg"],
         elevation_deg=a["elevation_deg"],
         cutoff_s=a["cutoff_s"],
@@ -706,8 +709,8 @@ def coast_to_impact(
         mach_grid=np.array([0.0, 1.0]),
         cd_tables=np.ones((1, 2)),
     )
-    lat, lon, _ = ecef_to_geodetic(r0)
-    east, north, up = enu_basis(lat, lon)
+    lat, lon, _ = ecef_to_geodetic_rad(r0)
+    east, north, up = enu_axes_rad(lat, lon)
     gd = _Guidance(up, north, east, zeros, np.full(n, 0.5 * math.pi), np.full(n, 1e-9))
     raw = _integrate(veh, gd, r0, v0, np.full(n, 1.0), stop, opts, record=record, t_offset=t0 - 1.0)
     return t0 + raw.impact_tau - 1.0, raw.impact_pos, raw.impacted, raw.trajectory
@@ -798,7 +801,7 @@ def _evaluate(
         opts,
         record=False,
     )
-    lat, lon, _ = ecef_to_geodetic(np.where(raw.impacted[:, None], raw.impact_pos, L.r0[rows]))
+    lat, lon, _ = ecef_to_geodetic_rad(np.where(raw.impacted[:, None], raw.impact_pos, L.r0[rows]))
     dist, bearing = geodesic_inverse(L.lat[rows], L.lon[rows], np.degrees(lat), np.degrees(lon))
     dist = np.where(raw.impacted, dist, 0.0)
     return dist, bearing, raw.impact_pos, raw.impact_tau, raw.impacted
@@ -947,7 +950,9 @@ def solve_launch(
     L = _launches(
         th, a["launch_lat_deg"], a["launch_lon_deg"], a["launch_alt_m"], a["target_alt_m"]
     )
-    target = geodetic_to_ecef(a["target_lat_deg"], a["target_lon_deg"], a["target_alt_m"])
+    target = geodetic_to_ecef_rad(
+        np.radians(a["target_lat_deg"]), np.radians(a["target_lon_deg"]), a["target_alt_m"]
+    )
     want, bearing0 = geodesic_inverse(L.lat, L.lon, a["target_lat_deg"], a["target_lon_deg"])
     if np.any(want < 1000.0):
         rows = np.flatnonzero(want < 1000.0)

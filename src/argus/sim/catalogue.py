@@ -29,7 +29,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from argus.sim.earth import G0
+from argus.geo import G0
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -23,7 +23,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from argus.sim.earth import G0, WGS84_A, WGS84_GM, WGS84_J2, enu_basis
+from argus.geo import G0, WGS84_A, WGS84_GM, WGS84_J2, enu_axes_rad
 
 FloatArray = npt.NDArray[np.float64]
 GravityKind = Literal["flat", "point_mass", "j2"]
@@ -49,7 +49,7 @@ class Gravity:
     @classmethod
     def flat(cls, lat_deg: float, lon_deg: float, g_mps2: float = G0) -> Gravity:
         """Uniform field of magnitude ``g_mps2`` along the local down at (lat, lon)."""
-        _, _, up = enu_basis(np.radians(lat_deg), np.radians(lon_deg))
+        _, _, up = enu_axes_rad(np.radians(lat_deg), np.radians(lon_deg))
         vec = -g_mps2 * up
         return cls("flat", (float(vec[0]), float(vec[1]), float(vec[2])))
 

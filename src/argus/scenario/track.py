@@ -20,9 +20,10 @@ import numpy as np
 import numpy.typing as npt
 
 from argus import geo
-from argus.sensors.radar import Detections, RadarSite
-from argus.sim.plot import OspaSeries, TrackPoints
-from argus.sim.scenario import ScenarioResult
+from argus.scenario.plot import OspaSeries, TrackPoints
+from argus.scenario.runner import ScenarioResult
+from argus.sensors.radar import Detections
+from argus.sensors.site import RadarSite
 from argus.tracking.management import TrackStatus
 from argus.tracking.metrics import ospa
 from argus.tracking.models import LinearPosition
@@ -165,7 +166,7 @@ def track_scenario(
     coverage: bool = True,
     max_position_trace_m2: float = 1e8,
 ) -> ScenarioTracks:
-    """Track ``result.detections`` (a :class:`argus.sim.scenario.ScenarioResult`) and score it.
+    """Track ``result.detections`` (a :class:`argus.scenario.runner.ScenarioResult`) and score it.
 
     ``noise_intensity`` is the CV model's acceleration sigma (m/s²): ballistic re-entry and
     manoeuvring aircraft need tens of m/s².

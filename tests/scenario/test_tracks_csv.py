@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from argus import geo
 from argus.cli.sim import app
-from argus.sim.scenario import ScenarioResult, parse_scenario, run_scenario
+from argus.scenario.runner import ScenarioResult, parse_scenario, run_scenario
 from argus.tewa.ingest import parse_track_file
-from tests.sim.test_scenario import SMALL
+from tests.scenario.test_runner import SMALL
 
 EPOCH = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
 HEADER = [

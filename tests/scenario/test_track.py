@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from argus import geo
-from argus.sim.scenario import example_path, load_scenario, run_scenario
-from argus.sim.track import _rotation_enu_from_ecef, detections_to_common_enu, track_scenario
+from argus.scenario.runner import example_path, load_scenario, run_scenario
+from argus.scenario.track import _rotation_enu_from_ecef, detections_to_common_enu, track_scenario
 from argus.tracking.management import TrackStatus
 from argus.tracking.metrics import ospa
 

@@ -11,10 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from argus.cli.sim import app
-from argus.sensors.radar import observe_all
-from argus.sim.earth import geodetic_to_ecef
-from argus.sim.plot import OspaSeries, TrackPoints, plot_scenario
-from argus.sim.scenario import (
+from argus.scenario.plot import OspaSeries, TrackPoints, plot_scenario
+from argus.scenario.runner import (
     ScenarioError,
     ScenarioResult,
     example_path,
@@ -22,6 +20,8 @@ from argus.sim.scenario import (
     parse_scenario,
     run_scenario,
 )
+from argus.sensors.radar import observe_all
+from tests._geo import ecef
 
 SMALL = """
 [scenario]
@@ -85,7 +85,7 @@ def test_small_scenario_truth_and_detections(small_result: ScenarioResult) -> No
     assert res.truth.truth_id.tolist() == [11, 12]
     assert res.truth.kinds == ("ballistic", "drone")
     flight = res.ballistic_flights[0]
-    target = geodetic_to_ecef(11.5, 21.0, 0.0)
+    target = ecef(11.5, 21.0, 0.0)
     assert np.linalg.norm(flight.impact_ecef_m[0] - target) < 100.0
     assert res.truth.trajectories.start_s[0] == 20.0
     d = res.detections

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from argus.sim.trajectory import TrajectorySet, knots_to_trajectories, quintic_hermite
+from argus.trajectory import TrajectorySet, knots_to_trajectories, quintic_hermite
 
 
 def _poly(t: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -21,8 +21,9 @@ import numpy as np
 import numpy.typing as npt
 import pymap3d
 
-from argus.sensors.radar import Detections, RadarSite
-from argus.sim.earth import ecef_to_geodetic
+from argus.geo import ecef_to_geodetic_rad
+from argus.sensors.radar import Detections
+from argus.sensors.site import RadarSite
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -58,7 +59,7 @@ class TruthLines:
 
 
 def truth_lines(truth: Any, t_start_s: float, t_end_s: float, step_s: float = 2.0) -> TruthLines:
-    """Sample a :class:`~argus.sim.scenario.TruthSet` (or anything with ``truth_id``,
+    """Sample a :class:`~argus.scenario.runner.TruthSet` (or anything with ``truth_id``,
     ``threat_keys`` and ``trajectories``) for plotting."""
     t = np.arange(t_start_s, t_end_s + 1e-9, step_s)
     pos, _, _, ok = truth.trajectories.sample(t)
@@ -86,7 +87,7 @@ def plot_scenario(
 ) -> Path:
     """Draw truth, detections (and tracks, OSPA) to a PNG file; returns its path.
 
-    ``truth`` is a :class:`TruthLines` or a :class:`~argus.sim.scenario.TruthSet` (sampled
+    ``truth`` is a :class:`TruthLines` or a :class:`~argus.scenario.runner.TruthSet` (sampled
     here every 2 s up to ``t_end_s``, default the last detection or trajectory end).
     """
     import matplotlib
@@ -111,7 +112,7 @@ def plot_scenario(
             )
         elif truth.valid.any():
             p = truth.pos_ecef_m[truth.valid]
-            lat, lon, _ = ecef_to_geodetic(p.mean(axis=0))
+            lat, lon, _ = ecef_to_geodetic_rad(p.mean(axis=0))
             reference_lla = (float(np.degrees(lat)), float(np.degrees(lon)), 0.0)
         else:
             reference_lla = (0.0, 0.0, 0.0)
@@ -167,7 +168,7 @@ def plot_scenario(
             ax.plot(enu[:, 0], enu[:, 1], "-", color=c, lw=1.2, label=truth.labels[i], zorder=2)
             ax.plot(enu[-1, 0], enu[-1, 1], "x", color=c, ms=7, mew=2)
         focus.append(enu[-1:, :2])
-        _, _, alt = ecef_to_geodetic(truth.pos_ecef_m[i, ok])
+        _, _, alt = ecef_to_geodetic_rad(truth.pos_ecef_m[i, ok])
         ax_alt.plot(truth.time_s[ok], alt / 1000.0, "-", color=c, lw=1.4)
 
     # Tracks.

@@ -52,7 +52,8 @@ import numpy as np
 import numpy.typing as npt
 
 from argus.sensors.jammer import NoiseJammer
-from argus.sensors.radar import Detections, JammerStrobes, RadarSite, Targets, observe_all
+from argus.sensors.radar import Detections, JammerStrobes, Targets, observe_all
+from argus.sensors.site import RadarSite
 from argus.sim.airbreathing import AirRoute, Manoeuvre, Waypoint, fly_airbreathing
 from argus.sim.ballistic import BallisticFlight, LaunchSolution, TrajectoryShape, launch_ballistic
 from argus.sim.catalogue import (
@@ -61,7 +62,7 @@ from argus.sim.catalogue import (
     Catalogue,
     load_catalogue,
 )
-from argus.sim.trajectory import TrajectorySet
+from argus.trajectory import TrajectorySet
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -556,7 +557,7 @@ def example_path(name: str = "raid.toml") -> Path:
     """Path of a packaged example scenario."""
     from importlib import resources
 
-    return Path(str(resources.files("argus.sim").joinpath("examples", name)))
+    return Path(str(resources.files("argus.scenario").joinpath("examples", name)))
 
 
 def radars_by_id(radars: Sequence[RadarSite]) -> dict[int, RadarSite]:

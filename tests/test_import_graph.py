@@ -11,7 +11,7 @@ layer  name            units
 =====  ==============  ==============================================================
 0      foundation      ``argus`` (the package root), ``argus.geo``, ``argus.trajectory``,
                        ``argus.config``, ``argus.defaults``, ``argus.logs``,
-                       ``argus.metrics``
+                       ``argus.metrics``, ``argus.timefmt``
 1      engines         ``argus.sim``, ``argus.sensors``, ``argus.tracking``, ``argus.tewa``
                        (the engine modules: all of it but ``argus.tewa.service``)
 2      orchestration   ``argus.scenario`` (scenario runner, tracking glue, plot)
@@ -44,6 +44,7 @@ LAYERS: dict[str, int] = {
     "argus.defaults": FOUNDATION,
     "argus.logs": FOUNDATION,
     "argus.metrics": FOUNDATION,
+    "argus.timefmt": FOUNDATION,
     "argus.sim": ENGINES,
     "argus.sensors": ENGINES,
     "argus.tracking": ENGINES,

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from argus.api.app import create_app
-from argus.api.routes import resources
+from argus.api.routes import exports
 from tests.api._support import (
     DEMO_SCENARIO_ID,
     assert_problem,
@@ -50,7 +50,7 @@ def _rows(text: str) -> list[dict[str, str]]:
     ],
 )
 def test_neutralize_cell(value: Any, cell: Any) -> None:
-    assert resources.neutralize_cell(value) == cell
+    assert exports.neutralize_cell(value) == cell
 
 
 def test_formula_track_ids_are_written_with_a_leading_quote(
@@ -132,7 +132,7 @@ def test_rows_are_streamed_page_by_page(
     seed_live(seeded_sqlite_url, "2025-06-01T06:02:00Z")  # 2 × 3 tracks × 2 assets = 12
     # A fresh app for the raw ASGI call: the client's app has its async reader on another loop.
     app = create_app(make_settings(seeded_sqlite_url))
-    monkeypatch.setattr(resources, "EXPORT_PAGE_ROWS", 5)
+    monkeypatch.setattr(exports, "EXPORT_PAGE_ROWS", 5)
     token = auth["viewer"]["Authorization"].encode()
     bodies: list[bytes] = []
     started: dict[str, Any] = {}

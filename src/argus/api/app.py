@@ -22,8 +22,17 @@ from argus import __version__, metrics
 from argus.api import ws
 from argus.api.errors import COMMON_RESPONSES, install_error_handlers, problem, problem_doc
 from argus.api.ranking_cache import RankingCache
-from argus.api.routes import auth, tewa
-from argus.api.routes import resources as resource_routes
+from argus.api.routes import (
+    assets,
+    auth,
+    exports,
+    params,
+    picture,
+    scenarios,
+    tewa,
+    tracks,
+    weapons,
+)
 from argus.api.schemas_tewa import HealthOut, ReadyOut
 from argus.api.uploads import CloseUnreadBodyMiddleware
 from argus.config import Settings, get_settings
@@ -214,7 +223,9 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
 
     app.include_router(auth.router)
     app.include_router(tewa.router)
-    app.include_router(resource_routes.router)
+    # The resources, one router each, in the order their paths appear in the OpenAPI document.
+    for resource in (scenarios, assets, tracks, exports, params, weapons, picture):
+        app.include_router(resource.router)
     app.include_router(ws.router)
 
     web = _web_dir()

@@ -1,6 +1,7 @@
-"""Pydantic models of the bodies that the resource routes (``argus.api.routes.resources``) answer
-with, so the OpenAPI document describes every 2xx body. The field names are the wire names the
-console (``argus/web/console.js``) and the CLI's users read: do not rename them."""
+"""Pydantic models of the bodies that the resource routes (``argus.api.routes.scenarios``,
+``assets``, ``tracks``, ``params``, ``weapons``, ``picture``) answer with, so the OpenAPI
+document describes every 2xx body. The field names are the wire names the console
+(``argus/web/console.js``) and the CLI's users read: do not rename them."""
 
 from __future__ import annotations
 

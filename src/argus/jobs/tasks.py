@@ -22,10 +22,6 @@ from argus.pipeline.bus import memory_bus
 from argus.tewa import service
 from argus.tewa.service import Scenario
 
-# The replay clock is the service's (argus.tewa.service.scenarios); still importable from here
-# for routes/resources.py until that module is split.
-from argus.tewa.service.scenarios import scenario_time
-
 log = get_logger("argus.jobs")
 
 THREATS_TOPIC = "threats.computed"
@@ -39,7 +35,7 @@ def tick_time(now: dt.datetime, interval_s: float) -> dt.datetime:
 
 
 def _compute_one(session: Session, scenario: Scenario, stamp: dt.datetime) -> dict[str, Any]:
-    when = scenario_time(scenario, stamp)
+    when = service.scenario_time(scenario, stamp)
     # A live evaluation: described time = the scenario's own now, evaluated at the tick.
     res = service.compute_at(session, scenario, when, persist=True, live=True, evaluated_at=stamp)
     slow = float(os.environ.get("ARGUS_TEST_BATCH_DELAY_S", "0") or 0)

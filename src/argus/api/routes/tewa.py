@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from argus.api.deps import Operator, SessionDep, Viewer
 from argus.api.errors import problem_responses
 from argus.api.ranking_cache import accepts_gzip
+from argus.api.routes._common import MAX_ID, scenario_or_404
 from argus.api.schemas_tewa import (
     AssignmentOut,
     ComputeAtOut,
@@ -32,20 +33,8 @@ from argus.timefmt import iso_z
 
 router = APIRouter(tags=["tewa"])
 
-#: Ids are 32-bit on every table the API addresses by id (SQLite and PostgreSQL integer).
-MAX_ID = 2_147_483_647
-
 _NO_SCENARIO = "no scenario with that id"
 _NO_PAIR = "no scenario with that id, no such track in it, or no such defended asset"
-
-
-def scenario_or_404(session: Session, scenario_id: int) -> Scenario:
-    sc = service.find_scenario(session, scenario_id)
-    if sc is None:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, detail=f"scenario_id: no scenario {scenario_id}"
-        )
-    return sc
 
 
 class ComputeAtRequest(BaseModel):

@@ -9,13 +9,15 @@ This package is a facade: ``from argus.tewa import service; service.compute_at(.
 lives in one module per concern:
 
 - ``scenarios``: scenarios, defended assets, the scenario's DA set, its replay clock
-  (``scenario_time``) and revision (``scenario_revision``);
+  (``scenario_time``) and revision (``scenario_revision``); the id-paged listings of scenarios,
+  assets, tracks and samples (``list_scenarios``, ``list_assets``, ``list_tracks``,
+  ``list_samples``) and the lookups and writes behind the resource routes;
 - ``ingest``: track import (``import_tracks``, ``import_samples``);
 - ``demo``: the demo scenario (``seed_demo``);
 - ``evaluation``: track states and scores at a time (``compute_at``, ``track_picture``), their
   storage;
 - ``ranking``: stored scores read back (``rank``, ``latest_scores``, ``score_history``,
-  ``latest_score``, ``board_time``);
+  ``latest_score``, ``board_time``), and the scores.csv rows page by page (``iter_score_rows``);
 - ``params``: model params and doctrine presets;
 - ``assignment``: weapons, kill probabilities, weapon-target assignment, track identity;
 - ``jobs``: job records and the periodic task's lookups;
@@ -67,6 +69,7 @@ from argus.tewa.service.params import (
 from argus.tewa.service.ranking import (
     RankedThreat,
     board_time,
+    iter_score_rows,
     latest_score,
     latest_scores,
     rank,
@@ -77,15 +80,29 @@ from argus.tewa.service.scenarios import (
     asset_id_by_name,
     asset_ids_by_name,
     attach_asset,
+    create_asset,
+    create_scenario,
     defended_asset_exists,
+    delete_asset,
+    delete_scenario,
+    find_asset,
     find_scenario,
+    find_track,
     find_track_pk,
     get_or_create_scenario,
     get_scenario,
+    list_assets,
+    list_samples,
+    list_scenarios,
+    list_tracks,
     scenario_assets,
+    scenario_id_by_name,
     scenario_revision,
     scenario_revision_async,
     scenario_time,
+    set_scenario_assets,
+    update_asset,
+    update_scenario,
     upsert_defended_asset,
 )
 
@@ -117,10 +134,16 @@ __all__ = [
     "begin_periodic_job",
     "board_time",
     "compute_at",
+    "create_asset",
+    "create_scenario",
     "defended_asset_exists",
+    "delete_asset",
+    "delete_scenario",
     "demo_tracks_path",
     "engine_params",
+    "find_asset",
     "find_scenario",
+    "find_track",
     "find_track_pk",
     "get_job",
     "get_model_params",
@@ -128,9 +151,14 @@ __all__ = [
     "get_scenario",
     "import_samples",
     "import_tracks",
+    "iter_score_rows",
     "kill_probability_matrix",
     "latest_score",
     "latest_scores",
+    "list_assets",
+    "list_samples",
+    "list_scenarios",
+    "list_tracks",
     "list_weapons",
     "matching_preset",
     "new_job",
@@ -139,6 +167,7 @@ __all__ = [
     "plan_assignment",
     "rank",
     "scenario_assets",
+    "scenario_id_by_name",
     "scenario_revision",
     "scenario_revision_async",
     "scenario_time",
@@ -147,7 +176,10 @@ __all__ = [
     "set_job_state",
     "set_kill_probability",
     "set_params",
+    "set_scenario_assets",
     "set_track_identity",
     "track_picture",
+    "update_asset",
+    "update_scenario",
     "upsert_defended_asset",
 ]

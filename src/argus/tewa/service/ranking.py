@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from argus.db.models import (
 from argus.db.models.tewa import ThreatScoreWhatIf
 from argus.tewa.service._common import _columns, _flat_json, _iso, _or_inf
 from argus.tewa.service.errors import InvalidInput, NotFoundError
+from argus.tewa.service.evaluation import SCORE_FIELDS
 
 
 @dataclass
@@ -316,3 +318,40 @@ def board_time(session: Session, scenario: Scenario) -> dt.datetime | None:
         .order_by(lt.evaluated_at.desc(), lt.computed_at.desc())
         .limit(1)
     )
+
+
+def iter_score_rows(
+    session: Session,
+    scenario: Scenario,
+    *,
+    what_if: bool = False,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    page: int = 2000,
+) -> Iterator[list[Any]]:
+    """The scenario's stored scores (live, or with ``what_if`` the stored what-ifs) with
+    ``start`` <= computed_at < ``end``, one list of rows per ``page`` rows, ordered by
+    computed_at, evaluated_at, track_id, da_name. Each row: computed_at, evaluated_at,
+    track_id, da_name, then the SCORE_FIELDS. Read through a streaming cursor (server-side on
+    PostgreSQL): the whole result is never in memory."""
+    ts: Any = ThreatScoreWhatIf if what_if else ThreatScore
+    stmt = (
+        select(
+            ts.computed_at,
+            ts.evaluated_at,
+            Track.track_id,
+            DefendedAsset.name,
+            *(getattr(ts, f) for f in SCORE_FIELDS),
+        )
+        .join(Track, Track.id == ts.track_id)
+        .join(DefendedAsset, DefendedAsset.id == ts.da_id)
+        .where(ts.scenario_id == scenario.id)
+        .order_by(ts.computed_at, ts.evaluated_at, Track.track_id, DefendedAsset.name)
+    )
+    if start is not None:
+        stmt = stmt.where(ts.computed_at >= start)
+    if end is not None:
+        stmt = stmt.where(ts.computed_at < end)
+    result = session.execute(stmt.execution_options(yield_per=page))
+    for rows in result.partitions():
+        yield list(rows)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session
 
-from argus.db.models import DefendedAsset, Scenario, ScenarioAsset, Track
+from argus.db.models import DefendedAsset, Scenario, ScenarioAsset, Track, TrackSample
 from argus.db.session import read_first
 from argus.logs import get_logger
 from argus.tewa.service.errors import InvalidInput, NotFoundError
@@ -147,3 +147,112 @@ def asset_ids_by_name(session: Session, names: list[str]) -> dict[str, int]:
 
 def asset_id_by_name(session: Session, name: str) -> int | None:
     return session.scalar(select(DefendedAsset.id).where(DefendedAsset.name == name))
+
+
+# ---- listings (id-ordered pages: the rows with id > ``after``, at most ``limit``) ----
+
+
+def _id_page(session: Session, stmt: Any, id_col: Any, *, after: int, limit: int) -> list[Any]:
+    return list(session.scalars(stmt.where(id_col > after).order_by(id_col).limit(limit)))
+
+
+def list_scenarios(session: Session, *, after: int = 0, limit: int = 100) -> list[Scenario]:
+    """Scenarios with id > ``after``, by id, at most ``limit``."""
+    return _id_page(session, select(Scenario), Scenario.id, after=after, limit=limit)
+
+
+def scenario_id_by_name(session: Session, name: str) -> int | None:
+    return session.scalar(select(Scenario.id).where(Scenario.name == name))
+
+
+def create_scenario(session: Session, **fields: Any) -> Scenario:
+    """A new scenario from ``fields`` (added, not flushed: the caller flushes and handles a
+    unique-name race)."""
+    sc = Scenario(**fields)
+    session.add(sc)
+    return sc
+
+
+def update_scenario(session: Session, scenario: Scenario, **changes: Any) -> Scenario:
+    """Set ``changes`` on the scenario (not flushed)."""
+    for k, v in changes.items():
+        setattr(scenario, k, v)
+    return scenario
+
+
+def delete_scenario(session: Session, scenario: Scenario) -> None:
+    """Delete the scenario and everything in it."""
+    session.delete(scenario)
+
+
+def list_assets(session: Session, *, after: int = 0, limit: int = 100) -> list[DefendedAsset]:
+    """Defended assets (every scenario's) with id > ``after``, by id, at most ``limit``."""
+    return _id_page(session, select(DefendedAsset), DefendedAsset.id, after=after, limit=limit)
+
+
+def find_asset(session: Session, da_id: int) -> DefendedAsset | None:
+    """The defended asset with id ``da_id``, or None."""
+    return session.get(DefendedAsset, da_id)
+
+
+def create_asset(session: Session, **fields: Any) -> DefendedAsset:
+    """A new defended asset from ``fields`` (added, not flushed)."""
+    da = DefendedAsset(**fields)
+    session.add(da)
+    return da
+
+
+def update_asset(session: Session, da: DefendedAsset, **changes: Any) -> DefendedAsset:
+    """Set ``changes`` on the defended asset (not flushed)."""
+    for k, v in changes.items():
+        setattr(da, k, v)
+    return da
+
+
+def delete_asset(session: Session, da: DefendedAsset) -> None:
+    session.delete(da)
+
+
+def set_scenario_assets(session: Session, scenario: Scenario, *, da_ids: list[int]) -> None:
+    """Replace the scenario's DA set by ``da_ids`` (which must exist; the new links are added,
+    not flushed: the caller flushes and handles a concurrent change)."""
+    for link in session.scalars(
+        select(ScenarioAsset).where(ScenarioAsset.scenario_id == scenario.id)
+    ):
+        session.delete(link)
+    session.flush()
+    for i in sorted(set(da_ids)):
+        session.add(ScenarioAsset(scenario_id=scenario.id, da_id=i))
+
+
+def list_tracks(
+    session: Session, scenario: Scenario, *, after: int = 0, limit: int = 100
+) -> list[Track]:
+    """The scenario's tracks (latest state) with id > ``after``, by id, at most ``limit``."""
+    stmt = select(Track).where(Track.scenario_id == scenario.id)
+    return _id_page(session, stmt, Track.id, after=after, limit=limit)
+
+
+def find_track(session: Session, scenario: Scenario, track_id: str) -> Track | None:
+    """The scenario's track ``track_id``, or None."""
+    return session.scalar(
+        select(Track).where(Track.scenario_id == scenario.id, Track.track_id == track_id)
+    )
+
+
+def list_samples(
+    session: Session,
+    track: Track,
+    *,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    after: int = 0,
+    limit: int = 500,
+) -> list[TrackSample]:
+    """The track's samples with start <= t <= end and id > ``after``, by id, at most ``limit``."""
+    stmt = select(TrackSample).where(TrackSample.track_id == track.id)
+    if start is not None:
+        stmt = stmt.where(TrackSample.t >= start)
+    if end is not None:
+        stmt = stmt.where(TrackSample.t <= end)
+    return _id_page(session, stmt, TrackSample.id, after=after, limit=limit)

@@ -181,7 +181,7 @@ def seed(url: str, args: argparse.Namespace) -> Seeded:
             with session_scope(factory) as s:
                 sc2 = s.get(Scenario, scenario_id)
                 assert sc2 is not None
-                stored += service.compute_at(s, sc2, when, persist=True).persisted
+                stored += service.compute_at(s, sc2, when, persist=True, live=True).persisted
         if engine.dialect.name == "postgresql":
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.exec_driver_sql("VACUUM ANALYZE")
@@ -904,7 +904,7 @@ def _write_batches(
             with session_scope(factory) as s:
                 sc = s.get(Scenario, seeded.scenario_id)
                 assert sc is not None
-                service.compute_at(s, sc, when, persist=True)
+                service.compute_at(s, sc, when, persist=True, live=True)
             seconds.append(time.perf_counter() - t0)
     finally:
         engine.dispose()

@@ -130,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
                     t = time.perf_counter()
                     if mode == "unnest":
                         assert res.columns is not None
-                        n = service._persist_scores(s, sc.id, stamp, res.columns, w)
+                        n = service._persist_scores(
+                            s, sc.id, stamp, stamp, res.columns, w, live=True
+                        )
                     else:
                         n = _paged_reference(s, sc.id, stamp, res.pairs, w)
                     s.flush()
@@ -143,7 +145,11 @@ def main(argv: list[str] | None = None) -> int:
                     sc = service.get_scenario(s, "P")
                     t = time.perf_counter()
                     service.compute_at(
-                        s, sc, T0 + dt.timedelta(hours=1, seconds=i), persist=persist
+                        s,
+                        sc,
+                        T0 + dt.timedelta(hours=1, seconds=i),
+                        persist=persist,
+                        live=persist,
                     )
                     s.flush()
                     times["compute+persist" if persist else "compute"].append(
@@ -157,7 +163,9 @@ def main(argv: list[str] | None = None) -> int:
             while stored < target:
                 with session_scope(factory) as s:
                     sc = service.get_scenario(s, "H")
-                    service.compute_at(s, sc, T0 + dt.timedelta(seconds=5 * stored), persist=True)
+                    service.compute_at(
+                        s, sc, T0 + dt.timedelta(seconds=5 * stored), persist=True, live=True
+                    )
                 stored += 1
             with factory() as s:
                 s.execute(sa.text("ANALYZE threat_score"))

@@ -50,30 +50,20 @@ Target (issue 4): ranking p99 < 50 ms at 500 req/s on PostgreSQL, 1,000 tracks x
 from __future__ import annotations
 
 import argparse
-import asyncio
-import collections
-import contextlib
 import dataclasses
 import datetime as dt
-import json
 import math
 import multiprocessing
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import zlib
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 import numpy as np
@@ -81,25 +71,27 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
 
+from _common import cli, db, load
+from _common import report as fmt
+from _common.cpu import NCPU
+from _common.load import SENT_TIMEOUT_S, Endpoint, LoadTest, Run
+from _common.report import ms
+from _common.server import login, run_server, server_errors, wait_quiet
+from _common.timing import time_calls
+from _common.tracks import inbound_tracks
 from argus.accounts import service as accounts
 from argus.db import migrate
 from argus.db.models import Scenario
 from argus.db.session import make_engine, make_sessionmaker, session_scope
 from argus.logs import configure_logging
 from argus.tewa import service
-from argus.tewa.ingest import TrackSamples
 
-DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 TARGET_RATE = 500.0
 TARGET_P99_S = 0.050
 USERNAME, PASSWORD = "bench", "bench-password"
 START = dt.datetime(2026, 11, 24, 6, 0, tzinfo=dt.UTC)
-SENT_TIMEOUT_S = 120.0  # a request once sent is awaited this long at most
 BATCH_SPACING_S = 5  # stored batches, like the periodic job's default interval
 CENTRE_LAT, CENTRE_LON = 30.0, 75.0
-EARTH_RADIUS_M = 6_371_008.8
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-NCPU = os.cpu_count() or 1
 
 console = Console(highlight=False, width=150)
 
@@ -115,40 +107,6 @@ class Seeded:
     last_t: dt.datetime
     stored_scores: int
     seconds: float
-
-
-def make_samples(n_tracks: int, n_samples: int, rng: np.random.Generator) -> TrackSamples:
-    """Straight-line tracks 60-400 km from the centre, most heading roughly inbound, at 1 s."""
-    rng_km = rng.uniform(60.0, 400.0, n_tracks)
-    bearing = rng.uniform(0.0, 360.0, n_tracks)
-    inbound = np.mod(bearing + 180.0 + rng.normal(0.0, 40.0, n_tracks), 360.0)
-    outbound = rng.random(n_tracks) < 0.2
-    heading = np.where(outbound, rng.uniform(0.0, 360.0, n_tracks), inbound)
-    heading = np.mod(heading, 360.0)
-    heading[heading >= 360.0] = 0.0
-    speed = rng.uniform(80.0, 600.0, n_tracks)
-    alt = rng.uniform(50.0, 12_000.0, n_tracks)
-    b = np.radians(bearing)
-    north0, east0 = rng_km * 1e3 * np.cos(b), rng_km * 1e3 * np.sin(b)
-    t = np.arange(n_samples, dtype=np.float64)
-    h = np.radians(heading)
-    north = north0[:, None] + (speed * np.cos(h))[:, None] * t[None, :]
-    east = east0[:, None] + (speed * np.sin(h))[:, None] * t[None, :]
-    lat = CENTRE_LAT + np.degrees(north / EARTH_RADIUS_M)
-    lon = CENTRE_LON + np.degrees(east / (EARTH_RADIUS_M * np.cos(np.radians(lat))))
-    start_us = int(START.timestamp()) * 1_000_000
-    n = n_tracks * n_samples
-    names = np.array([f"BENCH-{k:04d}" for k in range(n_tracks)], dtype=object)
-    return TrackSamples(
-        track_id=np.repeat(names, n_samples),
-        t_us=(start_us + np.tile(np.arange(n_samples, dtype=np.int64), n_tracks) * 1_000_000),
-        lat=lat.ravel(),
-        lon=lon.ravel(),
-        alt_m=np.repeat(alt, n_samples),
-        speed_mps=np.repeat(speed, n_samples),
-        heading_deg=np.repeat(heading, n_samples),
-        line=np.arange(2, n + 2, dtype=np.int64),
-    )
 
 
 def seed(url: str, args: argparse.Namespace) -> Seeded:
@@ -173,7 +131,11 @@ def seed(url: str, args: argparse.Namespace) -> Seeded:
                 )
                 service.attach_asset(s, sc, da)
                 da_ids.append(da.id)
-            service.import_samples(s, sc, make_samples(args.tracks, args.samples, rng))
+            service.import_samples(
+                s,
+                sc,
+                inbound_tracks(args.tracks, args.samples, rng, (CENTRE_LAT, CENTRE_LON), START),
+            )
             scenario_id = sc.id
         stored = 0
         for k in range(args.batches):
@@ -181,597 +143,13 @@ def seed(url: str, args: argparse.Namespace) -> Seeded:
             with session_scope(factory) as s:
                 sc2 = s.get(Scenario, scenario_id)
                 assert sc2 is not None
-                stored += service.compute_at(s, sc2, when, persist=True).persisted
+                stored += service.compute_at(s, sc2, when, persist=True, live=True).persisted
         if engine.dialect.name == "postgresql":
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.exec_driver_sql("VACUUM ANALYZE")
     finally:
         engine.dispose()
     return Seeded(scenario_id, da_ids, START, last_t, stored, time.perf_counter() - t0)
-
-
-@contextlib.contextmanager
-def database(args: argparse.Namespace, tmp: Path) -> Iterator[str]:
-    if args.sqlite:
-        yield f"sqlite:///{tmp}/bench_api.db"
-        return
-    name = f"argus_bench_api_{secrets.token_hex(6)}"
-    admin = make_engine(args.pg_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        try:
-            yield sa.make_url(args.pg_url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.dispose()
-
-
-# ---- CPU accounting (/proc) ----
-
-
-def _proc_stats() -> dict[int, tuple[str, int, float]]:
-    """pid -> (comm, ppid, CPU seconds) for every process we can read."""
-    out = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as f:
-                text = f.read()
-        except OSError:
-            continue
-        comm = text[text.index("(") + 1 : text.rindex(")")]
-        rest = text[text.rindex(")") + 2 :].split()
-        out[int(entry.name)] = (comm, int(rest[1]), (int(rest[11]) + int(rest[12])) / CLK_TCK)
-    return out
-
-
-def _cpu_of(pid: int) -> float | None:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-            rest = f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(rest[11]) + int(rest[12])) / CLK_TCK
-
-
-def _system_busy_s() -> float:
-    with open("/proc/stat", encoding="ascii") as f:
-        v = [int(x) for x in f.readline().split()[1:9]]
-    # user nice system idle iowait irq softirq steal
-    return (sum(v) - v[3] - v[4]) / CLK_TCK
-
-
-def _postmaster_pid() -> int | None:
-    procs = _proc_stats()
-    for pid, (comm, ppid, _) in procs.items():
-        if comm.startswith("postgres") and not procs.get(ppid, ("",))[0].startswith("postgres"):
-            return pid
-    return None
-
-
-class PgSampler(threading.Thread):
-    """CPU time of the PostgreSQL processes serving one database, while it runs.
-
-    Every 0.1 s it lists the postmaster's children, keeps those whose title names the
-    database (``postgres: 15/main: user DB host(port) state``) and reads their CPU time
-    from /proc. Other databases on the same server (other users of the machine) are left
-    out; a backend that exits loses at most its last 0.1 s.
-    """
-
-    def __init__(self, dbname: str) -> None:
-        super().__init__(daemon=True)
-        self.dbname = dbname
-        self.postmaster = _postmaster_pid()
-        self.ours: dict[int, bool] = {}
-        self.first: dict[int, float] = {}
-        self.last: dict[int, float] = {}
-        self.done = threading.Event()
-        self._sample(initial=True)
-
-    def _sample(self, initial: bool = False) -> None:
-        if self.postmaster is None:
-            return
-        pm = self.postmaster
-        try:
-            with open(f"/proc/{pm}/task/{pm}/children", encoding="ascii") as f:
-                kids = [int(x) for x in f.read().split()]
-        except OSError:
-            return
-        for pid in kids:
-            ours = self.ours.get(pid)
-            if ours is None:
-                try:
-                    with open(f"/proc/{pid}/cmdline", "rb") as f:
-                        title = f.read().replace(b"\0", b" ").decode(errors="replace")
-                except OSError:
-                    continue
-                ours = self.ours[pid] = f" {self.dbname} " in f" {title} "
-            if ours:
-                cpu = _cpu_of(pid)
-                if cpu is not None:
-                    self.first.setdefault(pid, cpu if initial else 0.0)
-                    self.last[pid] = cpu
-
-    def run(self) -> None:
-        while not self.done.wait(0.1):
-            self._sample()
-
-    def total(self) -> float:
-        self.done.set()
-        self.join()
-        self._sample()
-        return sum(self.last[p] - self.first[p] for p in self.last)
-
-
-@dataclass
-class CpuSnap:
-    wall: float
-    server: float
-    client: float
-    system: float
-
-
-def cpu_snapshot(server_pid: int | None) -> CpuSnap:
-    server = 0.0
-    if server_pid is not None:
-        procs = _proc_stats()
-        tree, frontier = {server_pid}, [server_pid]
-        children: dict[int, list[int]] = {}
-        for pid, (_, ppid, _) in procs.items():
-            children.setdefault(ppid, []).append(pid)
-        while frontier:
-            for c in children.get(frontier.pop(), []):
-                if c not in tree:
-                    tree.add(c)
-                    frontier.append(c)
-        server = sum(procs[p][2] for p in tree if p in procs)
-    return CpuSnap(time.perf_counter(), server, time.process_time(), _system_busy_s())
-
-
-@dataclass
-class CpuDelta:
-    wall: float
-    server: float
-    postgres: float
-    client: float
-    system: float
-
-    @property
-    def other(self) -> float:
-        pg = self.postgres if math.isfinite(self.postgres) else 0.0  # SQLite: in the server
-        return max(self.system - self.server - pg - self.client, 0.0)
-
-
-def cpu_delta(a: CpuSnap, b: CpuSnap, postgres: float) -> CpuDelta:
-    return CpuDelta(
-        b.wall - a.wall, b.server - a.server, postgres, b.client - a.client, b.system - a.system
-    )
-
-
-# ---- the server ----
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _argus_command() -> list[str]:
-    exe = Path(sys.executable).with_name("argus")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "argus.cli.main"]
-
-
-@dataclass
-class Server:
-    base_url: str
-    pid: int
-    workers: int
-    log: Path
-
-
-@contextlib.contextmanager
-def run_server(url: str, workers: int, jwt_secret: str, tmp: Path) -> Iterator[Server]:
-    port = _free_port()
-    log = tmp / f"server-{workers}w.log"
-    env = os.environ | {
-        "ARGUS_JWT_SECRET": jwt_secret,
-        "ARGUS_COMPUTE_INTERVAL_S": "0",
-        "ARGUS_VAR_DIR": str(tmp / "var"),
-    }
-    env.pop("ARGUS_BROKER_URL", None)
-    cmd = [
-        *_argus_command(),
-        "--database-url",
-        url,
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-scheduler",
-        "--workers",
-        str(workers),
-    ]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            cmd, cwd=tmp, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(
-                    f"argus serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}"
-                )
-            try:
-                if httpx.get(f"{base}/health", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"argus serve not healthy after 90 s:\n{log.read_text()[-3000:]}"
-                )
-            time.sleep(0.2)
-        yield Server(base, proc.pid, workers, log)
-    finally:
-        if proc.poll() is None:
-            os.killpg(
-                proc.pid, signal.SIGTERM
-            )  # the session started above: the server and its workers
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-
-
-def wait_quiet(pid: int, max_other_s: float) -> float:
-    """Wait until the server uses < 10% of a core over 0.5 s (its work is done), then up to
-    ``max_other_s`` more for the rest of the machine to use < 25% of it (other users)."""
-    t0 = time.perf_counter()
-    prev = cpu_snapshot(pid)
-    server_idle_at = None
-    while True:
-        time.sleep(0.5)
-        cur = cpu_snapshot(pid)
-        server = cur.server - prev.server
-        rest = cur.system - prev.system - server - (cur.client - prev.client)
-        now = time.perf_counter()
-        if server < 0.05 and server_idle_at is None:
-            server_idle_at = now
-        if server_idle_at is not None and (
-            rest < 0.25 * NCPU * 0.5 or now - server_idle_at > max_other_s
-        ):
-            break
-        if now - t0 > 120 + max_other_s:
-            break
-        prev = cur
-    return time.perf_counter() - t0
-
-
-# ---- load generation ----
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    name: str
-    method: str
-    path: str
-    params: dict[str, Any] | None = None
-    body: Callable[[int], dict[str, Any]] | None = None  # request number -> JSON body
-    auth: bool = True
-
-
-@dataclass
-class Run:
-    endpoint: str
-    mode: str  # serial / closed / open
-    workers: int
-    target: float | None  # req/s (open) or None
-    clients: int | None  # closed loop concurrency
-    latencies: np.ndarray  # seconds per request, inf for a failed one
-    errors: Counter[str]
-    elapsed: float
-    lag: np.ndarray | None = None  # open loop: task start - scheduled time
-    cpu: CpuDelta | None = None
-    sent: int = 0
-    batches: int = 0  # score batches stored by the BatchWriter during the run
-
-    @property
-    def ok(self) -> int:
-        return int(np.isfinite(self.latencies).sum())
-
-    @property
-    def achieved(self) -> float:
-        return self.ok / self.elapsed if self.elapsed > 0 else 0.0
-
-    def pct(self, q: float) -> float:
-        if self.latencies.size == 0:
-            return math.nan
-        return float(np.percentile(self.latencies, q, method="inverted_cdf"))
-
-
-class HttpxClient:
-    """The load generator's HTTP client: httpx.AsyncClient with a keep-alive pool."""
-
-    def __init__(self, base: str, token: str | None, connections: int) -> None:
-        self.client = httpx.AsyncClient(
-            base_url=base,
-            headers={"Authorization": f"Bearer {token}"} if token else {},
-            timeout=httpx.Timeout(None),  # the caller bounds the wait
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-        )
-
-    async def status(
-        self, method: str, path: str, params: dict[str, Any] | None, body: Any | None
-    ) -> int:
-        r = await self.client.request(method, path, params=params, json=body)
-        return r.status_code
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
-
-
-class ServerClosedError(ConnectionError):
-    """A kept-alive connection closed by the server before it answered: send again on a new one."""
-
-
-#: ``--gzip``: the raw client asks for gzip and decompresses (set by ``main``).
-RAW_GZIP = False
-
-
-class RawClient:
-    """A minimal HTTP/1.1 keep-alive client on asyncio streams (``--client raw``).
-
-    It reads the status line, the headers and the body (Content-Length or chunked) and
-    nothing more: a fraction of httpx's CPU per request, which matters when the load
-    generator shares two cores with the server.
-    """
-
-    def __init__(self, base: str, token: str | None, connections: int) -> None:
-        u = httpx.URL(base)
-        self.host, self.port = u.host, u.port or 80
-        self.head = f"Host: {u.host}:{self.port}\r\nUser-Agent: bench_api\r\nAccept: */*\r\n"
-        if RAW_GZIP:
-            self.head += "Accept-Encoding: gzip\r\n"
-        if token:
-            self.head += f"Authorization: Bearer {token}\r\n"
-        # Kept-alive connections, reused oldest first: requests rotate over every open
-        # connection, as many consoles each polling on their own connection would. (Newest
-        # first sent a light open-loop load down one or two connections, hence to one uvicorn
-        # worker, whatever --workers said.)
-        self.idle: collections.deque[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = (
-            collections.deque()
-        )
-        self.all: list[asyncio.StreamWriter] = []
-
-    async def warm(self, n: int) -> None:
-        """Open ``n`` connections before a run, so the server's workers accept them all first."""
-        for _ in range(n - len(self.idle)):
-            reader, writer = await asyncio.open_connection(self.host, self.port)
-            self.all.append(writer)
-            self.idle.append((reader, writer))
-
-    async def status(
-        self, method: str, path: str, params: dict[str, Any] | None, body: Any | None
-    ) -> int:
-        target = f"{path}?{urlencode(params)}" if params else path
-        payload = b"" if body is None else json.dumps(body).encode()
-        extra = (
-            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
-            if body is not None
-            else ""
-        )
-        request = f"{method} {target} HTTP/1.1\r\n{self.head}{extra}\r\n".encode() + payload
-        while self.idle:  # a kept-alive connection the server may have closed meanwhile
-            reader, writer = self.idle.popleft()
-            try:
-                return await self._exchange(reader, writer, request)
-            except ServerClosedError:
-                continue
-        reader, writer = await asyncio.open_connection(self.host, self.port)
-        self.all.append(writer)
-        return await self._exchange(reader, writer, request)
-
-    async def _exchange(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
-    ) -> int:
-        try:
-            writer.write(request)
-            try:
-                line = await reader.readline()
-            except ConnectionError:
-                line = b""
-            if not line:  # closed before answering: uvicorn drops idle keep-alives after 5 s
-                raise ServerClosedError("closed before answering")
-            code = int(line.split()[1])
-            length, chunked, close, gz = 0, False, False, False
-            while (h := await reader.readline()) not in (b"\r\n", b"\n", b""):
-                name, _, value = h.partition(b":")
-                name, value = name.strip().lower(), value.strip().lower()
-                if name == b"content-length":
-                    length = int(value)
-                elif name == b"transfer-encoding":
-                    chunked = b"chunked" in value
-                elif name == b"connection":
-                    close = value == b"close"
-                elif name == b"content-encoding":
-                    gz = value == b"gzip"
-            if chunked:
-                while size := int((await reader.readline()).split(b";")[0], 16):
-                    await reader.readexactly(size + 2)
-                await reader.readline()  # the blank line after the last chunk (no trailers)
-            else:
-                data = await reader.readexactly(length)
-                if gz:  # what a client that asked for gzip does with the body
-                    zlib.decompress(data, 31)
-        except BaseException:
-            writer.close()
-            raise
-        if close:
-            writer.close()
-        else:
-            self.idle.append((reader, writer))
-        return code
-
-    async def aclose(self) -> None:
-        for w in self.all:
-            w.close()
-
-
-Client = HttpxClient | RawClient
-
-
-#: Connections the open loop opens before it starts (raw client), spread over the workers.
-WARM_CONNECTIONS = 16
-
-
-def make_client(kind: str, base: str, token: str | None, connections: int) -> Client:
-    return (RawClient if kind == "raw" else HttpxClient)(base, token, connections)
-
-
-async def _send(client: Client, ep: Endpoint, i: int) -> str | None:
-    """One request, awaited to the end (never abandoned: the server would go on computing it).
-
-    Returns None on a 2xx answer, else what went wrong.
-    """
-    try:
-        async with asyncio.timeout(SENT_TIMEOUT_S):
-            code = await client.status(
-                ep.method, ep.path, ep.params, ep.body(i) if ep.body is not None else None
-            )
-    except TimeoutError:
-        return f"no answer in {SENT_TIMEOUT_S:.0f} s"
-    except (httpx.HTTPError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
-        return type(exc).__name__
-    return None if 200 <= code < 300 else f"HTTP {code}"
-
-
-async def open_loop(
-    base: str,
-    token: str,
-    ep: Endpoint,
-    rate: float,
-    duration: float,
-    timeout: float,
-    max_in_flight: int,
-    kind: str,
-) -> tuple[np.ndarray, Counter[str], float, np.ndarray, int]:
-    """Request i is due at t0 + i / rate, whatever happened to the others.
-
-    Its latency runs from that scheduled time to the end of the answer. At most
-    ``max_in_flight`` requests are outstanding; one that has not found a free slot
-    ``timeout`` s after its scheduled time is dropped unsent and counted as failed.
-    """
-    n = max(1, round(rate * duration))
-    lat = np.full(n, np.inf)
-    lag = np.zeros(n)
-    errors: Counter[str] = Counter()
-    sem = asyncio.Semaphore(max_in_flight)
-    last_done = [0.0]
-
-    async def one(client: Client, i: int, scheduled: float) -> None:
-        lag[i] = _clock() - scheduled
-        try:
-            async with asyncio.timeout(scheduled + timeout - _clock()):
-                await sem.acquire()
-        except TimeoutError:
-            errors[f"dropped (no slot in {timeout:g} s)"] += 1
-            return
-        try:
-            err = await _send(client, ep, i)
-        finally:
-            sem.release()
-        if err is None:
-            done = _clock()
-            lat[i] = done - scheduled
-            last_done[0] = max(last_done[0], done)
-        else:
-            errors[err] += 1
-
-    client = make_client(kind, base, token if ep.auth else None, max_in_flight)
-    try:
-        if isinstance(client, RawClient):
-            await client.warm(min(WARM_CONNECTIONS, max_in_flight))
-        tasks = []
-        t0 = _clock() + 0.05
-        for i in range(n):
-            at = t0 + i / rate
-            delay = at - _clock()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(client, i, at)))
-        await asyncio.gather(*tasks)
-    finally:
-        await client.aclose()
-    elapsed = max(last_done[0] - t0, duration) if last_done[0] else duration
-    return lat, errors, elapsed, lag, n
-
-
-async def closed_loop(
-    base: str,
-    token: str,
-    ep: Endpoint,
-    clients: int,
-    duration: float,
-    kind: str,
-    min_requests: int = 0,
-) -> tuple[np.ndarray, Counter[str], float, int]:
-    """``clients`` clients, each sending its next request when the previous one is answered."""
-    lats: list[float] = []
-    errors: Counter[str] = Counter()
-    counter = [0]
-
-    async def worker(client: Client, stop: float) -> None:
-        while _clock() < stop or counter[0] < min_requests:
-            i = counter[0]
-            counter[0] += 1
-            t = _clock()
-            err = await _send(client, ep, i)
-            if err is None:
-                lats.append(_clock() - t)
-            else:
-                errors[err] += 1
-                lats.append(math.inf)
-
-    client = make_client(kind, base, token if ep.auth else None, clients)
-    try:
-        t0 = _clock()
-        await asyncio.gather(*(worker(client, t0 + duration) for _ in range(clients)))
-        elapsed = _clock() - t0
-    finally:
-        await client.aclose()
-    return np.array(lats), errors, elapsed, counter[0]
-
-
-def _clock() -> float:
-    """The load generator's clock. Not ``loop.time()``: uvloop's is libuv's millisecond clock,
-    cached once per loop iteration, which rounded every latency to a whole millisecond."""
-    return time.perf_counter()
-
-
-def _runner() -> asyncio.Runner:
-    try:
-        import uvloop
-
-        return asyncio.Runner(loop_factory=uvloop.new_event_loop)
-    except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
-        return asyncio.Runner()
-
-
-def login(base: str) -> str:
-    r = httpx.post(
-        f"{base}/api/auth/login", data={"username": USERNAME, "password": PASSWORD}, timeout=30
-    )
-    r.raise_for_status()
-    return str(r.json()["access_token"])
 
 
 def endpoints(seeded: Seeded) -> dict[str, Endpoint]:
@@ -826,19 +204,6 @@ def check_responses(base: str, token: str, eps: dict[str, Endpoint], args: Any) 
         raise RuntimeError(
             f"compute_at answered {len(pairs)} pairs, not {args.tracks * args.assets}"
         )
-
-
-def server_errors(log: Path) -> Counter[str]:
-    """The server's unhandled errors (its JSON log lines), by message."""
-    out: Counter[str] = Counter()
-    for line in log.read_text(errors="replace").splitlines():
-        if '"unhandled_error"' not in line:
-            continue
-        try:
-            out[str(json.loads(line).get("error", "?"))[:160]] += 1
-        except ValueError:
-            out[line[:160]] += 1
-    return out
 
 
 @dataclass
@@ -904,11 +269,20 @@ def _write_batches(
             with session_scope(factory) as s:
                 sc = s.get(Scenario, seeded.scenario_id)
                 assert sc is not None
-                service.compute_at(s, sc, when, persist=True)
+                service.compute_at(s, sc, when, persist=True, live=True)
             seconds.append(time.perf_counter() - t0)
     finally:
         engine.dispose()
         out.put((k, seconds))
+
+
+@dataclass
+class BatchHistory:
+    """Across the runs of one server: the next batch's time offset (times stay distinct) and
+    the seconds each stored batch took."""
+
+    next_k: int = 1
+    seconds: list[float] = field(default_factory=list)
 
 
 class BatchWriter:
@@ -925,7 +299,8 @@ class BatchWriter:
     track stays current; the stored history grows by tracks x DAs rows per batch.
     """
 
-    def __init__(self, url: str, seeded: Seeded, every: float, first_k: int) -> None:
+    def __init__(self, url: str, seeded: Seeded, every: float, history: BatchHistory) -> None:
+        first_k = history.next_k
         ctx = multiprocessing.get_context("spawn")
         self.stop = ctx.Event()
         self._out = ctx.Queue()
@@ -934,29 +309,38 @@ class BatchWriter:
             args=(url, seeded, every, first_k, self.stop, self._out),
             daemon=True,
         )
-        self.k = first_k
+        self.history = history
         self.written = 0
-        self.seconds: list[float] = []
 
     def start(self) -> None:
         self._proc.start()
 
     def join(self) -> None:
         self.stop.set()
-        self.k, self.seconds = self._out.get(timeout=120)
-        self.written = len(self.seconds)
+        self.history.next_k, seconds = self._out.get(timeout=120)
+        self.history.seconds.extend(seconds)
+        self.written = len(seconds)
         self._proc.join(timeout=30)
 
 
 def measure_server(
     url: str, seeded: Seeded, args: argparse.Namespace, workers: int, tmp: Path, secret: str
 ) -> tuple[list[Run], list[Paired], list[str]]:
-    runs: list[Run] = []
     pairs: list[Paired] = []
     notes: list[str] = []
     dbname = sa.make_url(url).database if url.startswith("postgres") else None
-    with run_server(url, workers, secret, tmp) as srv, _runner() as runner:
-        token = login(srv.base_url)
+    settings = load.Settings(
+        args.serial_duration,
+        args.closed_duration,
+        args.duration,
+        args.timeout,
+        args.max_in_flight,
+        args.max_wait,
+        args.client,
+        bool(args.gzip),
+    )
+    with run_server(url, workers, secret, tmp) as srv, load.runner() as runner:
+        token = login(srv.base_url, USERNAME, PASSWORD)
         eps = endpoints(seeded)
         check_responses(srv.base_url, token, eps, args)
         console.print(
@@ -972,101 +356,42 @@ def measure_server(
                 )
                 pairs.append(pr)
                 console.print(
-                    f"  {name:<14} paired with service.rank: HTTP p50 {_ms(float(np.median(pr.http)))} ms, "
-                    f"in-process p50 {_ms(float(np.median(pr.inproc)))} ms: {pr.ratio:.2f}x"
+                    f"  {name:<14} paired with service.rank: HTTP p50 {ms(float(np.median(pr.http)))} ms, "
+                    f"in-process p50 {ms(float(np.median(pr.inproc)))} ms: {pr.ratio:.2f}x"
                 )
 
-        writer_k = [1]  # the next BatchWriter time offset, across runs (times stay distinct)
-        batch_s: list[float] = []
+        history = BatchHistory()
 
-        def record(
-            ep: Endpoint,
-            mode: str,
-            go: Callable[[], Any],
-            target: float | None,
-            clients: int | None,
-        ) -> None:
-            wait_quiet(srv.pid, args.max_wait)
-            sampler = PgSampler(dbname) if dbname else None
-            if sampler is not None:
-                sampler.start()
-            writer = None
+        def writer(ep: Endpoint) -> BatchWriter | None:
             if args.write_every > 0 and ep.name.startswith("ranking"):
-                writer = BatchWriter(url, seeded, args.write_every, writer_k[0])
-                writer.start()
-            a = cpu_snapshot(srv.pid)
-            res = runner.run(go())
-            b = cpu_snapshot(srv.pid)
-            if writer is not None:
-                writer.stop.set()
-                writer.join()
-                writer_k[0] = writer.k
-                batch_s.extend(writer.seconds)
-            pg = sampler.total() if sampler is not None else math.nan
-            lag = None
-            if mode == "open":
-                lat, errors, elapsed, lag, sent = res
-            else:
-                lat, errors, elapsed, sent = res
-            run = Run(ep.name, mode, workers, target, clients, lat, errors, elapsed, lag)
-            run.cpu, run.sent = cpu_delta(a, b, pg), sent
-            run.batches = writer.written if writer is not None else 0
-            runs.append(run)
-            console.print("  " + describe(run))
+                return BatchWriter(url, seeded, args.write_every, history)
+            return None
 
-        def serial(ep: Endpoint, min_requests: int) -> None:
-            record(
-                ep,
-                "serial",
-                lambda: closed_loop(
-                    srv.base_url, token, ep, 1, args.serial_duration, args.client, min_requests
-                ),
-                None,
-                1,
-            )
-
-        def closed(ep: Endpoint, clients: int) -> None:
-            record(
-                ep,
-                "closed",
-                lambda: closed_loop(
-                    srv.base_url, token, ep, clients, args.closed_duration, args.client
-                ),
-                None,
-                clients,
-            )
-
-        def open_(ep: Endpoint, rate: float) -> None:
-            record(
-                ep,
-                "open",
-                lambda: open_loop(
-                    srv.base_url,
-                    token,
-                    ep,
-                    rate,
-                    args.duration,
-                    args.timeout,
-                    args.max_in_flight,
-                    args.client,
-                ),
-                rate,
-                None,
-            )
-
+        lt = LoadTest(
+            srv.base_url,
+            srv.pid,
+            workers,
+            token,
+            settings,
+            runner,
+            dbname,
+            background=writer,
+            log=console.print,
+        )
         for name in ("ranking", "ranking top 20", "ranking per DA"):
             if name in args.endpoints:
-                serial(eps[name], 20)
-                closed(eps[name], args.clients)
-                open_(eps[name], args.rate)
+                lt.serial(eps[name], 20)
+                lt.closed(eps[name], args.clients)
+                lt.open(eps[name], args.rate)
         for name in ("health", "auth/me"):
             if name in args.endpoints:
-                open_(eps[name], args.rate)
+                lt.open(eps[name], args.rate)
         if "compute_at" in args.endpoints:
-            serial(eps["compute_at"], 5)
-            closed(eps["compute_at"], args.compute_clients)
-            open_(eps["compute_at"], args.compute_rate)
+            lt.serial(eps["compute_at"], 5)
+            lt.closed(eps["compute_at"], args.compute_clients)
+            lt.open(eps["compute_at"], args.compute_rate)
         wait_quiet(srv.pid, 0)
+    batch_s = history.seconds
     if batch_s:
         notes.append(
             f"{workers} worker{'s' if workers > 1 else ''}: {len(batch_s)} score batches stored "
@@ -1075,7 +400,7 @@ def measure_server(
         )
     for err, k in server_errors(srv.log).most_common(5):
         notes.append(f"{workers} worker{'s' if workers > 1 else ''}: server logged {k} x {err}")
-    return runs, pairs, notes
+    return lt.runs, pairs, notes
 
 
 # ---- in-process reference and breakdown ----
@@ -1094,16 +419,6 @@ class Timing:
     @property
     def p99(self) -> float:
         return float(np.percentile(self.samples, 99, method="inverted_cdf"))
-
-
-def time_calls(fn: Callable[[], object], n: int) -> np.ndarray:
-    fn()  # warm
-    out = np.empty(n)
-    for k in range(n):
-        t0 = time.perf_counter()
-        fn()
-        out[k] = time.perf_counter() - t0
-    return out
 
 
 @dataclass
@@ -1410,49 +725,10 @@ def asgi_in_process(url: str, sid: int, n: int, secret: str, tmp: Path) -> Timin
                     out[k] = time.perf_counter() - t0
             return out
 
-    with _runner() as runner:
+    with load.runner() as runner:
         samples = runner.run(go())
     app.state.engine.dispose()
     return Timing("the whole ASGI app in process (httpx.ASGITransport, no socket)", samples)
-
-
-# ---- report ----
-
-
-def _ms(x: float) -> str:
-    if math.isnan(x):
-        return "—"
-    if math.isinf(x):
-        return "failed"
-    return f"{x * 1e3:.1f}" if x < 0.1 else f"{x * 1e3:.0f}"
-
-
-def _rate(x: float | None) -> str:
-    if x is None:
-        return "—"
-    return f"{x:.1f}" if x < 10 else f"{x:.0f}"
-
-
-def _errors(run: Run) -> str:
-    n = sum(run.errors.values())
-    if not n:
-        return "0"
-    detail = ", ".join(f"{v} {k}" for k, v in run.errors.most_common(2))
-    return f"{n} ({100 * n / max(len(run.latencies), 1):.0f}%: {detail})"
-
-
-def _mode(run: Run) -> str:
-    if run.mode == "open":
-        return "open loop"
-    return "serial (1 client)" if run.mode == "serial" else f"closed, {run.clients} clients"
-
-
-def describe(run: Run) -> str:
-    return (
-        f"{run.endpoint:<14} {_mode(run):<18} target {_rate(run.target):>5}  "
-        f"achieved {_rate(run.achieved):>5} req/s  p50 {_ms(run.pct(50))}  p99 {_ms(run.pct(99))} ms  "
-        f"errors {_errors(run)}" + (f"  batches {run.batches}" if run.batches else "")
-    )
 
 
 def report(
@@ -1463,75 +739,12 @@ def report(
     args: argparse.Namespace,
     backend: str,
 ) -> None:
-    table = Table(
-        title=(
-            f"API over loopback, {backend}, {args.tracks:,} tracks x {args.assets} DAs "
-            f"({seeded.stored_scores:,} stored scores), {args.client} load generator; latency in ms"
-        )
+    title = (
+        f"API over loopback, {backend}, {args.tracks:,} tracks x {args.assets} DAs "
+        f"({seeded.stored_scores:,} stored scores), {args.client} load generator; latency in ms"
     )
-    for col, just in (
-        ("endpoint", "left"),
-        ("mode", "left"),
-        ("workers", "right"),
-        ("target req/s", "right"),
-        ("achieved req/s", "right"),
-        ("p50", "right"),
-        ("p90", "right"),
-        ("p99", "right"),
-        ("max", "right"),
-        ("errors (non-2xx, timeout)", "left"),
-    ):
-        table.add_column(col, justify=just)  # type: ignore[arg-type]
-    for r in runs:
-        table.add_row(
-            r.endpoint,
-            _mode(r),
-            str(r.workers),
-            _rate(r.target),
-            _rate(r.achieved),
-            _ms(r.pct(50)),
-            _ms(r.pct(90)),
-            _ms(r.pct(99)),
-            _ms(float(r.latencies.max()) if r.latencies.size else math.nan),
-            _errors(r),
-        )
-    console.print(table)
-
-    cpu = Table(
-        title=(
-            f"CPU per successful request and machine load during each run ({NCPU} CPUs shared by "
-            "server, PostgreSQL and this load generator)"
-        )
-    )
-    for col in (
-        "endpoint",
-        "mode",
-        "workers",
-        "server ms/req",
-        "postgres ms/req",
-        "load gen % of a core",
-        "machine busy %",
-        "other processes %",
-        "gen lag p99 ms",
-    ):
-        cpu.add_column(col, justify="left" if col in ("endpoint", "mode") else "right")
-    for r in runs:
-        c = r.cpu
-        if c is None:
-            continue
-        ok = max(r.ok, 1)
-        cpu.add_row(
-            r.endpoint,
-            _mode(r),
-            str(r.workers),
-            f"{c.server / ok * 1e3:.1f}",
-            f"{c.postgres / ok * 1e3:.1f}" if math.isfinite(c.postgres) else "—",
-            f"{100 * c.client / c.wall:.0f}",
-            f"{100 * c.system / (c.wall * NCPU):.0f}",
-            f"{100 * c.other / (c.wall * NCPU):.0f}" if math.isfinite(c.other) else "—",
-            _ms(float(np.percentile(r.lag, 99))) if r.lag is not None and r.lag.size else "—",
-        )
-    console.print(cpu)
+    console.print(load.latency_table(runs, title))
+    console.print(load.cpu_table(runs))
 
     if pairs:
         pt = Table(
@@ -1546,8 +759,8 @@ def report(
             pt.add_row(
                 pr.endpoint,
                 str(pr.workers),
-                _ms(float(np.median(pr.inproc))),
-                _ms(float(np.median(pr.http))),
+                ms(float(np.median(pr.inproc))),
+                ms(float(np.median(pr.http))),
                 f"{pr.ratio:.2f}",
             )
         console.print(pt)
@@ -1562,11 +775,11 @@ def report(
     for col in ("p50", "p99", ""):
         bd.add_column(col, justify="right" if col else "left")
     for t in (ref.rank_global, ref.rank_da, ref.compute):
-        bd.add_row(f"reference: {t.what}", _ms(t.p50), _ms(t.p99), t.note)
+        bd.add_row(f"reference: {t.what}", ms(t.p50), ms(t.p99), t.note)
     for t in ref.breakdown:
         if t is ref.rank_global:
             continue
-        bd.add_row(t.what, _ms(t.p50), _ms(t.p99), t.note)
+        bd.add_row(t.what, ms(t.p50), ms(t.p99), t.note)
     console.print(bd)
     if ref.plan:
         console.print("plan of latest_scores' SQL (EXPLAIN ANALYZE, last run):")
@@ -1583,7 +796,7 @@ def summary(runs: list[Run], pairs: list[Paired]) -> str:
 
     def p99(run: Run) -> str:
         if math.isfinite(run.pct(99)):
-            return f"p99 {_ms(run.pct(99))} ms"
+            return f"p99 {ms(run.pct(99))} ms"
         failed = 100 * (1 - run.ok / max(len(run.latencies), 1))
         return f"p99 failed ({failed:.0f}% of requests dropped or failed)"
 
@@ -1593,66 +806,41 @@ def summary(runs: list[Run], pairs: list[Paired]) -> str:
         met = rk.pct(99) < TARGET_P99_S and rk.target is not None and rk.target >= TARGET_RATE
         top = max((r.achieved for r in runs if r.endpoint == "ranking"), default=0.0)
         parts.append(
-            f"ranking {p99(rk)} at {_rate(rk.target)} req/s "
+            f"ranking {p99(rk)} at {fmt.rate(rk.target)} req/s "
             f"({rk.workers} worker{'s' if rk.workers > 1 else ''}; target < 50 ms at "
-            f"{TARGET_RATE:.0f} req/s: {'met' if met else 'missed'}, max {_rate(top)} req/s)"
+            f"{TARGET_RATE:.0f} req/s: {'met' if met else 'missed'}, max {fmt.rate(top)} req/s)"
         )
     top20 = best("ranking top 20", "open")
     if top20 is not None:
         met = top20.pct(99) < TARGET_P99_S and (top20.target or 0) >= TARGET_RATE
         parts.append(f"top 20 {p99(top20)} ({'met' if met else 'missed'})")
     if ca is not None:
-        parts.append(f"compute_at {p99(ca)} at {_rate(ca.target)} req/s")
+        parts.append(f"compute_at {p99(ca)} at {fmt.rate(ca.target)} req/s")
     paired = [pr for pr in pairs if pr.endpoint == "ranking"]
     if paired:
         parts.append(f"HTTP overhead {paired[0].ratio:.1f}x the in-process query")
-    return "api: " + ", ".join(parts)
+    return fmt.summary("api", parts)
 
 
 # ---- main ----
 
 
-def _workers(text: str) -> list[int]:
-    try:
-        out = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--workers: integers separated by commas, got {text!r}"
-        ) from None
-    if not out or min(out) < 1:
-        raise argparse.ArgumentTypeError("--workers: at least one, each >= 1")
-    return out
-
-
 ENDPOINTS = ("ranking", "ranking top 20", "ranking per DA", "health", "auth/me", "compute_at")
 
 
-def _endpoints(text: str) -> list[str]:
-    out = [x.strip() for x in text.split(",") if x.strip()]
-    unknown = [x for x in out if x not in ENDPOINTS]
-    if unknown or not out:
-        raise argparse.ArgumentTypeError(
-            f"--endpoints: unknown {unknown}; choose among {', '.join(ENDPOINTS)}"
-        )
-    return out
-
-
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    db = ap.add_mutually_exclusive_group()
-    db.add_argument(
-        "--pg-url",
-        default=DEFAULT_PG_URL,
-        help=f"PostgreSQL server (admin database) to create the bench database on (default {DEFAULT_PG_URL})",
-    )
-    db.add_argument("--sqlite", action="store_true", help="a temporary SQLite file instead")
+    ap = cli.parser(__doc__)
+    cli.add_database(ap, sqlite=True)
     ap.add_argument("--rate", type=float, default=TARGET_RATE, help="open-loop req/s for ranking")
     ap.add_argument("--compute-rate", type=float, default=1.0, help="open-loop req/s, compute_at")
     ap.add_argument("--duration", type=float, default=20.0, help="seconds per open-loop run")
     ap.add_argument("--closed-duration", type=float, default=10.0, help="seconds per closed run")
     ap.add_argument("--serial-duration", type=float, default=5.0, help="seconds per serial run")
     ap.add_argument(
-        "--workers", type=_workers, default=[1], help="uvicorn workers, e.g. 1 or 1,2 (each run)"
+        "--workers",
+        type=cli.comma_ints("--workers"),
+        default=[1],
+        help="uvicorn workers, e.g. 1 or 1,2 (each run)",
     )
     ap.add_argument(
         "--client",
@@ -1679,7 +867,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument(
         "--endpoints",
-        type=_endpoints,
+        type=cli.comma_choices("--endpoints", ENDPOINTS),
         default=list(ENDPOINTS),
         help=f"comma-separated subset of: {', '.join(ENDPOINTS)} (default all)",
     )
@@ -1703,26 +891,32 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument("--seed", type=int, default=20261124)
     args = ap.parse_args(argv)
-    for name in ("tracks", "assets", "samples", "batches", "ref_calls", "clients", "max_in_flight"):
-        if getattr(args, name) < 1:
-            ap.error(f"--{name.replace('_', '-')} must be >= 1")
-    for name in (
-        "rate",
-        "compute_rate",
-        "duration",
-        "closed_duration",
-        "serial_duration",
-        "timeout",
-    ):
-        if not getattr(args, name) > 0:
-            ap.error(f"--{name.replace('_', '-')} must be > 0")
+    cli.require(
+        ap,
+        args,
+        at_least_one=(
+            "tracks",
+            "assets",
+            "samples",
+            "batches",
+            "ref_calls",
+            "clients",
+            "max_in_flight",
+        ),
+        positive=(
+            "rate",
+            "compute_rate",
+            "duration",
+            "closed_duration",
+            "serial_duration",
+            "timeout",
+        ),
+    )
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    global RAW_GZIP
     args = parse(argv)
-    RAW_GZIP = bool(args.gzip)
     configure_logging("WARNING")
     backend = "SQLite" if args.sqlite else "PostgreSQL"
     load_at_start = os.getloadavg()[0]
@@ -1744,7 +938,7 @@ def main(argv: list[str] | None = None) -> int:
     secret = secrets.token_urlsafe(48)
     with tempfile.TemporaryDirectory(prefix="argus_bench_api_") as tmp_s:
         tmp = Path(tmp_s)
-        with database(args, tmp) as url:
+        with db.database(args.pg_url, args.sqlite, "argus_bench_api") as url:
             seeded = seed(url, args)
             console.print(
                 f"data: {backend}, 1 scenario, {args.assets} DAs, {args.tracks:,} tracks x "
@@ -1753,8 +947,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             ref = reference(url, seeded, args, secret, tmp)
             console.print(
-                f"in-process reference: rank global p50 {_ms(ref.rank_global.p50)} ms, "
-                f"per DA {_ms(ref.rank_da.p50)} ms, compute_at {_ms(ref.compute.p50)} ms"
+                f"in-process reference: rank global p50 {ms(ref.rank_global.p50)} ms, "
+                f"per DA {ms(ref.rank_da.p50)} ms, compute_at {ms(ref.compute.p50)} ms"
             )
             runs: list[Run] = []
             pairs: list[Paired] = []
@@ -1765,8 +959,7 @@ def main(argv: list[str] | None = None) -> int:
                 ref.notes += notes
     report(runs, pairs, ref, seeded, args, backend)
     console.print(
-        f"1-min load average: {load_at_start:.1f} at start, {os.getloadavg()[0]:.1f} at end "
-        f"({NCPU} CPUs). Open loop: latency from the scheduled send time; a request that "
+        f"{fmt.load_average(load_at_start)}. Open loop: latency from the scheduled send time; a request that "
         f"could not be sent within {args.timeout:g} s of it (all {args.max_in_flight} slots "
         "busy) is dropped and counts as failed"
     )

@@ -10,18 +10,16 @@ different ``computed_at`` stamps, interleaved, inside one transaction each (flus
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import statistics
 import time
-import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from _common import cli, db
+from _common import report as fmt
 from argus.db import migrate
 from argus.db.models import ThreatScore, Track
 from argus.db.session import make_engine, make_sessionmaker, session_scope
@@ -88,8 +86,8 @@ def _seed(factory: Any, name: str, tracks: int, assets: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    ap = cli.parser(__doc__)
+    cli.add_database(ap)
     ap.add_argument("--tracks", type=int, default=1000)
     ap.add_argument("--assets", type=int, default=10)
     ap.add_argument("--repeat", type=int, default=7)
@@ -103,12 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     configure_logging("WARNING")
-    console = Console(highlight=False)
-    admin = make_engine(args.pg_url, isolation_level="AUTOCOMMIT")
-    name = f"argus_bench_persist_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.make_url(args.pg_url).set(database=name).render_as_string(False)
+    console = fmt.console()
     history: list[tuple[int, float, float]] = []
     times: dict[str, list[float]] = {
         "unnest": [],
@@ -117,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         "compute+persist": [],
     }
     n_pairs = args.tracks * args.assets
-    try:
+    with db.pg_database(args.pg_url, "argus_bench_persist") as url:
         migrate.upgrade(url)
         factory = make_sessionmaker(make_engine(url))
         _seed(factory, "P", args.tracks, args.assets)
@@ -131,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
                     t = time.perf_counter()
                     if mode == "unnest":
                         assert res.columns is not None
-                        n = evaluation._persist_scores(s, sc.id, stamp, res.columns, w)
+                        n = evaluation._persist_scores(
+                            s, sc.id, stamp, stamp, res.columns, w, live=True
+                        )
                     else:
                         n = _paged_reference(s, sc.id, stamp, res.pairs, w)
                     s.flush()
@@ -144,7 +139,11 @@ def main(argv: list[str] | None = None) -> int:
                     sc = service.get_scenario(s, "P")
                     t = time.perf_counter()
                     service.compute_at(
-                        s, sc, T0 + dt.timedelta(hours=1, seconds=i), persist=persist
+                        s,
+                        sc,
+                        T0 + dt.timedelta(hours=1, seconds=i),
+                        persist=persist,
+                        live=persist,
                     )
                     s.flush()
                     times["compute+persist" if persist else "compute"].append(
@@ -158,7 +157,9 @@ def main(argv: list[str] | None = None) -> int:
             while stored < target:
                 with session_scope(factory) as s:
                     sc = service.get_scenario(s, "H")
-                    service.compute_at(s, sc, T0 + dt.timedelta(seconds=5 * stored), persist=True)
+                    service.compute_at(
+                        s, sc, T0 + dt.timedelta(seconds=5 * stored), persist=True, live=True
+                    )
                 stored += 1
             with factory() as s:
                 s.execute(sa.text("ANALYZE threat_score"))
@@ -178,13 +179,10 @@ def main(argv: list[str] | None = None) -> int:
                 ]:
                     raise SystemExit(f"{target} batches: live and window rankings differ")
                 history.append((target, statistics.median(live), statistics.median(window)))
-    finally:
-        with admin.connect() as c:
-            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-    table = Table(title=f"store one batch of {n_pairs:,} scores on PostgreSQL, {args.repeat} runs")
-    for col in ("method", "statements", "median ms", "min ms", "rows/s"):
-        table.add_column(col, justify="left" if col == "method" else "right")
+    table = fmt.rich_table(
+        f"store one batch of {n_pairs:,} scores on PostgreSQL, {args.repeat} runs",
+        ("method", "statements", "median ms", "min ms", "rows/s"),
+    )
     pages = -(-n_pairs // PAGE_ROWS)
     for mode, label, stmts in (
         ("unnest", "one INSERT … SELECT FROM unnest (argus)", "1"),
@@ -204,18 +202,26 @@ def main(argv: list[str] | None = None) -> int:
         f"{statistics.median(times['compute']) * 1e3:.0f} ms without persisting, "
         f"{statistics.median(times['compute+persist']) * 1e3:.0f} ms with"
     )
-    hist = Table(title="global ranking now, against the stored history (median of 5)")
-    for col in ("stored batches", "rows", "threat_score_latest ms", "window over history ms"):
-        hist.add_column(col, justify="right")
+    hist = fmt.rich_table(
+        "global ranking now, against the stored history (median of 5)",
+        ("stored batches", "rows", "threat_score_latest ms", "window over history ms"),
+        left=0,
+    )
     for n_b, live_s, window_s in history:
         hist.add_row(str(n_b), f"{n_b * n_pairs:,}", f"{live_s * 1e3:.0f}", f"{window_s * 1e3:.0f}")
     console.print(hist)
     ratio = statistics.median(times["paged"]) / statistics.median(times["unnest"])
-    console.print(
-        f"persist: {n_pairs:,} scores in {statistics.median(times['unnest']) * 1e3:.0f} ms as one "
-        f"statement, {ratio:.1f}x faster than the paged reference; live ranking at "
-        f"{history[-1][0]} batches {history[-1][1] * 1e3:.0f} ms vs {history[-1][2] * 1e3:.0f} ms "
-        f"through the history"
+    print(
+        fmt.summary(
+            "persist",
+            [
+                f"{n_pairs:,} scores in {statistics.median(times['unnest']) * 1e3:.0f} ms as one "
+                f"statement, {fmt.times(ratio)} faster than the paged reference",
+                f"live ranking at {history[-1][0]} batches {history[-1][1] * 1e3:.0f} ms vs "
+                f"{history[-1][2] * 1e3:.0f} ms through the history",
+            ],
+            sep="; ",
+        )
     )
     return 0
 

@@ -9,19 +9,14 @@ so "endpoint − health" is what authentication, the reads and the handler add.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
 import secrets
-import tempfile
-import time
-import uuid
 from typing import Any
 
-import sqlalchemy as sa
-from rich.console import Console
-from rich.table import Table
-
+from _common import cli, db
+from _common import report as fmt
+from _common.timing import stopwatch
 from argus.accounts import tokens
 from argus.accounts.service import create_user
 from argus.api.app import create_app
@@ -77,66 +72,51 @@ async def _measure(app: Any, token: str, calls: int) -> list[tuple[str, float, f
                 status = await _call(app, token, path, query)
                 if status != 200:
                     raise SystemExit(f"{path}?{query.decode()} answered {status}")
-            t0, c0 = time.perf_counter(), time.process_time()
             bad = 0
-            for _ in range(calls):
-                bad += await _call(app, token, path, query) != 200
+            with stopwatch() as sw:
+                for _ in range(calls):
+                    bad += await _call(app, token, path, query) != 200
             if bad:
                 raise SystemExit(f"{path}?{query.decode()}: {bad} of {calls} calls were not 200")
-            wall = (time.perf_counter() - t0) / calls * 1e3
-            cpu = (time.process_time() - c0) / calls * 1e3
+            wall = sw.wall / calls * 1e3
+            cpu = sw.cpu / calls * 1e3
             out.append((f"{path}?{query.decode()}" if query else path, cpu, wall))
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
-    ap.add_argument("--sqlite", action="store_true", help="a temporary SQLite file instead")
+    ap = cli.parser(__doc__)
+    cli.add_database(ap, sqlite=True, exclusive=False)
     ap.add_argument("--calls", type=int, default=2000)
     args = ap.parse_args(argv)
     configure_logging("WARNING")  # the request log line is not what this measures
-    console = Console(highlight=False)
+    console = fmt.console()
     secret = secrets.token_urlsafe(48)
-    with tempfile.TemporaryDirectory(prefix="argus_bench_req_") as d:
-        admin = None
-        if args.sqlite:
-            url = f"sqlite:///{d}/b.db"
-        else:
-            name = f"argus_bench_req_{uuid.uuid4().hex[:8]}"
-            admin = make_engine(args.pg_url, isolation_level="AUTOCOMMIT")
-            with admin.connect() as c:
-                c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-            url = sa.make_url(args.pg_url).set(database=name).render_as_string(False)
-        try:
-            migrate.upgrade(url)
-            engine = make_engine(url)
-            with session_scope(make_sessionmaker(engine)) as s:
-                service.seed_demo(s)
-                create_user(s, "bench", secrets.token_urlsafe(16), "viewer")
-                sc = s.get(Scenario, 1)
-                assert sc is not None
-                service.compute_at(s, sc, dt.datetime(2025, 6, 1, 6, 2, tzinfo=dt.UTC))
-            engine.dispose()
-            settings = Settings(
-                database_url=url,
-                jwt_secret=secret,
-                broker_url=None,
-                bus_url=None,
-                compute_interval_s=0,
-            )
-            app = create_app(settings)
-            token = tokens.issue(secret, "bench", "viewer")
-            rows = asyncio.run(_measure(app, token, args.calls))
-        finally:
-            if admin is not None:
-                with admin.connect() as c:
-                    c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                admin.dispose()
-    db = "SQLite" if args.sqlite else "PostgreSQL"
-    table = Table(title=f"server cost per request, in process, {db}, {args.calls} calls each")
-    for col in ("endpoint", "CPU ms", "wall ms", "CPU − /health (ms)"):
-        table.add_column(col, justify="left" if col == "endpoint" else "right")
+    with db.database(args.pg_url, args.sqlite, "argus_bench_req") as url:
+        migrate.upgrade(url)
+        engine = make_engine(url)
+        with session_scope(make_sessionmaker(engine)) as s:
+            service.seed_demo(s)
+            create_user(s, "bench", secrets.token_urlsafe(16), "viewer")
+            sc = s.get(Scenario, 1)
+            assert sc is not None
+            service.compute_at(s, sc, dt.datetime(2025, 6, 1, 6, 2, tzinfo=dt.UTC))
+        engine.dispose()
+        settings = Settings(
+            database_url=url,
+            jwt_secret=secret,
+            broker_url=None,
+            bus_url=None,
+            compute_interval_s=0,
+        )
+        app = create_app(settings)
+        token = tokens.issue(secret, "bench", "viewer")
+        rows = asyncio.run(_measure(app, token, args.calls))
+    backend = "SQLite" if args.sqlite else "PostgreSQL"
+    table = fmt.rich_table(
+        f"server cost per request, in process, {backend}, {args.calls} calls each",
+        ("endpoint", "CPU ms", "wall ms", "CPU − /health (ms)"),
+    )
     base = rows[0][1]
     for ep, cpu, wall in rows:
         table.add_row(
@@ -144,9 +124,16 @@ def main(argv: list[str] | None = None) -> int:
         )
     console.print(table)
     worst = max(cpu for ep, cpu, _ in rows if ep.startswith("/api/tewa/ranking/"))
-    console.print(
-        f"request cost: /health {base:.2f} ms, auth/me {rows[1][1]:.2f} ms, cached ranking up to "
-        f"{worst:.2f} ms of CPU ({worst / base:.1f}x the framework floor)"
+    print(
+        fmt.summary(
+            "request cost",
+            [
+                f"/health {base:.2f} ms",
+                f"auth/me {rows[1][1]:.2f} ms",
+                f"cached ranking up to {worst:.2f} ms of CPU "
+                f"({fmt.times(worst / base)} the framework floor)",
+            ],
+        )
     )
     return 0
 

@@ -7,16 +7,14 @@ reference measured in the same run is the same insert without the trigger.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import statistics
-import tempfile
 import time
 
 import sqlalchemy as sa
-from rich.console import Console
-from rich.table import Table
 
+from _common import cli, db
+from _common import report as fmt
 from argus.db import migrate
 from argus.db.models import DefendedAsset, Scenario, ThreatScore, Track
 from argus.db.session import make_engine
@@ -29,15 +27,14 @@ TRIGGER = (
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = cli.parser(__doc__)
     ap.add_argument("--tracks", type=int, default=1000)
     ap.add_argument("--assets", type=int, default=10)
     ap.add_argument("--pairs", type=int, default=4, help="interleaved (with, without) runs")
     args = ap.parse_args(argv)
     sc_t, tr_t, da_t, ts_t = (m.__table__ for m in (Scenario, Track, DefendedAsset, ThreatScore))
     times: dict[str, list[float]] = {"with trigger": [], "without (reference)": []}
-    with tempfile.TemporaryDirectory(prefix="argus_bench_trig_") as d:
-        url = f"sqlite:///{d}/t.db"
+    with db.sqlite_database("argus_bench_trig_", "t.db") as url:
         migrate.upgrade(url)
         engine = make_engine(url)
         with engine.begin() as c:
@@ -82,9 +79,10 @@ def main(argv: list[str] | None = None) -> int:
             times["with trigger" if with_trigger else "without (reference)"].append(elapsed)
         engine.dispose()
     n = len(tids) * len(dids)
-    table = Table(title=f"SQLite: insert of {n:,} threat scores, {args.pairs} runs each")
-    for col in ("path", "median ms", "runs ms", "us per row"):
-        table.add_column(col, justify="right" if col != "path" else "left")
+    table = fmt.rich_table(
+        f"SQLite: insert of {n:,} threat scores, {args.pairs} runs each",
+        ("path", "median ms", "runs ms", "us per row"),
+    )
     med = {k: statistics.median(v) for k, v in times.items()}
     for k, v in times.items():
         table.add_row(
@@ -93,11 +91,17 @@ def main(argv: list[str] | None = None) -> int:
             ", ".join(f"{x * 1e3:.0f}" for x in v),
             f"{med[k] / n * 1e6:.1f}",
         )
-    Console().print(table)
+    fmt.console().print(table)
     extra = (med["with trigger"] - med["without (reference)"]) / n * 1e6
     ratio = med["with trigger"] / med["without (reference)"]
     print(
-        f"triggers: sqlite scores_rev trigger adds {extra:.1f} us per score row ({ratio:.2f}x the insert)"
+        fmt.summary(
+            "triggers",
+            [
+                f"sqlite scores_rev trigger adds {extra:.1f} us per score row "
+                f"({fmt.times(ratio, 2)} the insert)"
+            ],
+        )
     )
     return 0
 

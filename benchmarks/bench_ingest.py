@@ -26,16 +26,12 @@ Run: ``python benchmarks/bench_ingest.py [--rows N] [--skip-pg] [--pg-url URL]``
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import math
 import os
-import secrets
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,15 +39,19 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import sqlalchemy as sa
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy.orm import Session
 
+from _common import cli
+from _common import report as fmt
+from _common.db import pg_database, sqlite_database
+from _common.tracks import EPOCH as _EPOCH
+from _common.tracks import FLOAT_COLUMNS, BenchData
+from _common.tracks import random_walk_feed as generate
 from argus.db import bulk, migrate
 from argus.db.models import Scenario, Track, TrackSample
 from argus.db.session import make_engine, make_sessionmaker, session_scope
 from argus.logs import configure_logging
-from argus.tewa.ingest import TrackSamples, write_csv
+from argus.tewa.ingest import write_csv
 from argus.tewa.service import import_tracks
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -59,94 +59,13 @@ from reference_ingest import reference_parse_track_file
 
 DEFAULT_ROWS = 1_000_000
 DEFAULT_ORM_ROWS = 20_000
-MAX_TRACKS = 1_000
 ORM_FLUSH_EVERY = 1_000
-SEED = 20261124
-DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 #: Targets for the bulk path (rows/s), from the issue.
 TARGETS = {"sqlite": 100_000, "postgresql": 200_000}
 #: Target for import_tracks end to end (rows/s), issue 9 item 7.
 IMPORT_TARGETS = {"sqlite": 500_000, "postgresql": 500_000}
-START = dt.datetime(2026, 11, 24, tzinfo=dt.UTC)
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_EARTH_RADIUS_M = 6_371_008.8
-FLOAT_COLUMNS = ("lat", "lon", "alt_m", "speed_mps", "heading_deg")
 
-console = Console(highlight=False, width=140)
-
-
-# ---- synthetic data ----
-
-
-@dataclass(frozen=True)
-class BenchData:
-    samples: TrackSamples  # what the CSV holds (track names as strings)
-    track_index: npt.NDArray[np.int64]  # 0-based track number of each row
-    track_names: list[str]
-
-    def columns(self, sl: slice = slice(None)) -> dict[str, npt.NDArray[np.float64]]:
-        return {c: getattr(self.samples, c)[sl] for c in FLOAT_COLUMNS}
-
-
-def generate(n_rows: int, seed: int = SEED) -> BenchData:
-    """``n_rows`` samples of up to 1,000 tracks at 1 s, random-walk kinematics, time-major."""
-    n_tracks = min(MAX_TRACKS, n_rows)
-    per_track = math.ceil(n_rows / n_tracks)
-    rng = np.random.default_rng(seed)
-    shape = (n_tracks, per_track)
-
-    heading = rng.uniform(0.0, 360.0, n_tracks)[:, None] + np.cumsum(
-        rng.normal(0.0, 0.5, shape), axis=1
-    )
-    heading = np.mod(heading, 360.0)
-    heading[heading >= 360.0] = 0.0  # np.mod(-tiny, 360) rounds to 360.0
-    speed = np.maximum(
-        rng.uniform(60.0, 300.0, n_tracks)[:, None]
-        + np.cumsum(rng.normal(0.0, 0.5, shape), axis=1),
-        0.0,
-    )
-    alt = np.maximum(
-        rng.uniform(300.0, 12_000.0, n_tracks)[:, None]
-        + np.cumsum(rng.normal(0.0, 3.0, shape), axis=1),
-        0.0,
-    )
-    h = np.radians(heading)
-    # position at sample k from the motion during samples 0..k-1 (flat-earth steps of 1 s)
-    d_north = np.concatenate([np.zeros((n_tracks, 1)), (speed * np.cos(h))[:, :-1]], axis=1)
-    d_east = np.concatenate([np.zeros((n_tracks, 1)), (speed * np.sin(h))[:, :-1]], axis=1)
-    lat = rng.uniform(-60.0, 60.0, n_tracks)[:, None] + np.degrees(
-        np.cumsum(d_north, axis=1) / _EARTH_RADIUS_M
-    )
-    lat = np.clip(lat, -89.0, 89.0)
-    lon = rng.uniform(-180.0, 180.0, n_tracks)[:, None] + np.degrees(
-        np.cumsum(d_east / (_EARTH_RADIUS_M * np.cos(np.radians(lat))), axis=1)
-    )
-    lon = np.mod(lon + 180.0, 360.0) - 180.0
-    lon[lon >= 180.0] = -180.0
-
-    start_us = (START - _EPOCH) // dt.timedelta(microseconds=1)
-    offset_s = rng.integers(0, 600, n_tracks)
-    t_us = start_us + (offset_s[:, None] + np.arange(per_track)[None, :]) * 1_000_000
-    track = np.broadcast_to(np.arange(n_tracks)[:, None], shape)
-
-    order = np.lexsort((track.ravel(), t_us.ravel()))[:n_rows]  # time-major, like a live feed
-    names = [f"BENCH-{k:04d}" for k in range(n_tracks)]
-    track_index = track.ravel()[order].astype(np.int64)
-    samples = TrackSamples(
-        track_id=np.array(names, dtype=object)[track_index],
-        t_us=t_us.ravel()[order].astype(np.int64),
-        lat=lat.ravel()[order],
-        lon=lon.ravel()[order],
-        alt_m=alt.ravel()[order],
-        speed_mps=speed.ravel()[order],
-        heading_deg=heading.ravel()[order],
-        line=np.arange(2, n_rows + 2, dtype=np.int64),
-    )
-    assert len(samples) == n_rows
-    assert (samples.heading_deg >= 0).all() and (samples.heading_deg < 360).all()
-    assert (samples.speed_mps >= 0).all() and (np.abs(samples.lat) <= 90).all()
-    assert (samples.lon >= -180).all() and (samples.lon < 180).all()
-    return BenchData(samples=samples, track_index=track_index, track_names=names)
+console = fmt.console(width=140)
 
 
 # ---- measurements ----
@@ -450,44 +369,18 @@ def run_backend(
     return run
 
 
-# ---- databases ----
-
-
-@contextmanager
-def sqlite_database() -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="argus_bench_") as tmp:
-        yield f"sqlite:///{tmp}/bench.db"
-
-
-@contextmanager
-def pg_database(admin_url: str) -> Iterator[str]:
-    name = f"argus_bench_{secrets.token_hex(6)}"
-    admin = make_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        try:
-            yield sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.dispose()
-
-
 # ---- report ----
 
 
-def _k(rate: float) -> str:
-    return f"{rate / 1000:.0f}k"
+_k = fmt.kilo
 
 
 def report(runs: list[BackendRun], n_rows: int, load_at_start: float) -> bool:
-    table = Table(title=f"track-sample ingest, {n_rows:,} rows")
-    table.add_column("backend")
-    table.add_column("path")
-    for col in ("rows", "seconds", "rows/s", "x ORM"):
-        table.add_column(col, justify="right")
+    table = fmt.rich_table(
+        f"track-sample ingest, {n_rows:,} rows",
+        ("backend", "path", "rows", "seconds", "rows/s", "x ORM"),
+        left=2,
+    )
     for run in runs:
         orm = run.one(lambda r: r.is_orm)
         for r in run.results:
@@ -502,8 +395,7 @@ def report(runs: list[BackendRun], n_rows: int, load_at_start: float) -> bool:
         for note in run.notes:
             console.print(f"{run.backend}: {note}")
     console.print(
-        f"1-min load average: {load_at_start:.1f} at start, {os.getloadavg()[0]:.1f} at end "
-        f"({os.cpu_count()} CPUs); other work on the machine lowers every figure"
+        f"{fmt.load_average(load_at_start)}; other work on the machine lowers every figure"
     )
 
     parts: list[str] = []
@@ -518,7 +410,7 @@ def report(runs: list[BackendRun], n_rows: int, load_at_start: float) -> bool:
         if b.rate < TARGETS[run.backend]:
             missed.append(label)
     targets = " / ".join(_k(TARGETS[r.backend]) for r in runs)
-    verdict = "met" if not missed else f"missed ({', '.join(missed)})"
+    verdict = fmt.verdict(not missed, f"missed ({', '.join(missed)})")
     print(f"ingest: {', '.join(parts)} — targets {targets} rows/s: {verdict}")
     imp: list[str] = []
     for run in runs:
@@ -538,7 +430,7 @@ def report(runs: list[BackendRun], n_rows: int, load_at_start: float) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap = cli.parser(__doc__)
     ap.add_argument(
         "--rows", type=int, default=DEFAULT_ROWS, help="samples to ingest (default 1,000,000)"
     )
@@ -555,11 +447,7 @@ def main(argv: list[str] | None = None) -> int:
         help="bulk loads into the emptied table per backend; the median is reported (default 3)",
     )
     ap.add_argument("--skip-pg", action="store_true", help="SQLite only")
-    ap.add_argument(
-        "--pg-url",
-        default=DEFAULT_PG_URL,
-        help=f"PostgreSQL server (admin database) to create the bench database on (default {DEFAULT_PG_URL})",
-    )
+    cli.add_database(ap)
     args = ap.parse_args(argv)
     if args.rows < 1 or args.orm_rows < 1 or args.repeat < 1:
         ap.error("--rows, --orm-rows and --repeat must be positive")

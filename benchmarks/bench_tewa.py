@@ -22,14 +22,13 @@ Targets: >= 100x the loop, >= 10 M pairs/s on one core.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+
+from _common import cli
 
 
 def _parse() -> argparse.Namespace:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    ap = cli.parser(__doc__, full_doc=True)
     ap.add_argument("--tracks", type=int, default=10_000)
     ap.add_argument("--assets", type=int, default=100)
     ap.add_argument("--repeats", type=int, default=5)
@@ -43,30 +42,22 @@ def _parse() -> argparse.Namespace:
 
 ARGS = _parse() if __name__ == "__main__" else None
 if ARGS is not None:
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(ARGS.threads)
+    cli.set_blas_threads(ARGS.threads)
 
-import platform  # noqa: E402
-import statistics  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pymap3d  # noqa: E402
 
+from _common import report  # noqa: E402
+from _common.timing import best_median as _time  # noqa: E402
 from argus import geo  # noqa: E402
 from argus.tewa.kinematics import pair_kinematics, pair_kinematics_reference  # noqa: E402
 from argus.tewa.scoring import coerce_params, score_pairs, threat_score_reference  # noqa: E402
 
-
-def _time(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """(best, median) wall time in seconds."""
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), statistics.median(times)
+TABLE = report.PipeTable(
+    [("stage", 50), ("time (s)", 10), ("pairs/s", 12), ("vs engine", 9)], left=1
+)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -124,16 +115,12 @@ def main(args: argparse.Namespace) -> int:
     rate = pairs / t_eng
     ratio = t_loop / t_eng
     print(f"# bench_tewa  {n} tracks x {m} assets = {pairs:,} pairs")
-    print(
-        f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
-        f"python {platform.python_version()}, numpy {np.__version__}, BLAS threads {args.threads}"
-    )
+    print(f"# machine: {report.machine(f'BLAS threads {args.threads}')}")
     print()
-    print(f"| {'stage':<50} | {'time (s)':>10} | {'pairs/s':>12} | {'vs engine':>9} |")
-    print(f"|{'-' * 52}|{'-' * 12}|{'-' * 14}|{'-' * 11}|")
+    print(TABLE.header())
 
     def row(name: str, t: float) -> None:
-        print(f"| {name:<50} | {t:>10.4f} | {pairs / t:>12,.0f} | {t / t_eng:>8.2f}x |")
+        print(TABLE.row([name, f"{t:.4f}", f"{pairs / t:,.0f}", report.times(t / t_eng, 2)]))
 
     row("engine: kinematics + score (best)", t_eng)
     row("engine: kinematics + score (median)", t_eng_med)

@@ -45,7 +45,6 @@ Run: ``python benchmarks/bench_tracking.py [--seed N] [--repeat R] [--skip-stone
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import math
 import os
@@ -58,6 +57,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy.stats import chi2
 
+from _common import cli
+from _common.timing import stopwatch
 from argus.tracking.association import GNNAssociator
 from argus.tracking.filters import KalmanPredictor, KalmanUpdater
 from argus.tracking.gating import ChiSquareGate
@@ -138,15 +139,12 @@ def run_argus(scans: list[Scan]) -> RunResult:
     tracker = argus_tracker()
     out: list[TrackEstimates] = []
     per_scan = np.empty(len(scans))
-    c_start = time.process_time()
-    t_start = time.perf_counter()
-    for i, scan in enumerate(scans):
-        t0 = time.perf_counter()
-        out.append(tracker.step(scan))
-        per_scan[i] = (time.perf_counter() - t0) * 1e3
-    wall = time.perf_counter() - t_start
-    cpu = time.process_time() - c_start
-    return RunResult([e.mean[:, :2] for e in out], wall, cpu, per_scan)
+    with stopwatch() as sw:
+        for i, scan in enumerate(scans):
+            t0 = time.perf_counter()
+            out.append(tracker.step(scan))
+            per_scan[i] = (time.perf_counter() - t0) * 1e3
+    return RunResult([e.mean[:, :2] for e in out], sw.wall, sw.cpu, per_scan)
 
 
 # ---- Stone Soup ----
@@ -206,18 +204,17 @@ def run_stonesoup(sim: list[SimulatedScan]) -> RunResult:
     )
     positions = []
     per_scan = np.empty(len(sim))
-    c_start = time.process_time()
-    t_start = time.perf_counter()
-    t0 = t_start
-    for i, (_, tracks) in enumerate(tracker):
-        per_scan[i] = (time.perf_counter() - t0) * 1e3
-        positions.append(
-            np.array([[t.state_vector[0, 0], t.state_vector[2, 0]] for t in tracks]).reshape(-1, 2)
-        )
+    with stopwatch() as sw:
         t0 = time.perf_counter()
-    wall = time.perf_counter() - t_start
-    cpu = time.process_time() - c_start
-    return RunResult(positions, wall, cpu, per_scan)
+        for i, (_, tracks) in enumerate(tracker):
+            per_scan[i] = (time.perf_counter() - t0) * 1e3
+            positions.append(
+                np.array([[t.state_vector[0, 0], t.state_vector[2, 0]] for t in tracks]).reshape(
+                    -1, 2
+                )
+            )
+            t0 = time.perf_counter()
+    return RunResult(positions, sw.wall, sw.cpu, per_scan)
 
 
 # ---- report ----
@@ -230,7 +227,7 @@ def metrics(sim: list[SimulatedScan], positions: list[FloatArray]) -> tuple[floa
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = cli.parser(__doc__)
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--repeat", type=int, default=5, help="Argus timing repeats (best kept)")
     ap.add_argument("--skip-stonesoup", action="store_true")

@@ -18,14 +18,13 @@ Target: heuristic within 1 % of the optimum in under 1 s at 200 × 200.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 
 import numpy as np
 import scipy
 
+from _common import cli, report
 from argus.tewa.assignment import (
     AssignmentPlan,
     make_problem,
@@ -37,9 +36,7 @@ from argus.tewa.assignment import (
 
 
 def _parse() -> argparse.Namespace:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    ap = cli.parser(__doc__, full_doc=True)
     ap.add_argument("--sizes", type=int, nargs="+", default=[20, 80, 200])
     ap.add_argument(
         "--heuristic-time", type=float, nargs="+", default=[0.1, 0.9], help="time budgets (s)"
@@ -56,21 +53,20 @@ def _parse() -> argparse.Namespace:
     return ap.parse_args()
 
 
-COLS = [
-    ("size", 7),
-    ("solver", 15),
-    ("objective", 11),
-    ("bound", 11),
-    ("gap to bound", 12),
-    ("vs best exact", 13),
-    ("time (s)", 8),
-    ("MILP solves", 11),
-    ("status", 10),
-]
-
-
-def _row(cells: list[str]) -> str:
-    return "| " + " | ".join(f"{c:>{w}}" for c, (_, w) in zip(cells, COLS, strict=True)) + " |"
+TABLE = report.PipeTable(
+    [
+        ("size", 7),
+        ("solver", 15),
+        ("objective", 11),
+        ("bound", 11),
+        ("gap to bound", 12),
+        ("vs best exact", 13),
+        ("time (s)", 8),
+        ("MILP solves", 11),
+        ("status", 10),
+    ]
+)
+_row = TABLE.row
 
 
 def _plan_row(size: int, name: str, p: AssignmentPlan, bound: float, best: float | None) -> str:
@@ -93,13 +89,9 @@ def _plan_row(size: int, name: str, p: AssignmentPlan, bound: float, best: float
 
 def main(args: argparse.Namespace) -> int:
     print("# bench_wta  values U[25,100], kill probabilities U[0.6,0.9], one round per weapon")
-    print(
-        f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
-        f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__} (HiGHS)"
-    )
+    print(f"# machine: {report.machine(f'scipy {scipy.__version__} (HiGHS)')}")
     print()
-    print(_row([name for name, _ in COLS]))
-    print("|" + "|".join("-" * (w + 2) for _, w in COLS) + "|")
+    print(TABLE.header())
     last = None
     for size in args.sizes:
         rng = np.random.default_rng(args.seed + size)

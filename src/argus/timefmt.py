@@ -1,4 +1,4 @@
-"""Time formatting shared by the service, the API and the CLI."""
+"""Time formatting shared by the engines, the services, the API and the CLI (foundation)."""
 
 from __future__ import annotations
 

@@ -37,6 +37,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 
+from argus.timefmt import iso_z
+
 #: Columns of a track file, in the seed guide's order.
 TRACK_COLUMNS: tuple[str, ...] = (
     "track_id",
@@ -778,6 +780,6 @@ def write_csv(samples: TrackSamples, out: io.TextIOBase | Any) -> None:
                 repr(float(samples.alt_m[k])),
                 repr(float(samples.speed_mps[k])),
                 repr(float(samples.heading_deg[k])),
-                us_to_datetime(int(samples.t_us[k])).isoformat().replace("+00:00", "Z"),
+                iso_z(us_to_datetime(int(samples.t_us[k]))),
             ]
         )

@@ -283,6 +283,12 @@ class _NatsSubscription:
                 msgs = await self.psub.fetch(batch=self.bus.fetch_batch, timeout=1.0)
             except (TimeoutError, NatsTimeout):
                 continue
+            except Exception as exc:  # connection trouble: nats-py reconnects, or is closed
+                if self.bus.nc.is_closed:
+                    return
+                log.warning("bus_fetch_failed", subject=self.subject, error=repr(exc))
+                await asyncio.sleep(0.5)
+                continue
             for msg in msgs:
                 await self._deliver(msg)
 

@@ -296,6 +296,31 @@ def test_durable_resubscribing_gets_what_was_published_meanwhile(backend: Backen
     run(backend, scenario)
 
 
+def test_event_in_delivery_when_stopped_is_delivered_again(backend: Backend) -> None:
+    async def scenario(b: Backend) -> None:
+        bus = await b.open()
+        started = asyncio.Event()
+
+        async def stuck(event: ev.Event) -> None:
+            started.set()
+            await asyncio.sleep(3600)  # never acks
+
+        sub = await bus.subscribe("interceptor.launched", "c2", stuck)
+        e = ev.InterceptorLaunched(
+            interceptor_id="I", battery_id="B", track_id="T", lat_deg=0, lon_deg=0, alt_m=0
+        )
+        await bus.publish(e)
+        await asyncio.wait_for(started.wait(), 10)
+        await sub.stop()  # mid-handler: not acknowledged
+        again, handler = collector()
+        await bus.subscribe("interceptor.launched", "c2", handler)
+        await until(lambda: len(again) >= 1)  # NATS: after ack_wait
+        await settle()
+        assert again == [e]
+
+    run(backend, scenario)
+
+
 def test_decode_errors_are_surfaced_not_swallowed(backend: Backend) -> None:
     async def scenario(b: Backend) -> None:
         bus = await b.open()

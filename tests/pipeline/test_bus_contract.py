@@ -343,6 +343,26 @@ def test_decode_errors_are_surfaced_not_swallowed(backend: Backend) -> None:
     run(backend, scenario)
 
 
+def test_on_error_that_raises_does_not_stop_delivery(backend: Backend) -> None:
+    async def scenario(b: Backend) -> None:
+        bus = await b.open()
+        got, handler = collector()
+        seen: list[Exception] = []
+
+        def on_error(exc: Exception) -> None:
+            seen.append(exc)
+            raise RuntimeError("broken error handler")
+
+        await bus.subscribe("radar.detection", "trk", handler, on_error=on_error)
+        await bus.publish_raw("radar.detection", b"junk")
+        good = detection(2)
+        await bus.publish(good)
+        await until(lambda: len(got) >= 1)
+        assert got == [good] and len(seen) == 1
+
+    run(backend, scenario)
+
+
 def test_unknown_subject_is_refused(backend: Backend) -> None:
     async def scenario(b: Backend) -> None:
         bus = await b.open()

@@ -104,6 +104,14 @@ def test_base_event_cannot_be_encoded() -> None:
         ev.encode(ev.Event())
 
 
+def test_subclass_of_an_event_encodes() -> None:
+    class Tagged(ev.RadarDetection):
+        pass
+
+    e = Tagged(site="R", range_m=1, azimuth_deg=0, elevation_deg=0, snr_db=0)
+    assert type(ev.decode("radar.detection", ev.encode(e))) is ev.RadarDetection
+
+
 def _wire(subject: str) -> dict[str, object]:
     return dict(json.loads(ev.encode(SAMPLES[subject])))
 

@@ -30,7 +30,7 @@ import contextlib
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
 from argus.logs import get_logger
@@ -75,6 +75,14 @@ class HandlerFailed(RuntimeError):
 
 def _log_error(exc: Exception) -> None:
     log.error("bus_delivery_error", error=f"{type(exc).__name__}: {exc}")
+
+
+def _report(on_error: ErrorHandler, exc: Exception) -> None:
+    """Give ``exc`` to ``on_error``; an ``on_error`` that raises is logged, never kills delivery."""
+    try:
+        on_error(exc)
+    except Exception as inner:
+        log.error("bus_on_error_failed", error=f"{type(inner).__name__}: {inner}", cause=str(exc))
 
 
 def _check_subject(subject: str) -> None:
@@ -182,13 +190,13 @@ class _InProcessSubscription:
         try:
             event = decode(d.subject, msg.data)
         except DecodeError as exc:
-            self.on_error(exc)
+            _report(self.on_error, exc)
             return
         try:
             await self.handler(event)
         except Exception as exc:
             if msg.deliveries >= self.bus.max_deliver:
-                self.on_error(HandlerFailed(d.subject, d.name, event, msg.deliveries))
+                _report(self.on_error, HandlerFailed(d.subject, d.name, event, msg.deliveries))
                 return
             await asyncio.sleep(self.bus.redeliver_delay_s)
             async with d.ready:
@@ -297,7 +305,7 @@ class _NatsSubscription:
             event = decode(self.subject, msg.data)
         except DecodeError as exc:
             await msg.term()
-            self.on_error(exc)
+            _report(self.on_error, exc)
             return
         try:
             await self.handler(event)
@@ -305,7 +313,7 @@ class _NatsSubscription:
             deliveries = msg.metadata.num_delivered
             if deliveries >= self.bus.max_deliver:
                 await msg.term()
-                self.on_error(HandlerFailed(self.subject, self.durable, event, deliveries))
+                _report(self.on_error, HandlerFailed(self.subject, self.durable, event, deliveries))
             else:
                 await msg.nak(delay=self.bus.redeliver_delay_s or None)
                 log.debug(
@@ -422,6 +430,12 @@ class NatsBus:
             await sub.stop()
         if not self.nc.is_closed:
             await self.nc.close()
+
+
+if TYPE_CHECKING:  # mypy checks that both implementations satisfy the protocol
+
+    def _conforms(a: InProcessBus, b: NatsBus) -> tuple[EventBus, EventBus]:
+        return a, b
 
 
 async def make_bus(url: str | None = None, **kwargs: Any) -> InProcessBus | NatsBus:

@@ -239,7 +239,7 @@ VERSIONS: dict[str, frozenset[int]] = {subject: frozenset({1}) for subject in EV
 
 def encode(event: Event) -> bytes:
     """The JSON bytes of ``event`` (the subject travels beside it, not in it)."""
-    if type(event).__dict__.get("subject") is None:
+    if getattr(type(event), "subject", None) is None:
         raise TypeError(f"{type(event).__name__} has no subject; publish a subclass of Event")
     return event.model_dump_json().encode()
 

@@ -146,6 +146,52 @@ def test_no_upward_edge() -> None:
     assert upward == []
 
 
+#: Frameworks of the storage, service and interface layers. DESIGN.md: "a domain's engine modules
+#: import numpy/scipy and each other, nothing from db/api/pipeline/jobs/cli; its service is the
+#: one door" — the argus half of that is ``test_no_upward_edge``, this is the third-party half.
+SERVICE_FRAMEWORKS = (
+    "sqlalchemy",
+    "alembic",
+    "geoalchemy2",
+    "psycopg",
+    "fastapi",
+    "starlette",
+    "celery",
+    "nats",
+    "typer",
+)
+
+
+def _framework_imports(max_layer: int) -> list[str]:
+    modules = all_modules()
+    known = set(modules)
+    found = []
+    for name, path in modules.items():
+        unit = unit_of(name)
+        if unit is None or LAYERS[unit] > max_layer:
+            continue
+        for target in imported_modules(name, path, known):
+            root = target.split(".")[0]
+            if root in SERVICE_FRAMEWORKS:
+                found.append(f"{name} imports {target}")
+    return found
+
+
+def test_engines_and_the_foundation_import_no_service_framework() -> None:
+    """Below the services (foundation, engines, orchestration) nothing imports SQLAlchemy,
+    FastAPI, Celery, NATS or Typer: the TEWA engine modules (``argus.tewa`` outside its service
+    package ``argus.tewa.service``) included."""
+    assert _framework_imports(ORCHESTRATION) == []
+
+
+def test_the_framework_check_sees_the_service_package() -> None:
+    """Not blind: the TEWA service package (a service) does import SQLAlchemy."""
+    assert any(
+        line.startswith("argus.tewa.service.") and " imports sqlalchemy" in line
+        for line in _framework_imports(SERVICES)
+    )
+
+
 def test_engines_do_not_import_each_other() -> None:
     sideways = [
         f"{src} imports {dst} in " + ", ".join(sorted(where))

@@ -9,6 +9,7 @@ the stream at the end, so the suite runs in parallel (``-n``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import uuid
@@ -168,11 +169,20 @@ def test_subscribers_of_one_durable_share_the_work(backend: Backend) -> None:
     async def scenario(b: Backend) -> None:
         bus = await b.open()
         got: dict[str, list[ev.Event]] = {"x": [], "y": []}
+        both = asyncio.Event()
 
         def worker(name: str) -> Callable[[ev.Event], Awaitable[None]]:
+            other = "y" if name == "x" else "x"
+
             async def handler(event: ev.Event) -> None:
                 got[name].append(event)
-                await asyncio.sleep(0.02)
+                if got[other]:
+                    both.set()
+                # Hold this worker until the other one has had an event too (or 10 s pass):
+                # a bus that shares the durable's work must hand the next events to the idle
+                # subscriber, so "both took part" does not depend on timing or load.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(both.wait(), 10)
 
             return handler
 

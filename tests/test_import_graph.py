@@ -13,7 +13,8 @@ layer  name            units
                        ``argus.config``, ``argus.defaults``, ``argus.logs``,
                        ``argus.metrics``, ``argus.timefmt``
 1      engines         ``argus.sim``, ``argus.sensors``, ``argus.tracking``, ``argus.tewa``
-                       (the engine modules: all of it but ``argus.tewa.service``)
+                       (the engine modules: all of it but ``argus.tewa.service``),
+                       ``argus.defense``
 2      orchestration   ``argus.scenario`` (scenario runner, tracking glue, plot)
 3      services and    ``argus.tewa.service``, ``argus.api``, ``argus.db``, ``argus.cli``,
        interfaces      ``argus.jobs``, ``argus.pipeline``, ``argus.accounts``, ``argus.web``
@@ -49,6 +50,7 @@ LAYERS: dict[str, int] = {
     "argus.sensors": ENGINES,
     "argus.tracking": ENGINES,
     "argus.tewa": ENGINES,
+    "argus.defense": ENGINES,
     "argus.scenario": ORCHESTRATION,
     "argus.tewa.service": SERVICES,
     "argus.api": SERVICES,

@@ -101,4 +101,9 @@ def test_geodesic_distance_matches_vincenty(pg_url: str) -> None:
     expected, _ = vdist(26.8902, 70.8651, 26.2389, 73.0243)
     assert d == pytest.approx(float(expected), abs=1.0)
     assert within == ["DA-Alpha"]
-    assert idx == ["ix_defended_asset_geog", "ix_track_geog"]
+    assert idx == [
+        "ix_defended_asset_geog",
+        "ix_radar_site_geog",
+        "ix_track_geog",
+        "ix_weapon_geog",
+    ]

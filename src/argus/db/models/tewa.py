@@ -403,6 +403,12 @@ class Weapon(TimestampMixin, Base):
     interceptor_speed_mps: Mapped[float] = mapped_column(
         Float, nullable=False, server_default=text("1000.0")
     )
+    #: The battery's interceptor type (``battery_type``) when it is a pipeline battery; NULL for
+    #: a TEWA-only fire unit. Altitude of the launcher above the ellipsoid (m).
+    battery_type_id: Mapped[int | None] = mapped_column(
+        ForeignKey("battery_type.id", ondelete="RESTRICT"), nullable=True
+    )
+    alt_m: Mapped[float] = mapped_column(Float, nullable=False, server_default=text("0"))
 
 
 class KillProbability(Base):

@@ -121,6 +121,21 @@ class RadarDetection(Event):
     elevation_deg: float = Field(ge=-90.0, le=90.0)
     snr_db: float
     radial_velocity_mps: float | None = None
+    #: The antenna's position (so a command centre anywhere can place the plot).
+    site_lat_deg: float | None = Field(default=None, ge=-90.0, le=90.0)
+    site_lon_deg: float | None = Field(default=None, ge=-180.0, le=180.0)
+    site_alt_m: float | None = None
+    #: 1-sigma measurement errors of range, azimuth and elevation.
+    sigma_range_m: float | None = Field(default=None, gt=0.0)
+    sigma_azimuth_deg: float | None = Field(default=None, gt=0.0)
+    sigma_elevation_deg: float | None = Field(default=None, gt=0.0)
+    scan_index: int | None = Field(default=None, ge=0)
+    #: Simulation only: the flight that made the plot (None: a false alarm or a real radar).
+    #: For scoring and audit; the tracker never reads it.
+    truth_flight_id: str | None = None
+
+
+ThreatLevel = Literal["none", "low", "medium", "high", "critical"]
 
 
 class TrackingUpdated(Event):
@@ -134,9 +149,13 @@ class TrackingUpdated(Event):
     velocity_enu_mps: Vec3
     position_sigma_m: float = Field(ge=0.0, description="1-sigma position uncertainty")
     n_detections: int = Field(ge=0)
-
-
-ThreatLevel = Literal["none", "low", "medium", "high", "critical"]
+    #: The classifier's label and its confidence (None until the track is classified).
+    classification: str | None = None
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    threat_level: ThreatLevel | None = None
+    score: float | None = Field(default=None, ge=0.0, le=1.0)
+    #: Predicted time to impact on the nearest defended asset (None: not closing on one).
+    time_to_impact_s: float | None = Field(default=None, ge=0.0)
 
 
 class ThreatLevelChanged(Event):
@@ -157,6 +176,10 @@ class CommandIntercept(Event):
     battery_id: str = Field(min_length=1)
     interceptor_type: str = Field(min_length=1)
     pk: float = Field(ge=0.0, le=1.0, description="estimated single-shot kill probability")
+    #: 1 for the first round at the track, 2 for the next (shoot-look-shoot).
+    shot: int = Field(default=1, ge=1)
+    #: The scenario (run) the order belongs to.
+    scenario_id: int | None = None
 
 
 class InterceptorLaunched(Event):
@@ -182,6 +205,10 @@ class InterceptorDetonation(Event):
     alt_m: float
     miss_distance_m: float = Field(ge=0.0)
     kill: bool
+    #: The object the warhead was nearest (simulation truth; None: nothing within reach).
+    target_flight_id: str | None = None
+    #: Why it detonated: at closest approach, or a self-destruct (fuel out / target gone).
+    reason: Literal["proximity", "self_destruct"] = "proximity"
 
 
 class EwDetection(Event):
@@ -213,6 +240,8 @@ class PipelineCycleComplete(Event):
     duration_s: float = Field(ge=0.0, description="wall time of the cycle")
     n_detections: int = Field(ge=0)
     n_tracks: int = Field(ge=0)
+    #: Wall time of each stage (radar_scan, detection, classification, tracking, ...), seconds.
+    stage_s: dict[str, float] = Field(default_factory=dict)
 
 
 #: subject -> event class, one per subject.

@@ -85,7 +85,7 @@ def _enu_to_ecef(pos: FloatArray, lat0_deg: float, lon0_deg: float) -> FloatArra
     return np.asarray(pos @ ref + origin)
 
 
-def _beam_coverage(
+def beam_coverage(
     radar: RadarSite, t0: float, t1: float, lat0: float, lon0: float
 ) -> Callable[[FloatArray], npt.NDArray[np.bool_]]:
     """Which predicted tracks (state means in the common ENU frame) ``radar``'s beam passed
@@ -147,7 +147,7 @@ def _coverage_scans(
                     cov[rows] if len(rows) else np.zeros((0, 3, 3)),
                     model,
                     rid,
-                    coverage=_beam_coverage(radars[rid], t0, t1, lat0, lon0),
+                    coverage=beam_coverage(radars[rid], t0, t1, lat0, lon0),
                 )
             )
     return scans

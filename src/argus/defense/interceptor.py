@@ -135,7 +135,7 @@ class InterceptorType:
 #: any real missile): speed Mach ~3.5 at altitude (≈1,200 m/s; US Navy fact file), range
 #: ~200 km (the fly-out distance at the flight-time limit), a 6 s booster, 35 g lateral,
 #: a blast-fragmentation warhead of ~10 m lethal radius with Pk 0.8 inside it, an active radar
-#: seeker acquiring at 15 km with 1 mrad angle noise, ceiling ~33 km, 0.1 s autopilot lag.
+#: seeker acquiring at 15 km with 1 mrad angle noise, ceiling ~33 km, 0.2 s autopilot lag.
 SM6_CLASS: Final = InterceptorType(
     name="SM6_CLASS",
     max_range_m=200_000.0,
@@ -151,7 +151,7 @@ SM6_CLASS: Final = InterceptorType(
     seeker_range_m=15_000.0,
     seeker_noise_rad=1.0e-3,
     launch_speed_mps=50.0,
-    autopilot_lag_s=0.1,
+    autopilot_lag_s=0.2,
 )
 
 

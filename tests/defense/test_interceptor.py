@@ -176,6 +176,17 @@ def test_closed_form_cpa_equals_a_brute_force_search(
         assert 0.0 < s[0] < 1.0 or miss[0] == pytest.approx(ranges[-1])
 
 
+def test_a_cpa_at_the_step_boundary_is_not_lost() -> None:
+    # closing through the whole first step, then (the relative velocity turned) opening from
+    # the start of the second: the minimum is at the boundary, which neither step sees alone
+    first = closest_approach(np.array([[-20.0, 3.0, 0.0]]), np.array([[-1.0, 3.0, 0.0]]))
+    assert not first[0][0]
+    rel0, rel1 = np.array([[-1.0, 3.0, 0.0]]), np.array([[-1.0, 13.0, 0.0]])
+    assert not closest_approach(rel0, rel1)[0][0]
+    inside, s, miss = closest_approach(rel0, rel1, closing_before=np.array([True]))
+    assert inside[0] and s[0] == 0.0 and miss[0] == pytest.approx(np.sqrt(10.0))
+
+
 def test_detonation_point_and_time_at_the_cpa_of_a_fly_by() -> None:
     # an interceptor at 1,000 m/s passing 4 m beside a stationary target, mid-step
     itype = replace(NO_LAG, name="fly-by", launch_speed_mps=1_000.0, max_speed_mps=1_000.0)

@@ -241,6 +241,8 @@ class InterceptorState:
     alive: BoolArray
     seeker_locked: BoolArray
     params: InterceptorParams
+    #: The true range was closing at the end of the last step (the fuze's memory).
+    closing: BoolArray
 
     @property
     def size(self) -> int:
@@ -286,6 +288,7 @@ def launch(
         alive=np.ones(n, dtype=np.bool_),
         seeker_locked=np.zeros(n, dtype=np.bool_),
         params=params,
+        closing=np.zeros(n, dtype=np.bool_),
     )
 
 
@@ -312,7 +315,9 @@ def retarget(
     m = _mask(state, which)
     tid = state.target_id.copy()
     tid[m] = np.asarray(target_id, dtype=np.int64)
-    return replace(state, target_id=tid, seeker_locked=state.seeker_locked & ~m)
+    return replace(
+        state, target_id=tid, seeker_locked=state.seeker_locked & ~m, closing=state.closing & ~m
+    )
 
 
 def gravity_ecef(pos: FloatArray, vel: FloatArray) -> FloatArray:
@@ -425,19 +430,23 @@ def seeker_measure(
 
 
 def closest_approach(
-    rel0: FloatArray, rel1: FloatArray
+    rel0: FloatArray, rel1: FloatArray, closing_before: BoolArray | None = None
 ) -> tuple[BoolArray, FloatArray, FloatArray]:
     """The CPA of straight-line relative motion from ``rel0`` to ``rel1`` (N,3) over one step.
 
     With ``d = rel1 - rel0`` and ``rel(s) = rel0 + s d``, s ∈ [0, 1], the range is smallest at
     ``s* = clip(-rel0·d / d·d, 0, 1)``. A CPA lies *inside* the step when the range rate turns
-    from closing to opening: ``rel0·d < 0 <= rel1·d``. Returns ``(inside, s*, miss = |rel(s*)|)``.
+    from closing to opening: ``rel0·d < 0 <= rel1·d``. ``closing_before`` (N,) says the range
+    was still closing at the end of the previous step: the relative velocity turns between
+    steps, so the minimum can fall at the step boundary (then ``s* = 0``), where neither step's
+    own test sees it. Returns ``(inside, s*, miss = |rel(s*)|)``.
     """
     d = rel1 - rel0
     dd = _dot(d, d)
     a0 = _dot(rel0, d)
     s = np.clip(-a0 / np.where(dd > 0, dd, 1.0), 0.0, 1.0)
-    inside = (a0 < 0) & (_dot(rel1, d) >= 0)
+    closing = a0 < 0 if closing_before is None else (a0 < 0) | closing_before
+    inside = closing & (_dot(rel1, d) >= 0)
     miss = np.linalg.norm(rel0 + s[:, None] * d, axis=1)
     return inside, np.asarray(s, dtype=np.float64), np.asarray(miss, dtype=np.float64)
 
@@ -511,7 +520,7 @@ def step(
 
     rel0 = np.asarray(true_target_pos, dtype=np.float64) - state.pos
     rel1 = np.asarray(true_target_pos_next, dtype=np.float64) - pos1
-    inside, s, miss = closest_approach(rel0, rel1)
+    inside, s, miss = closest_approach(rel0, rel1, state.closing & live)
     armed = flight1 >= FUZE_ARM_TIME_S
     detonated = live & armed & inside
     expired = live & ~detonated & (flight1 >= p.max_flight_time_s - _TIME_TOL_S)
@@ -540,6 +549,7 @@ def step(
         time_s=state.time_s + h,
         alive=live & ~detonated & ~expired,
         seeker_locked=locked & live,
+        closing=live & (_dot(rel1, rel1 - rel0) < 0),
     )
     return new, result
 

@@ -66,6 +66,20 @@ def test_limits_range_time_and_altitude() -> None:
     assert env.pip_alt_m[0, 0] == pytest.approx(10e3, abs=400.0)  # Earth curvature over 50 km
 
 
+def test_a_type_per_launcher() -> None:
+    from dataclasses import replace
+
+    short = replace(SM6_CLASS, name="short", max_range_m=30e3, max_flight_time_s=40.0)
+    launchers = np.stack([LAUNCHER, LAUNCHER, LAUNCHER])
+    target = enu_point([[0.0, 60e3, 8e3]])
+    vel = enu_vector([[0.0, -300.0, 0.0]])
+    env = engagement_envelope(launchers, [SM6_CLASS, short, SM6_CLASS], target, vel)
+    assert env.feasible[:, 0].tolist() == [True, False, True]
+    assert env.too_far[1, 0] and env.range_m[1, 0] > 30e3
+    # the same solve for the same type, whichever launcher row it is on
+    assert env.t_intercept_s[0, 0] == env.t_intercept_s[2, 0] == env.t_intercept_s[1, 0]
+
+
 def test_one_type_per_launcher_is_required() -> None:
     with pytest.raises(ValueError, match="types: one per launcher"):
         engagement_envelope(

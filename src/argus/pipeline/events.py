@@ -98,6 +98,10 @@ class MissileLaunched(Event):
     alt_m: float
     target_lat_deg: float = Lat
     target_lon_deg: float = Lon
+    #: The flight model's key in the threat catalogue (None: ``missile_type`` is the key).
+    catalogue_key: str | None = None
+    trajectory: Literal["minimum_energy", "lofted", "depressed"] = "minimum_energy"
+    scenario_id: int | None = None
 
 
 class TrackTruth(Event):
@@ -220,6 +224,8 @@ class EwDetection(Event):
     bandwidth_hz: float = Field(ge=0.0)
     power_dbm: float
     bearing_deg: float | None = Field(default=None, ge=0.0, lt=360.0)
+    #: Noise-floor rise the jamming caused at the radar (dB), when a radar heard it.
+    floor_rise_db: float | None = Field(default=None, ge=0.0)
 
 
 class EwResponseTriggered(Event):
@@ -227,9 +233,13 @@ class EwResponseTriggered(Event):
 
     subject: ClassVar[str] = "ew.response_triggered"
     sensor_id: str = Field(min_length=1)
-    response: Literal["jam", "decoy", "alert"]
+    #: ``eccm``: the radar went frequency-agile against a jammer; ``soft_kill``: a jammer or
+    #: decoy against a critical threat's seeker/datalink.
+    response: Literal["jam", "decoy", "alert", "eccm", "soft_kill"]
     frequency_hz: float = Field(gt=0.0)
     duration_s: float = Field(ge=0.0)
+    track_id: str | None = None
+    detail: str | None = None
 
 
 class PipelineCycleComplete(Event):

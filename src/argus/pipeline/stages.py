@@ -109,6 +109,8 @@ class DefenseConfig:
     seed: int = 0
     max_shots: int = 2
     min_confidence: float = 0.5
+    #: Longest interceptor time of flight an order may plan for (s).
+    max_engage_time_s: float = 60.0
     eccm_agility_bandwidth_hz: float = 5.0e8
 
     @property
@@ -187,9 +189,17 @@ class RadarStage:
         for s in self.sites:
             # One generator per (run, site, window): a restarted stage draws the same noise.
             rng = np.random.default_rng([self.cfg.seed, s.radar.radar_id, round(t0 * 1000)])
-            out = observe(s.radar, targets, t0, t1, rng, jammers=self.jammers_for(s.radar))
-            dets.append(self.world.drop_dead(out.detections))
-            strobes.append(out.strobes)
+            # A rotating beam's look at a target falls up to one period after its scan starts:
+            # observe the scans that began up to a period before t0, keep the looks in [t0, t1).
+            period = s.radar.scan_period_s
+            out = observe(
+                s.radar, targets, t0 - period, t1, rng, jammers=self.jammers_for(s.radar)
+            )
+            d = out.detections
+            d = d.select(np.flatnonzero(d.time_s >= t0))
+            dets.append(self.world.drop_dead(d))
+            st = out.strobes
+            strobes.append(_select_strobes(st, st.time_s >= t0))
         det = Detections.concatenate(dets).sorted_by_time() if dets else Detections.empty()
         st = JammerStrobes.concatenate(strobes) if strobes else JammerStrobes.empty()
         events = self.plot_events(det, t0) if make_events else []
@@ -249,6 +259,12 @@ class RadarStage:
         return out
 
 
+def _select_strobes(st: JammerStrobes, keep: npt.NDArray[np.bool_]) -> JammerStrobes:
+    from dataclasses import fields as dc_fields
+
+    return JammerStrobes(**{f.name: getattr(st, f.name)[keep] for f in dc_fields(JammerStrobes)})
+
+
 def _scaled_jammer(j: NoiseJammer, scale: float) -> NoiseJammer:
     from dataclasses import replace
 
@@ -270,7 +286,9 @@ def launch_into_world(world: World, event: ev.MissileLaunched) -> object:
     )
 
 
-def plots_to_detections(plots: Sequence[ev.RadarDetection], cfg: DefenseConfig, epoch: dt.datetime) -> Detections:
+def plots_to_detections(
+    plots: Sequence[ev.RadarDetection], cfg: DefenseConfig, epoch: dt.datetime
+) -> Detections:
     """The :class:`Detections` arrays of plot events (what a command centre on the bus gets)."""
     n = len(plots)
     if n == 0:
@@ -424,7 +442,9 @@ class _History:
         self.vel = np.zeros((capacity, k, 3))
         self.rcs = np.full((capacity, k), np.nan)
 
-    def push(self, ids: IntArray, t: float, pos: FloatArray, vel: FloatArray, rcs: FloatArray) -> None:
+    def push(
+        self, ids: IntArray, t: float, pos: FloatArray, vel: FloatArray, rcs: FloatArray
+    ) -> None:
         slot = ids % self.cap
         fresh = self.owner[slot] != ids
         self.owner[slot] = ids
@@ -436,7 +456,9 @@ class _History:
         self.rcs[slot, col] = rcs
         self.count[slot] += 1
 
-    def window(self, ids: IntArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, npt.NDArray[np.bool_]]:
+    def window(
+        self, ids: IntArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, npt.NDArray[np.bool_]]:
         slot = ids % self.cap
         c = self.count[slot]
         j = np.arange(self.k)
@@ -577,7 +599,9 @@ class CommandCenter:
         timing["ew_response"] = 0.0
         return CycleOutput(self.picture, out, timing, len(det))
 
-    def _rcs_estimate(self, det: Detections, plot_enu: FloatArray, track_enu: FloatArray) -> FloatArray:
+    def _rcs_estimate(
+        self, det: Detections, plot_enu: FloatArray, track_enu: FloatArray
+    ) -> FloatArray:
         """RCS (dBsm) of each track from its nearest plot of the cycle (radar equation)."""
         out = np.full(len(track_enu), np.nan)
         if not len(det):
@@ -618,7 +642,9 @@ class CommandCenter:
             geo.ground_distance_m(flat[:, None], flon[:, None], da_lat[None, :], da_lon[None, :])
             / 1000.0
         )
-        hit_fall = np.nanmin(np.where(dist_km <= da_r[None, :] + 5.0, t_fall[:, None], np.inf), axis=1)
+        hit_fall = np.nanmin(
+            np.where(dist_km <= da_r[None, :] + 5.0, t_fall[:, None], np.inf), axis=1
+        )
         air = np.where(kin.cpa_km <= da_r[None, :] + 2.0, kin.tcpa_s, np.inf)
         hit_air = np.min(np.where(air >= 0, air, np.inf), axis=1)
         ballistic = labels == "ballistic_missile"
@@ -667,10 +693,12 @@ class CommandCenter:
         if rounds.sum() == 0:
             return []
         launchers = np.stack([b.ecef_m for b in bats])
-        feasible, t_int, _ = self.envelope(
-            launchers, [b.interceptor for b in bats], ecef[cand], vel_ecef[cand]
-        )
-        pk = np.array([b.interceptor.pk for b in bats])[:, None] * feasible
+        env = self.envelope(launchers, [b.interceptor for b in bats], ecef[cand], vel_ecef[cand])
+        # The envelope extrapolates the track at constant velocity: trust it only for short
+        # fly-outs, and let the nearer battery win (expected Pk decays with time of flight).
+        feasible = env.feasible & (env.t_intercept_s <= self.cfg.max_engage_time_s)
+        t_int = np.where(feasible, env.t_intercept_s, np.inf)
+        pk = np.array([b.interceptor.pk for b in bats])[:, None] * np.exp(-t_int / 120.0)
         if not pk.any():
             return []
         prob = make_problem(
@@ -757,7 +785,11 @@ def _rotation(lat_deg: float, lon_deg: float) -> FloatArray:
 def _local_velocity(vel_ecef: FloatArray, lat: FloatArray, lon: FloatArray) -> FloatArray:
     e, n, u = geo.enu_axes(lat, lon)
     return np.stack(
-        [np.sum(vel_ecef * e, axis=-1), np.sum(vel_ecef * n, axis=-1), np.sum(vel_ecef * u, axis=-1)],
+        [
+            np.sum(vel_ecef * e, axis=-1),
+            np.sum(vel_ecef * n, axis=-1),
+            np.sum(vel_ecef * u, axis=-1),
+        ],
         axis=-1,
     )
 
@@ -774,7 +806,8 @@ class BatteryStage:
     def __init__(self, cfg: DefenseConfig, call_signs: Sequence[str] | None = None) -> None:
         self.cfg = cfg
         self.batteries = {
-            b.call_sign: b for b in (cfg.batteries if not call_signs else [cfg.battery(c) for c in call_signs])
+            b.call_sign: b
+            for b in (cfg.batteries if not call_signs else [cfg.battery(c) for c in call_signs])
         }
 
     def handle(self, event: ev.Event) -> list[ev.Event]:

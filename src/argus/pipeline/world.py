@@ -179,9 +179,7 @@ class World:
                     tlon,
                 ),
                 rcs=float(targets.rcs_m2[i]),
-                rcs_after=float(
-                    targets.rcs_after_m2[i] if targets.rcs_after_m2 is not None else 0
-                )
+                rcs_after=float(targets.rcs_after_m2[i] if targets.rcs_after_m2 is not None else 0)
                 or float(targets.rcs_m2[i]),
                 switch=float(
                     targets.rcs_switch_time_s[i] if targets.rcs_switch_time_s is not None else 0

@@ -1,0 +1,360 @@
+"""The real-time controller: one process runs every stage, cycle after cycle (seed 004's loop).
+
+Each cycle covers ``[t, t + ARGUS_SCAN_INTERVAL_S)`` of simulated time and runs, timed:
+
+``radar_scan``        every site observes the world (:class:`RadarStage`)
+``detection``         plots below ``ARGUS_DETECTION_THRESHOLD`` dropped, converted to one frame
+``tracking``          the multi-target tracker steps once per site
+``classification``    the trained classifier labels every confirmed track
+``threat_assessment`` TEWA scores, levels, weapon assignment → orders → launches
+``ew_response``       jamming detected from the strobes, ECCM and soft-kill responses
+``intercept``         every interceptor flown to the cycle's end (detonations, kills)
+``broadcast``         the cycle's events handed to the sinks (event log, WebSocket) and the bus
+
+The controller itself never sleeps inside a cycle; :meth:`DefenseLoop.run` paces cycles on the
+wall clock (``realtime``) or runs them back to back (tests, benchmarks, ``--fast``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from argus.defense.envelope import engagement_envelope
+from argus.defense.ew import jamming_status
+from argus.logs import get_logger
+from argus.pipeline import events as ev
+from argus.pipeline.interceptors import InterceptorStage
+from argus.pipeline.stages import (
+    BatteryStage,
+    Classifier,
+    CommandCenter,
+    DefenseConfig,
+    OrderBook,
+    RadarStage,
+    TrackPicture,
+    derived_id,
+)
+from argus.pipeline.world import Flight, World
+
+log = get_logger("argus.pipeline")
+
+STAGES = (
+    "radar_scan",
+    "detection",
+    "tracking",
+    "classification",
+    "threat_assessment",
+    "ew_response",
+    "intercept",
+    "broadcast",
+)
+
+
+@dataclass
+class CycleReport:
+    cycle: int
+    t0_s: float
+    t1_s: float
+    duration_s: float
+    stage_s: dict[str, float]
+    n_detections: int
+    n_tracks: int
+    n_interceptors: int
+    events: list[ev.Event]
+    picture: TrackPicture
+    ended: list[Flight]
+    #: Wall time from the end of the radar scan to the end of the broadcast.
+    detection_to_broadcast_s: float
+
+
+Sink = Callable[[CycleReport], None]
+
+
+@dataclass
+class DefenseLoop:
+    cfg: DefenseConfig
+    world: World
+    classifier: Classifier
+    orders: OrderBook
+    sinks: list[Sink] = field(default_factory=list)
+    bus: Any = None
+    #: Publish one tracking.updated per confirmed track per cycle (the console's feed).
+    track_events: bool = True
+    #: Publish one radar.detection per plot (the seed's subject; heavy at thousands of plots).
+    plot_events: bool = True
+    #: Seconds between track.truth events of every flying object (0: none).
+    truth_interval_s: float = 1.0
+    t_s: float = 0.0
+    cycle: int = 0
+
+    def __post_init__(self) -> None:
+        self.radar = RadarStage(self.cfg, self.world)
+        self.command = CommandCenter(
+            self.cfg, self.world.epoch, self.classifier, self.orders, engagement_envelope
+        )
+        self.battery = BatteryStage(self.cfg)
+        self.interceptors = InterceptorStage(self.cfg, self.world)
+        self.ew_active: dict[str, bool] = {}
+        self.soft_killed: set[str] = set()
+        self._inbox: list[ev.Event] = []
+        self._next_truth = 0.0
+
+    @property
+    def now(self) -> dt.datetime:
+        return self.world.when(self.t_s)
+
+    def launch(self, event: ev.MissileLaunched) -> Flight:
+        """Fly a launch now (the world is shared by every stage of this process)."""
+        flight = self.radar.launcher(self.world, event)
+        self._inbox.append(event)
+        assert isinstance(flight, Flight)
+        return flight
+
+    def submit(self, event: ev.Event) -> None:
+        """An event from outside (API, another process) for the next cycle's log and stages."""
+        self._inbox.append(event)
+
+    def step(self) -> CycleReport:
+        wall0 = time.perf_counter()
+        t0, t1 = self.t_s, self.t_s + self.cfg.scan_interval_s
+        stage: dict[str, float] = dict.fromkeys(STAGES, 0.0)
+        events: list[ev.Event] = list(self._inbox)
+        self._inbox.clear()
+
+        c = time.perf_counter()
+        scan = self.radar.scan(t0, t1, make_events=self.plot_events)
+        stage["radar_scan"] = time.perf_counter() - c
+        events += scan.events
+        after_scan = time.perf_counter()
+
+        out = self.command.process(scan.detections, t0, t1)
+        for k, v in out.timing.items():
+            stage[k] = stage.get(k, 0.0) + v
+        picture = out.picture
+        c = time.perf_counter()
+        self.interceptors.update_tracks(picture)
+        for e in out.events:
+            events.append(e)
+            for launched in self.battery.handle(e):
+                events.append(launched)
+                self.command.handle(launched)
+                self.interceptors.add(launched)  # type: ignore[arg-type]
+                self.command.in_flight.get(launched.track_id, set()).discard(  # type: ignore[attr-defined]
+                    f"pending:{e.event_id}"
+                )
+        stage["threat_assessment"] += time.perf_counter() - c
+
+        c = time.perf_counter()
+        events += self._ew(scan.strobes, picture, t1)
+        stage["ew_response"] = time.perf_counter() - c
+
+        c = time.perf_counter()
+        for det in self.interceptors.advance(t1):
+            events.append(det)
+            self.command.handle(det)
+        ended = self.world.impacts(t1)
+        stage["intercept"] = time.perf_counter() - c
+
+        c = time.perf_counter()
+        if self.track_events:
+            events += _track_events(picture, self.cfg.run_tag)
+        if self.truth_interval_s > 0 and t1 >= self._next_truth:
+            events += self._truth_events(t1)
+            self._next_truth = t1 + self.truth_interval_s
+        duration = time.perf_counter() - wall0
+        done = ev.PipelineCycleComplete(
+            event_id=derived_id(self.cfg.run_tag, "cycle", self.cycle),
+            time=self.world.when(t1),
+            cycle=self.cycle,
+            duration_s=duration,
+            n_detections=len(scan.detections),
+            n_tracks=len(picture),
+            stage_s={k: round(v, 6) for k, v in stage.items()},
+        )
+        events.append(done)
+        report = CycleReport(
+            self.cycle, t0, t1, duration, stage, len(scan.detections), len(picture),
+            self.interceptors.n_alive, events, picture, ended, 0.0,
+        )  # fmt: skip
+        for sink in self.sinks:
+            sink(report)
+        stage["broadcast"] = time.perf_counter() - c
+        report.detection_to_broadcast_s = time.perf_counter() - after_scan
+        report.duration_s = time.perf_counter() - wall0
+        self.t_s = t1
+        self.cycle += 1
+        return report
+
+    def _ew(self, strobes: Any, picture: TrackPicture, t1: float) -> list[ev.Event]:
+        out: list[ev.Event] = []
+        when = self.world.when(t1)
+        sites = self.cfg.sites
+        st = jamming_status(
+            [s.radar.radar_id for s in sites], strobes.radar_id, strobes.azimuth_rad, strobes.jnr_db
+        )
+        for s, jammed, rise, bearing in zip(
+            sites,
+            st.jammed.tolist(),
+            st.floor_rise_db.tolist(),
+            st.bearing_deg.tolist(),
+            strict=True,
+        ):  # per radar site (a handful)
+            if jammed:
+                out.append(
+                    ev.EwDetection(
+                        event_id=derived_id(self.cfg.run_tag, "ew", s.name, self.cycle),
+                        time=when,
+                        sensor_id=s.name,
+                        frequency_hz=s.radar.frequency_hz,
+                        bandwidth_hz=max((j.bandwidth_hz for j in self.cfg.jammers), default=0.0),
+                        power_dbm=-100.0 + rise,
+                        bearing_deg=None if np.isnan(bearing) else bearing % 360.0,
+                        floor_rise_db=rise,
+                    )
+                )
+                if s.radar.radar_id not in self.radar.eccm:
+                    self.radar.eccm.add(s.radar.radar_id)
+                    out.append(
+                        ev.EwResponseTriggered(
+                            event_id=derived_id(self.cfg.run_tag, "eccm", s.name),
+                            time=when,
+                            sensor_id=s.name,
+                            response="eccm",
+                            frequency_hz=s.radar.frequency_hz,
+                            duration_s=0.0,
+                            detail=f"frequency agility over {self.cfg.eccm_agility_bandwidth_hz / 1e6:g} MHz "
+                            f"(noise floor +{rise:.1f} dB, bearing {bearing:.1f} deg)",
+                        )
+                    )
+        crit = [
+            t for t, lvl in zip(picture.track_id, picture.level.tolist(), strict=True) if lvl == 4
+        ]
+        for t in crit:  # newly critical tracks only (a handful)
+            if t in self.soft_killed:
+                continue
+            self.soft_killed.add(t)
+            out.append(
+                ev.EwResponseTriggered(
+                    event_id=derived_id(self.cfg.run_tag, "softkill", t),
+                    time=when,
+                    sensor_id="EW",
+                    response="soft_kill",
+                    frequency_hz=1.0e10,
+                    duration_s=30.0,
+                    track_id=t,
+                    detail="noise jamming of the threat's terminal seeker band",
+                )
+            )
+        return out
+
+    def _truth_events(self, t1: float) -> list[ev.Event]:
+        idx, pos, vel = self.world.truth_at(t1)
+        if not idx.size:
+            return []
+        from argus import geo
+
+        lat, lon, alt = geo.ecef_to_geodetic(pos[:, 0], pos[:, 1], pos[:, 2])
+        e, n, u = geo.enu_axes(lat, lon)
+        venu = np.stack([np.sum(vel * e, 1), np.sum(vel * n, 1), np.sum(vel * u, 1)], 1)
+        when = self.world.when(t1)
+        fids = self.world.flight_ids(idx)
+        return [
+            ev.TrackTruth(
+                event_id=derived_id(self.cfg.run_tag, "truth", f, round(t1 * 1000)),
+                time=when,
+                flight_id=f,
+                lat_deg=la,
+                lon_deg=lo,
+                alt_m=al,
+                velocity_enu_mps=tuple(v),  # type: ignore[arg-type]
+            )
+            for f, la, lo, al, v in zip(
+                fids, lat.tolist(), lon.tolist(), alt.tolist(), venu.tolist(), strict=True
+            )
+        ]
+
+    async def publish(self, report: CycleReport) -> None:
+        if self.bus is not None:
+            for e in report.events:
+                await self.bus.publish(e)
+
+    async def run(
+        self,
+        duration_s: float | None = None,
+        *,
+        realtime: bool = True,
+        stop: asyncio.Event | None = None,
+        on_cycle: Callable[[CycleReport], Any] | None = None,
+    ) -> None:
+        """Cycles until ``duration_s`` of simulated time or ``stop``; paced on the wall clock."""
+        start_t = self.t_s
+        start_wall = time.monotonic()
+        while (duration_s is None or self.t_s - start_t < duration_s - 1e-9) and not (
+            stop is not None and stop.is_set()
+        ):
+            report = await asyncio.to_thread(self.step)
+            await self.publish(report)
+            if on_cycle is not None:
+                on_cycle(report)
+            if realtime:
+                due = start_wall + (self.t_s - start_t)
+                delay = due - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                elif report.duration_s > self.cfg.scan_interval_s:
+                    log.warning(
+                        "pipeline_cycle_overrun", cycle=report.cycle, duration_s=report.duration_s
+                    )
+
+
+def _track_events(picture: TrackPicture, run_tag: str) -> list[ev.Event]:
+    from argus.defense.levels import LEVELS
+
+    if not len(picture):
+        return []
+    when = picture.time
+    stamp = when.isoformat()
+    tti = picture.time_to_impact_s
+    return [
+        ev.TrackingUpdated(
+            event_id=derived_id(run_tag, "track", name, stamp),
+            time=when,
+            track_id=name,
+            lat_deg=lat,
+            lon_deg=lon,
+            alt_m=alt,
+            velocity_enu_mps=tuple(v),  # type: ignore[arg-type]
+            position_sigma_m=sig,
+            n_detections=0,
+            classification=lab,
+            confidence=min(1.0, max(0.0, conf)),
+            threat_level=LEVELS[lvl],  # type: ignore[arg-type]
+            score=min(1.0, max(0.0, sc)),
+            time_to_impact_s=None if not np.isfinite(t) else max(0.0, t),
+        )
+        for name, lat, lon, alt, v, sig, lab, conf, lvl, sc, t in zip(
+            picture.track_id,
+            picture.lat_deg.tolist(),
+            picture.lon_deg.tolist(),
+            picture.alt_m.tolist(),
+            picture.vel_enu_mps.tolist(),
+            picture.sigma_m.tolist(),
+            picture.label,
+            np.nan_to_num(picture.confidence).tolist(),
+            picture.level.tolist(),
+            np.nan_to_num(picture.score).tolist(),
+            tti.tolist(),
+            strict=True,
+        )
+    ]
+
+
+def flights_of(events: Sequence[ev.Event]) -> set[str]:
+    return {e.flight_id for e in events if isinstance(e, ev.MissileLaunched)}

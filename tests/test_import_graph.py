@@ -16,7 +16,7 @@ layer  name            units
                        (the engine modules: all of it but ``argus.tewa.service``),
                        ``argus.defense``
 2      orchestration   ``argus.scenario`` (scenario runner, tracking glue, plot)
-3      services and    ``argus.tewa.service``, ``argus.api``, ``argus.db``, ``argus.cli``,
+3      services and    ``argus.tewa.service``, ``argus.defense.service``, ``argus.api``, ``argus.db``, ``argus.cli``,
        interfaces      ``argus.jobs``, ``argus.pipeline``, ``argus.accounts``, ``argus.web``
 =====  ==============  ==============================================================
 
@@ -53,6 +53,7 @@ LAYERS: dict[str, int] = {
     "argus.defense": ENGINES,
     "argus.scenario": ORCHESTRATION,
     "argus.tewa.service": SERVICES,
+    "argus.defense.service": SERVICES,
     "argus.api": SERVICES,
     "argus.db": SERVICES,
     "argus.cli": SERVICES,
@@ -62,7 +63,7 @@ LAYERS: dict[str, int] = {
     "argus.web": SERVICES,
 }
 #: Units split off their package (checked before the package itself).
-SPLIT_UNITS = ("argus.tewa.service",)
+SPLIT_UNITS = ("argus.tewa.service", "argus.defense.service")
 
 
 def module_name(path: Path) -> str:

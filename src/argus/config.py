@@ -40,7 +40,8 @@ class Settings(BaseSettings):
     )
     bus_url: str | None = Field(
         default=None,
-        description="not supported yet (the event bus comes with the defense pipeline): leave unset",
+        description="the defense pipeline's event bus: unset = in-process; nats://host:4222 = "
+        "NATS JetStream (stages in separate processes: `argus stage ...`)",
     )
     broker_url: str | None = Field(
         default=None, description="redis://… or amqp://… for Celery; unset = in-process scheduler"
@@ -95,6 +96,20 @@ class Settings(BaseSettings):
     password_hash_wait_s: float = Field(
         default=2.0, ge=0, description="longest wait (seconds) for a hashing slot before 503"
     )
+    scan_interval_s: float = Field(
+        default=0.5, gt=0, le=60, description="defense pipeline cycle (seconds of simulated time)"
+    )
+    detection_threshold: float = Field(
+        default=12.0, description="plots below this SNR (dB) start no track"
+    )
+    threat_threshold_high: float = Field(default=0.6, gt=0, le=1, description="TEWA score: high")
+    threat_threshold_critical: float = Field(
+        default=0.8, gt=0, le=1, description="TEWA score: critical"
+    )
+    pipeline: bool = Field(
+        default=False,
+        description="run the defense pipeline's real-time controller inside `argus serve`",
+    )
     host: str = Field(default="127.0.0.1", description="address `argus serve` binds")
     port: int = Field(default=8000, ge=1, le=65535, description="port `argus serve` binds")
 
@@ -103,7 +118,6 @@ class Settings(BaseSettings):
         # Accepting a setting that nothing reads would let a user believe events go to NATS or
         # objects to S3. Each becomes real with the issue that builds its consumer.
         unsupported = {
-            "bus_url": "ARGUS_BUS_URL (the NATS event bus arrives with the defense pipeline)",
             "object_store": "ARGUS_OBJECT_STORE (object storage arrives with astronomy and RF)",
         }
         given = [text for name, text in unsupported.items() if getattr(self, name)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -23,6 +25,7 @@ from argus.api import ws
 from argus.api.errors import COMMON_RESPONSES, install_error_handlers, problem, problem_doc
 from argus.api.ranking_cache import RankingCache
 from argus.api.routes import (
+    defense,
     assets,
     auth,
     exports,
@@ -105,7 +108,40 @@ def _web_dir() -> Path:
     return Path(str(resources.files("argus") / "web"))
 
 
-def create_app(settings: Settings | None = None, *, run_scheduler: bool = False) -> FastAPI:
+def _start_pipeline(app: FastAPI, s: Settings) -> Any:
+    """The defense runtime on the demo scenario; a missing model or scenario is reported on
+    /api/controller/status (503 naming the fix), never replaced by a fallback."""
+    from argus.defense.levels import LevelThresholds
+    from argus.defense.service.catalog import find_demo_scenario
+    from argus.defense.service.runtime import DefenseRuntime, RuntimeOptions
+
+    app.state.defense = None
+    try:
+        with app.state.sessionmaker() as session:
+            sid = find_demo_scenario(session)
+        rt = DefenseRuntime(
+            app.state.sessionmaker,
+            sid,
+            RuntimeOptions(
+                scan_interval_s=s.scan_interval_s,
+                detection_threshold_db=s.detection_threshold,
+                thresholds=LevelThresholds(
+                    high_score=s.threat_threshold_high, critical_score=s.threat_threshold_critical
+                ),
+            ),
+        )
+    except (LookupError, ValueError) as exc:
+        app.state.defense_error = str(exc)
+        logging.getLogger("argus.defense").error("defense pipeline not started: %s", exc)
+        return None
+    rt.start()
+    app.state.defense = rt
+    return rt
+
+
+def create_app(
+    settings: Settings | None = None, *, run_scheduler: bool = False, run_pipeline: bool = False
+) -> FastAPI:
     """The API. ``run_scheduler`` starts the in-process periodic job (``argus serve`` without a broker)."""
     s = settings or get_settings()
     # Sync handlers run on AnyIO's 40-thread pool and each may hold one connection: let the pool
@@ -129,7 +165,12 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
             scheduler = InProcessScheduler(s.database_url, s.compute_interval_s)
             scheduler.start()
             app.state.scheduler = scheduler
+        runtime = None
+        if run_pipeline or s.pipeline:
+            runtime = _start_pipeline(app, s)
         yield
+        if runtime is not None:
+            await asyncio.to_thread(runtime.stop)
         if scheduler is not None:
             await scheduler.stop()
         await app.state.reader.close()
@@ -226,6 +267,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
     # The resources, one router each, in the order their paths appear in the OpenAPI document.
     for resource in (scenarios, assets, tracks, exports, params, weapons, picture):
         app.include_router(resource.router)
+    app.include_router(defense.router)
     app.include_router(ws.router)
 
     web = _web_dir()

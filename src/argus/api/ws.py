@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 from typing import Annotated, Any
 
@@ -149,3 +150,97 @@ async def _drain(ws: WebSocket) -> None:
     with contextlib.suppress(WebSocketDisconnect, RuntimeError):
         while True:
             await ws.receive_text()
+
+
+#: Seconds between heartbeats on /ws/radar-stream when no frame arrives.
+HEARTBEAT_S = 5.0
+
+
+@router.websocket("/ws/radar-stream")
+async def radar_stream(ws: WebSocket, token: str | None = None) -> None:
+    """The live defense picture (seed 004): ``radar_frame`` after every pipeline cycle,
+    ``threats`` (the tracks at low level or above), ``system_status`` every 10 frames and a
+    ``heartbeat`` when nothing happened for 5 s. Same auth as /ws/threats (viewer token in the
+    query or as the first message); a client that cannot keep up is dropped (4408)."""
+    await ws.accept()
+    app = ws.app
+    if token is None:
+        try:
+            first = await asyncio.wait_for(ws.receive_text(), timeout=10)
+            token = json.loads(first).get("token")
+        except (TimeoutError, ValueError, AttributeError, WebSocketDisconnect):
+            token = None
+    try:
+        await asyncio.to_thread(_authenticate, app, token)
+    except HTTPException as exc:
+        await ws.send_json({"type": "error", "status": exc.status_code, "detail": exc.detail})
+        await ws.close(code=4401 if exc.status_code == 401 else 4403)
+        return
+    rt = getattr(app.state, "defense", None)
+    if rt is None:
+        await ws.send_json(
+            {"type": "error", "status": 503,
+             "detail": "defense pipeline not running: `argus serve --pipeline` or `argus demo defense`"}
+        )  # fmt: skip
+        await ws.close(code=4503)
+        return
+    loop = asyncio.get_running_loop()
+    frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=8)
+    dropped = asyncio.Event()
+
+    def on_frame(frame: dict[str, Any]) -> None:  # called on the pipeline's thread
+        def put() -> None:
+            try:
+                frames.put_nowait(frame)
+            except asyncio.QueueFull:
+                dropped.set()
+
+        loop.call_soon_threadsafe(put)
+
+    rt.cycle_listeners.append(on_frame)
+    metrics.WS_CLIENTS.inc()
+    receiver = asyncio.create_task(_drain(ws))
+    n = 0
+    try:
+        if rt.frame:
+            await asyncio.wait_for(ws.send_json(rt.frame), SEND_TIMEOUT_S)
+        while not receiver.done():
+            if dropped.is_set():
+                raise TimeoutError
+            try:
+                frame = await asyncio.wait_for(frames.get(), timeout=HEARTBEAT_S)
+            except TimeoutError:
+                claims_from_token(app.state.settings, token)
+                await asyncio.wait_for(
+                    ws.send_json({"type": "heartbeat", "time": dt.datetime.now(dt.UTC).isoformat()}),
+                    SEND_TIMEOUT_S,
+                )
+                continue
+            claims_from_token(app.state.settings, token)
+            await asyncio.wait_for(ws.send_json(frame), SEND_TIMEOUT_S)
+            threats_now = [t for t in frame.get("tracks", []) if t.get("level") != "none"]
+            await asyncio.wait_for(
+                ws.send_json({"type": "threats", "time": frame.get("time"), "threats": threats_now}),
+                SEND_TIMEOUT_S,
+            )
+            n += 1
+            if n % 10 == 1:
+                await asyncio.to_thread(_authenticate, app, token)
+                await asyncio.wait_for(
+                    ws.send_json({"type": "system_status", **rt.status()}), SEND_TIMEOUT_S
+                )
+    except TimeoutError:
+        metrics.WS_DROPPED.inc()
+        with contextlib.suppress(Exception):
+            await ws.close(code=4408, reason="too slow: dropped")
+    except HTTPException as exc:
+        with contextlib.suppress(Exception):
+            await ws.send_json({"type": "error", "status": exc.status_code, "detail": exc.detail})
+            await ws.close(code=4401 if exc.status_code == 401 else 4403)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        receiver.cancel()
+        with contextlib.suppress(ValueError):
+            rt.cycle_listeners.remove(on_frame)
+        metrics.WS_CLIENTS.dec()

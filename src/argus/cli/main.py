@@ -23,6 +23,7 @@ from rich.table import Table
 
 from argus import __version__
 from argus.cli import ops as ops_cli
+from argus.cli import defense as defense_cli
 from argus.cli import tewa as tewa_cli
 from argus.cli.common import (
     console,
@@ -56,6 +57,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 tewa_cli.register(app)
 ops_cli.register(app)
+defense_cli.register(app)
 app.add_typer(sim_app, name="sim")
 
 

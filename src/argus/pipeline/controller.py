@@ -102,6 +102,7 @@ class DefenseLoop:
         self.battery = BatteryStage(self.cfg)
         self.interceptors = InterceptorStage(self.cfg, self.world)
         self.ew_active: dict[str, bool] = {}
+        self.last_jamming: Any = None
         self.soft_killed: set[str] = set()
         self._inbox: list[ev.Event] = []
         self._next_truth = 0.0
@@ -199,6 +200,7 @@ class DefenseLoop:
         st = jamming_status(
             [s.radar.radar_id for s in sites], strobes.radar_id, strobes.azimuth_rad, strobes.jnr_db
         )
+        self.last_jamming = st
         for s, jammed, rise, bearing in zip(
             sites,
             st.jammed.tolist(),

@@ -252,6 +252,12 @@ class PipelineCycleComplete(Event):
     n_tracks: int = Field(ge=0)
     #: Wall time of each stage (radar_scan, detection, classification, tracking, ...), seconds.
     stage_s: dict[str, float] = Field(default_factory=dict)
+    #: Who completed the cycle: the in-process ``controller``, or on the bus the ``radar``
+    #: (plots of the cycle published), ``command-center`` or ``interceptor`` stage.
+    stage: Literal["controller", "radar", "command-center", "interceptor"] = "controller"
+    #: Start and end of the cycle's window, seconds after the run's epoch.
+    t0_s: float | None = None
+    t1_s: float | None = None
 
 
 #: subject -> event class, one per subject.

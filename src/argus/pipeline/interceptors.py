@@ -129,6 +129,13 @@ class InterceptorStage:
         self.last_vel[hit] = vel
         self.last_t[hit] = t
 
+    def refresh_tracks(self) -> None:
+        """The latest ``tracking.updated`` of every interceptor's track (the bus path)."""
+        for i, name in enumerate(self.track):  # per interceptor in the air (a handful)
+            known = self._tracks.get(name)
+            if known is not None and known[0] >= self.last_t[i]:
+                self.last_t[i], self.last_pos[i], self.last_vel[i] = known
+
     def add(self, event: ev.InterceptorLaunched) -> None:
         if event.interceptor_id in self._seen:
             return

@@ -574,8 +574,10 @@ class CommandCenter:
             v_enu = est.mean[:, 3:6]
             ecef = p_enu @ self._ref + self._origin
             vel_ecef = v_enu @ self._ref
-            rcs = self._rcs_estimate(strong, pos, p_enu)
-            self.history.push(tid, 0.5 * (t0 + t1), ecef, vel_ecef, rcs)
+            rcs, updated = self._rcs_estimate(strong, pos, p_enu)
+            # the classifier's window holds a track's updates (as in its training data)
+            u = np.flatnonzero(updated)
+            self.history.push(tid[u], 0.5 * (t0 + t1), ecef[u], vel_ecef[u], rcs[u])
         with clock("classification"):
             window = self.history.window(tid)
             labels, conf = self.classifier.classify(window)
@@ -602,17 +604,19 @@ class CommandCenter:
     def _rcs_estimate(
         self, det: Detections, plot_enu: FloatArray, track_enu: FloatArray
     ) -> FloatArray:
-        """RCS (dBsm) of each track from its nearest plot of the cycle (radar equation)."""
+        """RCS (dBsm) of each track from its nearest plot of the cycle (radar equation), and
+        whether the track had a plot this cycle (within 20 km: an update)."""
         out = np.full(len(track_enu), np.nan)
         if not len(det):
-            return out
-        d, j = cKDTree(plot_enu).query(track_enu, distance_upper_bound=3000.0)
+            return out, np.zeros(len(track_enu), dtype=bool)
+        d, j = cKDTree(plot_enu).query(track_enu, distance_upper_bound=20_000.0)
         ok = np.isfinite(d)
         c = np.array([self._site_c[int(r)] for r in np.unique(det.radar_id)])
         cj = c[np.searchsorted(np.unique(det.radar_id), det.radar_id[j[ok]])]
-        snr_lin = 10.0 ** (det.snr_db[j[ok]] / 10.0)
+        # measured |x|²/N has mean SNR + 1: take the noise off (as the training data does)
+        snr_lin = np.maximum(10.0 ** (det.snr_db[j[ok]] / 10.0) - 1.0, 1e-3)
         out[ok] = 10.0 * np.log10(snr_lin * det.range_m[j[ok]] ** 4 / cj)
-        return out
+        return out, ok
 
     def _evaluate(
         self,

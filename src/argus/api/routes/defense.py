@@ -1,0 +1,226 @@
+"""Defense pipeline routes: the simulator (seed 002) and the real-time picture (seed 004).
+
+``POST /api/sim/launch`` takes the seed's query parameters (``lat, lon, targetLat, targetLon,
+missileType``) or the same fields as a JSON body. Every read needs a viewer token, a launch an
+operator, a controller restart an admin. Without a running pipeline (``argus serve --pipeline``
+or ``ARGUS_PIPELINE=true``; ``argus demo defense`` does both) the live endpoints answer 503
+naming how to start it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
+
+from argus.api.deps import Admin, Operator, SessionDep, Viewer
+from argus.api.routes._common import _problem
+from argus.api.schemas_defense import (
+    ControllerStatusOut,
+    EwStatusOut,
+    FlightDetailOut,
+    FlightOut,
+    LaunchIn,
+    MetricsOut,
+    RadarStatusOut,
+    ScanOut,
+    SignalQualityOut,
+    TargetsOut,
+    ThreatHistoryOut,
+    ThreatsOut,
+    ThreatSummaryOut,
+    TracksOut,
+)
+from argus.defense.service import runtime as defense
+from argus.tewa.service.errors import InvalidInput, NotFoundError
+
+router = APIRouter(tags=["defense"])
+
+NOT_RUNNING = {503: _problem("the defense pipeline is not running in this process")}
+
+
+def runtime_or_503(request: Request) -> defense.DefenseRuntime:
+    rt = getattr(request.app.state, "defense", None)
+    if rt is None:
+        reason = getattr(request.app.state, "defense_error", None)
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail="defense pipeline not running: start it with `argus serve --pipeline` "
+            "(ARGUS_PIPELINE=true) or `argus demo defense`" + (f" ({reason})" if reason else ""),
+        )
+    return rt
+
+
+def _views(request: Request) -> defense.RuntimeViews:
+    return defense.RuntimeViews(runtime_or_503(request))
+
+
+# ---- simulator
+
+
+@router.post(
+    "/api/sim/launch",
+    summary="Launch a threat in the running scenario",
+    status_code=status.HTTP_201_CREATED,
+    response_model=FlightOut,
+    responses={422: _problem("a field is invalid or the target is out of the type's reach"),
+               **NOT_RUNNING},  # fmt: skip
+)
+async def launch(
+    request: Request,
+    user: Operator,
+    lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
+    lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
+    targetLat: Annotated[float | None, Query(ge=-90, le=90)] = None,  # noqa: N803
+    targetLon: Annotated[float | None, Query(ge=-180, le=180)] = None,  # noqa: N803
+    missileType: Annotated[str | None, Query(min_length=1, max_length=60)] = None,  # noqa: N803
+) -> dict[str, Any]:
+    query = {k: v for k, v in {"lat": lat, "lon": lon, "targetLat": targetLat,
+             "targetLon": targetLon, "missileType": missileType}.items() if v is not None}  # fmt: skip
+    body: dict[str, Any] = {}
+    raw = await request.body()
+    if raw:
+        if len(raw) > 4096:
+            raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "body: at most 4096 bytes")
+        try:
+            import json
+
+            body = json.loads(raw)
+        except ValueError:
+            raise HTTPException(422, detail="body: not JSON") from None
+        if not isinstance(body, dict):
+            raise HTTPException(422, detail="body: expected a JSON object")
+    try:
+        data = LaunchIn.model_validate({**body, **query})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise HTTPException(422, detail=f"{loc}: {err['msg']}") from None
+    rt = runtime_or_503(request)
+    try:
+        return await run_in_threadpool(
+            rt.launch, data.lat, data.lon, data.targetLat, data.targetLon, data.missileType,
+            trajectory=data.trajectory, created_by=user.username,
+        )  # fmt: skip
+    except InvalidInput as exc:
+        raise HTTPException(422, detail=str(exc)) from None
+
+
+@router.get("/api/sim/flights", summary="Launched flights, newest first", response_model=list[FlightOut])
+def flights(
+    session: SessionDep,
+    _: Viewer,
+    scenario_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[dict[str, Any]]:
+    return defense.list_flights(session, scenario_id, limit)
+
+
+@router.get(
+    "/api/sim/flights/{flight_id}",
+    summary="One flight: state, events and outcome",
+    response_model=FlightDetailOut,
+    responses={404: _problem("no such flight")},
+)
+def flight(session: SessionDep, _: Viewer, flight_id: str) -> dict[str, Any]:
+    if len(flight_id) > 64:
+        raise HTTPException(422, detail="flight_id: at most 64 characters")
+    try:
+        return defense.get_flight(session, flight_id)
+    except NotFoundError as exc:
+        raise HTTPException(404, detail=str(exc)) from None
+
+
+# ---- radar
+
+
+@router.get("/api/radar/status", response_model=RadarStatusOut, responses=NOT_RUNNING)
+def radar_status(request: Request, _: Viewer) -> dict[str, Any]:
+    return _views(request).radar_status()
+
+
+@router.get("/api/radar/targets", summary="Simulation truth", response_model=TargetsOut, responses=NOT_RUNNING)
+def radar_targets(request: Request, _: Viewer) -> dict[str, Any]:
+    f = _views(request).frame
+    return {"time": f["time"], "targets": f["truth"]}
+
+
+@router.get("/api/radar/tracks", response_model=TracksOut, responses=NOT_RUNNING)
+def radar_tracks(request: Request, _: Viewer) -> dict[str, Any]:
+    v = _views(request)
+    return {"time": v.frame["time"], "tracks": v.tracks()}
+
+
+@router.get("/api/radar/scan", summary="The last cycle's plots", response_model=ScanOut, responses=NOT_RUNNING)
+def radar_scan(
+    request: Request, _: Viewer, limit: Annotated[int, Query(ge=1, le=5000)] = 500
+) -> dict[str, Any]:
+    return _views(request).scan(limit)
+
+
+@router.get("/api/radar/signal-quality", response_model=SignalQualityOut, responses=NOT_RUNNING)
+def radar_signal_quality(request: Request, _: Viewer) -> dict[str, Any]:
+    return _views(request).signal_quality()
+
+
+# ---- threats
+
+
+@router.get("/api/threats/active", response_model=ThreatsOut, responses=NOT_RUNNING)
+def threats_active(request: Request, _: Viewer) -> dict[str, Any]:
+    v = _views(request)
+    return {"time": v.frame["time"], "threats": v.tracks(min_level=1)}
+
+
+@router.get("/api/threats/critical", response_model=ThreatsOut, responses=NOT_RUNNING)
+def threats_critical(request: Request, _: Viewer) -> dict[str, Any]:
+    v = _views(request)
+    return {"time": v.frame["time"], "threats": v.tracks(only="critical")}
+
+
+@router.get("/api/threats/summary", response_model=ThreatSummaryOut, responses=NOT_RUNNING)
+def threats_summary(request: Request, session: SessionDep, _: Viewer) -> dict[str, Any]:
+    return _views(request).summary(session)
+
+
+@router.get("/api/threats/history", response_model=ThreatHistoryOut, responses=NOT_RUNNING)
+def threats_history(
+    request: Request,
+    session: SessionDep,
+    _: Viewer,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 200,
+) -> dict[str, Any]:
+    return {"changes": _views(request).history(session, limit)}
+
+
+@router.get("/api/threats/ew-status", response_model=EwStatusOut, responses=NOT_RUNNING)
+def threats_ew(request: Request, session: SessionDep, _: Viewer) -> dict[str, Any]:
+    return _views(request).ew_status(session)
+
+
+# ---- metrics and controller
+
+MetricArea = Literal["radar", "detection", "tracking", "threats", "ew", "pipeline", "system"]
+
+
+@router.get("/api/metrics/{area}", response_model=MetricsOut, responses=NOT_RUNNING)
+def metrics(request: Request, _: Viewer, area: MetricArea) -> dict[str, Any]:
+    return _views(request).metrics(area)
+
+
+@router.get("/api/controller/status", response_model=ControllerStatusOut, responses=NOT_RUNNING)
+def controller_status(request: Request, _: Viewer) -> dict[str, Any]:
+    return runtime_or_503(request).status()
+
+
+@router.post("/api/controller/restart", response_model=ControllerStatusOut, responses=NOT_RUNNING)
+async def controller_restart(request: Request, _: Admin) -> dict[str, Any]:
+    rt = runtime_or_503(request)
+    await run_in_threadpool(rt.stop)
+    rt.start()
+    return rt.status()
+
+
+__all__ = ["router", "runtime_or_503"]

@@ -1,0 +1,308 @@
+"""What the defense pipeline keeps in the database: the run's configuration read from its
+scenario, intercept orders (rounds taken in the same transaction), the event log, flight and
+order outcomes, and the pipeline's tracks in the TEWA ``track`` / ``track_sample`` tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from argus.db.models import (
+    BatteryType,
+    DefendedAsset,
+    InterceptOrder,
+    MissileFlight,
+    PipelineEvent,
+    RadarSiteRow,
+    RadarType,
+    Scenario,
+    Track,
+    TrackSample,
+    Weapon,
+)
+from argus.db.models.tewa import ScenarioAsset
+from argus.db.session import session_scope
+from argus.defense.levels import LevelThresholds
+from argus.defense.service.catalog import interceptor_type, radar_site
+from argus.pipeline import events as ev
+from argus.pipeline.stages import Asset, Battery, DefenseConfig, Order, Site
+from argus.tewa.service.errors import InvalidInput, NotFoundError
+
+
+def load_config(
+    session: Session,
+    scenario_id: int,
+    run_tag: str,
+    *,
+    scan_interval_s: float = 0.5,
+    detection_threshold_db: float = 12.0,
+    thresholds: LevelThresholds | None = None,
+    seed: int = 0,
+) -> DefenseConfig:
+    """The run configuration of a scenario: its radar sites, pipeline batteries and assets."""
+    sc = session.get(Scenario, scenario_id)
+    if sc is None:
+        raise NotFoundError(f"scenario_id: no scenario {scenario_id}")
+    rows = session.execute(
+        select(RadarSiteRow, RadarType)
+        .join(RadarType, RadarType.id == RadarSiteRow.radar_type_id)
+        .where(RadarSiteRow.scenario_id == scenario_id)
+        .order_by(RadarSiteRow.id)
+    ).all()
+    if not rows:
+        raise InvalidInput(f"scenario {sc.name!r}: no radar_site rows (add one, or run `argus demo defense`)")
+    sites = tuple(Site(s.name, radar_site(s, t, k + 1)) for k, (s, t) in enumerate(rows))
+    bats = session.execute(
+        select(Weapon, BatteryType)
+        .join(BatteryType, BatteryType.id == Weapon.battery_type_id)
+        .where(Weapon.scenario_id == scenario_id)
+        .order_by(Weapon.id)
+    ).all()
+    batteries = tuple(
+        Battery(w.call_sign, w.id, w.lat, w.lon, w.alt_m, interceptor_type(t), w.fire_channels)
+        for w, t in bats
+    )
+    assets = tuple(
+        Asset(a.name, a.lat, a.lon, a.radius_km, a.value)
+        for a in session.scalars(
+            select(DefendedAsset)
+            .join(ScenarioAsset, ScenarioAsset.da_id == DefendedAsset.id)
+            .where(ScenarioAsset.scenario_id == scenario_id)
+            .order_by(DefendedAsset.id)
+        )
+    )
+    if not assets:
+        raise InvalidInput(f"scenario {sc.name!r}: no defended assets to evaluate threats against")
+    return DefenseConfig(
+        scenario_id=scenario_id,
+        run_tag=run_tag,
+        sites=sites,
+        batteries=batteries,
+        assets=assets,
+        scan_interval_s=scan_interval_s,
+        detection_threshold_db=detection_threshold_db,
+        thresholds=thresholds or LevelThresholds(),
+        seed=seed,
+    )
+
+
+class DbOrderBook:
+    """Orders and rounds in the database. :meth:`place` records the order and takes its round in
+    one transaction, the battery's row locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite
+    serializes writers itself), so two concurrent orders can never fire the last round twice."""
+
+    def __init__(self, factory: sessionmaker[Session], scenario_id: int) -> None:
+        self.factory = factory
+        self.scenario_id = scenario_id
+
+    def rounds(self) -> dict[str, int]:
+        with self.factory() as s:
+            return dict(
+                s.execute(
+                    select(Weapon.call_sign, Weapon.rounds).where(
+                        Weapon.scenario_id == self.scenario_id
+                    )
+                ).tuples()
+            )
+
+    def place(self, order: Order) -> bool:
+        oid = str(order.order_id)
+        try:
+            with session_scope(self.factory) as s:
+                again = s.scalars(select(InterceptOrder).where(InterceptOrder.order_id == oid)).first()
+                if again is not None:
+                    return True  # a replay of a placed order: publish it again, same id
+                w = s.scalars(
+                    select(Weapon).where(Weapon.id == order.battery.weapon_id).with_for_update()
+                ).one()
+                if w.rounds < 1:
+                    return False
+                w.rounds -= 1
+                s.add(
+                    InterceptOrder(
+                        order_id=oid, scenario_id=order.scenario_id, weapon_id=w.id,
+                        track_id=order.track_id, shot=order.shot, pk=order.pk,
+                        ordered_at=order.at,
+                    )
+                )  # fmt: skip
+                s.flush()
+        except IntegrityError:
+            return False  # the (track, shot) was ordered by someone else first
+        return True
+
+
+def _insert_ignore(session: Session, table: Any, rows: list[dict[str, Any]], key: str) -> None:
+    if not rows:
+        return
+    ins = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    for lo in range(0, len(rows), 500):
+        session.execute(ins(table).on_conflict_do_nothing(index_elements=[key]), rows[lo : lo + 500])
+
+
+def event_rows(events: Sequence[ev.Event], run_id: str) -> list[dict[str, Any]]:
+    rows = []
+    for e in events:
+        payload = e.model_dump(mode="json")
+        rows.append(
+            {
+                "event_id": str(e.event_id),
+                "subject": e.subject,
+                "time": e.time,
+                "causation_id": str(e.causation_id) if e.causation_id else None,
+                "run_id": run_id,
+                "flight_id": payload.get("flight_id")
+                or payload.get("target_flight_id")
+                or payload.get("truth_flight_id"),
+                "track_id": payload.get("track_id"),
+                "payload": payload,
+            }
+        )
+    return rows
+
+
+def record_events(
+    session: Session,
+    events: Sequence[ev.Event],
+    run_id: str,
+    *,
+    skip: frozenset[str] = frozenset(),
+) -> int:
+    """Log ``events`` once each (a redelivered event is a no-op) and apply their outcomes to
+    ``missile_flight`` and ``intercept_order``. Returns the number of events given."""
+    keep = [e for e in events if e.subject not in skip]
+    _insert_ignore(session, PipelineEvent.__table__, event_rows(keep, run_id), "event_id")
+    for e in keep:  # outcomes: a handful per cycle (launches, detonations)
+        if isinstance(e, ev.InterceptorLaunched):
+            session.execute(
+                update(InterceptOrder)
+                .where(InterceptOrder.order_id == str(e.causation_id))
+                .values(state="launched", interceptor_id=e.interceptor_id)
+            )
+        elif isinstance(e, ev.InterceptorDetonation):
+            session.execute(
+                update(InterceptOrder)
+                .where(InterceptOrder.interceptor_id == e.interceptor_id)
+                .values(
+                    state="killed" if e.kill else ("aborted" if e.reason == "self_destruct" else "missed"),
+                    miss_distance_m=e.miss_distance_m,
+                )
+            )
+            if e.kill and e.target_flight_id:
+                session.execute(
+                    update(MissileFlight)
+                    .where(MissileFlight.flight_id == e.target_flight_id, MissileFlight.state == "flying")
+                    .values(
+                        state="intercepted",
+                        ended_at=e.time,
+                        outcome={
+                            "by": "interceptor",
+                            "interceptor_id": e.interceptor_id,
+                            "track_id": e.track_id,
+                            "miss_distance_m": e.miss_distance_m,
+                            "lat_deg": e.lat_deg,
+                            "lon_deg": e.lon_deg,
+                            "alt_m": e.alt_m,
+                        },
+                    )
+                )
+    return len(keep)
+
+
+def record_impacts(session: Session, flights: Sequence[Any], when: dt.datetime) -> None:
+    for f in flights:
+        session.execute(
+            update(MissileFlight)
+            .where(MissileFlight.flight_id == f.flight_id, MissileFlight.state == "flying")
+            .values(
+                state="impacted",
+                ended_at=when,
+                outcome={"by": "impact", "lat_deg": f.target_lat_deg, "lon_deg": f.target_lon_deg},
+            )
+        )
+
+
+def write_tracks(session: Session, scenario_id: int, picture: Any) -> int:
+    """The pipeline's confirmed tracks into ``track`` (upsert latest state) and one
+    ``track_sample`` per track and cycle, so TEWA's endpoints and ranking read live data."""
+    n = len(picture)
+    if n == 0:
+        return 0
+    names = list(picture.track_id)
+    have = dict(
+        session.execute(
+            select(Track.track_id, Track.id).where(
+                Track.scenario_id == scenario_id, Track.track_id.in_(names)
+            )
+        ).tuples()
+    )
+    v = picture.vel_enu_mps
+    speed = np.hypot(v[:, 0], v[:, 1])
+    heading = np.degrees(np.arctan2(v[:, 0], v[:, 1])) % 360.0
+    heading = np.where(heading >= 360.0, 0.0, heading)
+    klass = [
+        {"ballistic_missile": "ballistic"}.get(lab, lab) if lab != "unknown" else "unknown"
+        for lab in picture.label
+    ]
+    new = [
+        {
+            "scenario_id": scenario_id, "track_id": name, "lat": float(picture.lat_deg[i]),
+            "lon": float(picture.lon_deg[i]), "alt_m": float(picture.alt_m[i]),
+            "speed_mps": float(speed[i]), "heading_deg": float(heading[i]),
+            "iff": "hostile" if klass[i] in ("ballistic", "cruise_missile", "drone") else "unknown",
+            "threat_class": klass[i],
+        }
+        for i, name in enumerate(names)
+        if name not in have
+    ]  # fmt: skip
+    if new:
+        session.execute(Track.__table__.insert(), new)
+        have.update(
+            session.execute(
+                select(Track.track_id, Track.id).where(
+                    Track.scenario_id == scenario_id, Track.track_id.in_([r["track_id"] for r in new])
+                )
+            ).tuples()
+        )
+    # latest state: one executemany UPDATE by primary key (ORM bulk update)
+    session.execute(
+        update(Track),
+        [
+            {"id": have[name], "lat": float(picture.lat_deg[i]), "lon": float(picture.lon_deg[i]),
+             "alt_m": float(picture.alt_m[i]), "speed_mps": float(speed[i]),
+             "heading_deg": float(heading[i]), "threat_class": klass[i]}
+            for i, name in enumerate(names)
+        ],
+    )  # fmt: skip
+    samples = [
+        {"track_id": have[name], "t": picture.time, "lat": float(picture.lat_deg[i]),
+         "lon": float(picture.lon_deg[i]), "alt_m": float(picture.alt_m[i]),
+         "speed_mps": float(speed[i]), "heading_deg": float(heading[i]),
+         "pos_sigma_m": float(picture.sigma_m[i])}
+        for i, name in enumerate(names)
+    ]  # fmt: skip
+    ins = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        ins(TrackSample.__table__).on_conflict_do_nothing(index_elements=["track_id", "t"]), samples
+    )
+    return n
+
+
+def new_run_tag() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def count_events(session: Session, run_id: str | None = None) -> dict[str, int]:
+    q = select(PipelineEvent.subject, func.count()).group_by(PipelineEvent.subject)
+    if run_id is not None:
+        q = q.where(PipelineEvent.run_id == run_id)
+    return dict(session.execute(q).tuples())

@@ -263,7 +263,7 @@ class TrackWindow:
         counts = np.bincount(ti, minlength=n_tracks)
         first = np.concatenate([[0], np.cumsum(counts)[:-1]])
         last = counts - 1 if end_row is None else np.asarray(end_row, dtype=np.int64)
-        if end_row is not None and np.any((last >= counts) | (last < 0)):
+        if end_row is not None and np.any((counts > 0) & ((last >= counts) | (last < 0))):
             raise ValueError("from_rows: end_row outside each track's rows")
         rel = last[:, None] - (length - 1) + np.arange(length)[None, :]  # (N, K) row numbers
         valid = (rel >= 0) & (counts[:, None] > 0)

@@ -489,7 +489,7 @@ def list_flights(session: Session, scenario_id: int | None = None, limit: int = 
     )
     if scenario_id is not None:
         q = q.where(MissileFlight.scenario_id == scenario_id)
-    return [flight_json(f, n) for f, n in session.execute(q).tuples()]
+    return [flight_json(f, n) for f, n in session.execute(q).tuples().all()]
 
 
 def get_flight(session: Session, flight_id: str) -> dict[str, Any]:
@@ -521,5 +521,5 @@ def battery_rounds(session: Session, scenario_id: int) -> dict[str, int]:
     return dict(
         session.execute(
             select(Weapon.call_sign, Weapon.rounds).where(Weapon.scenario_id == scenario_id)
-        ).tuples()
+        ).tuples().all()
     )

@@ -112,7 +112,7 @@ class DbOrderBook:
                     select(Weapon.call_sign, Weapon.rounds).where(
                         Weapon.scenario_id == self.scenario_id
                     )
-                ).tuples()
+                ).tuples().all()
             )
 
     def place(self, order: Order) -> bool:
@@ -243,7 +243,7 @@ def write_tracks(session: Session, scenario_id: int, picture: Any) -> int:
             select(Track.track_id, Track.id).where(
                 Track.scenario_id == scenario_id, Track.track_id.in_(names)
             )
-        ).tuples()
+        ).tuples().all()
     )
     v = picture.vel_enu_mps
     speed = np.hypot(v[:, 0], v[:, 1])
@@ -271,7 +271,7 @@ def write_tracks(session: Session, scenario_id: int, picture: Any) -> int:
                 select(Track.track_id, Track.id).where(
                     Track.scenario_id == scenario_id, Track.track_id.in_([r["track_id"] for r in new])
                 )
-            ).tuples()
+            ).tuples().all()
         )
     # latest state: one executemany UPDATE by primary key (ORM bulk update)
     session.execute(
@@ -305,4 +305,4 @@ def count_events(session: Session, run_id: str | None = None) -> dict[str, int]:
     q = select(PipelineEvent.subject, func.count()).group_by(PipelineEvent.subject)
     if run_id is not None:
         q = q.where(PipelineEvent.run_id == run_id)
-    return dict(session.execute(q).tuples())
+    return dict(session.execute(q).tuples().all())

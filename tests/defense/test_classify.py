@@ -143,7 +143,9 @@ def test_window_from_rows_left_pads_and_ends_where_asked():
     np.testing.assert_array_equal(w.t_s[1], [1.0, 2.0, 3.0])
     np.testing.assert_array_equal(w.rcs_dbsm[1], [10.0, 20.0, 30.0])
     w2 = TrackWindow.from_rows(track, t, pos, pos, None, 3, 3, end_row=[0, 1, 0])
-    np.testing.assert_array_equal(w2.valid, [[False, False, True], [False, True, True], [False] * 3])
+    np.testing.assert_array_equal(
+        w2.valid, [[False, False, True], [False, True, True], [False] * 3]
+    )
     np.testing.assert_array_equal(w2.t_s[1, 1:], [1.0, 2.0])
     assert np.isnan(w2.rcs_dbsm).all()
     with pytest.raises(ValueError, match="end_row"):

@@ -64,7 +64,9 @@ def check_raid(cfg: Any, events: list[ev.Event], factory: Any) -> None:
         e_, n_, u_ = geo.enu_axes(t.lat_deg, t.lon_deg)
         v = np.asarray(t.velocity_enu_mps)
         vel = v[0] * e_ + v[1] * n_ + v[2] * u_
-        env = engagement_envelope(b.ecef_m.reshape(1, 3), [b.interceptor], pos.reshape(1, 3), vel.reshape(1, 3))
+        env = engagement_envelope(
+            b.ecef_m.reshape(1, 3), [b.interceptor], pos.reshape(1, 3), vel.reshape(1, 3)
+        )
         assert env.feasible[0, 0] and env.t_intercept_s[0, 0] <= cfg.max_engage_time_s
 
     launched = [e for e in events if isinstance(e, ev.InterceptorLaunched)]

@@ -43,9 +43,13 @@ def _run(name: str, scenario: str | None, run: str, **kwargs: object) -> None:
     engine = make_engine(s.database_url)
     factory = make_sessionmaker(engine)
     with factory() as session:
-        sid = session.scalar(select(ScenarioRow.id).where(ScenarioRow.name == (scenario or DEMO_SCENARIO)))
+        sid = session.scalar(
+            select(ScenarioRow.id).where(ScenarioRow.name == (scenario or DEMO_SCENARIO))
+        )
     if sid is None:
-        raise fail(f"--scenario: no scenario {scenario or DEMO_SCENARIO!r} (`argus defense seed`)", 2)
+        raise fail(
+            f"--scenario: no scenario {scenario or DEMO_SCENARIO!r} (`argus defense seed`)", 2
+        )
 
     async def main() -> None:
         bus = await make_bus(s.bus_url)
@@ -74,10 +78,14 @@ def _run(name: str, scenario: str | None, run: str, **kwargs: object) -> None:
 
 @stage_app.command("radar")
 def radar(
-    site: Annotated[list[str] | None, typer.Option(help="radar site name(s), e.g. RAD_VBG (default: all)")] = None,
+    site: Annotated[
+        list[str] | None, typer.Option(help="radar site name(s), e.g. RAD_VBG (default: all)")
+    ] = None,
     scenario: Scenario = None,
     run: Run = "live",
-    lockstep: Annotated[bool, typer.Option(help="wait for each cycle to be flown before the next")] = False,
+    lockstep: Annotated[
+        bool, typer.Option(help="wait for each cycle to be flown before the next")
+    ] = False,
 ) -> None:
     """Scan the world every ARGUS_SCAN_INTERVAL_S; publish radar.detection and the cycle."""
     _run("radar", scenario, run, sites=site, lockstep=lockstep)
@@ -91,7 +99,9 @@ def command_center(scenario: Scenario = None, run: Run = "live") -> None:
 
 @stage_app.command("battery")
 def battery(
-    call_sign: Annotated[list[str] | None, typer.Option("--call-sign", help="e.g. BAT_LA (default: all)")] = None,
+    call_sign: Annotated[
+        list[str] | None, typer.Option("--call-sign", help="e.g. BAT_LA (default: all)")
+    ] = None,
     scenario: Scenario = None,
     run: Run = "live",
 ) -> None:

@@ -505,7 +505,9 @@ class TrainedClassifier:
         try:
             header = json.loads(line)
         except ValueError as exc:
-            raise ModelFormatError(f"track classifier header is not valid JSON; {_RETRAIN}") from exc
+            raise ModelFormatError(
+                f"track classifier header is not valid JSON; {_RETRAIN}"
+            ) from exc
         if not isinstance(header, dict):
             raise ModelFormatError(f"track classifier header is not a JSON object; {_RETRAIN}")
         return header
@@ -591,7 +593,9 @@ def train(
             n_estimators=300, min_samples_leaf=1, n_jobs=1, random_state=seed
         )
     else:
-        raise ValueError(f"kind: expected 'hist_gradient_boosting' or 'random_forest', got {kind!r}")
+        raise ValueError(
+            f"kind: expected 'hist_gradient_boosting' or 'random_forest', got {kind!r}"
+        )
     est.fit(arr, codes)
     return TrainedClassifier(est, kind, n_train=int(arr.shape[0]), seed=seed)
 

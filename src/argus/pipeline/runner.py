@@ -92,7 +92,9 @@ class RadarRunner(_Runner):
         self.stage.handle(event)
         self.handled += 1
 
-    async def run(self, n_cycles: int | None = None, *, before: Callable[[int], Any] | None = None) -> None:
+    async def run(
+        self, n_cycles: int | None = None, *, before: Callable[[int], Any] | None = None
+    ) -> None:
         dt_s = self.stage.cfg.scan_interval_s
         start = time.monotonic()
         k0 = self.cycle
@@ -136,7 +138,9 @@ class CommandCenterRunner(_Runner):
         await self.subscribe(self.stage.subjects + ("pipeline.cycle_complete",), self._on_event)
 
     def _cycle_of(self, t: dt.datetime) -> int:
-        return int(np.floor((t - self.stage.epoch).total_seconds() / self.stage.cfg.scan_interval_s + 1e-9))
+        return int(
+            np.floor((t - self.stage.epoch).total_seconds() / self.stage.cfg.scan_interval_s + 1e-9)
+        )
 
     async def _on_event(self, event: ev.Event) -> None:
         if isinstance(event, ev.RadarDetection):

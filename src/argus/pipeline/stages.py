@@ -192,9 +192,7 @@ class RadarStage:
             # A rotating beam's look at a target falls up to one period after its scan starts:
             # observe the scans that began up to a period before t0, keep the looks in [t0, t1).
             period = s.radar.scan_period_s
-            out = observe(
-                s.radar, targets, t0 - period, t1, rng, jammers=self.jammers_for(s.radar)
-            )
+            out = observe(s.radar, targets, t0 - period, t1, rng, jammers=self.jammers_for(s.radar))
             d = out.detections
             d = d.select(np.flatnonzero(d.time_s >= t0))
             dets.append(self.world.drop_dead(d))

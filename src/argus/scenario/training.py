@@ -209,17 +209,27 @@ def _air_vehicles(
         th = threats[int(rng.integers(0, len(threats)))]
         if th.kind == "cruise_missile":
             low = rng.uniform() < 0.75
-            alt = rng.uniform(max(th.min_alt_m, 15.0), 300.0) if low else rng.uniform(300, th.max_alt_m)
+            alt = (
+                rng.uniform(max(th.min_alt_m, 15.0), 300.0)
+                if low
+                else rng.uniform(300, th.max_alt_m)
+            )
         elif th.kind == "drone":
             alt = rng.uniform(max(th.min_alt_m, 50.0), min(th.max_alt_m, 3000.0))
         else:
-            alt = float(np.exp(rng.uniform(math.log(max(th.min_alt_m, 100.0)), math.log(th.max_alt_m * 0.85))))
+            alt = float(
+                np.exp(
+                    rng.uniform(math.log(max(th.min_alt_m, 100.0)), math.log(th.max_alt_m * 0.85))
+                )
+            )
         # Start where the radar can see that height (4/3-Earth horizon), mostly inbound.
         horizon = 4120.0 * (math.sqrt(radar.antenna_alt_m) + math.sqrt(alt))
         max_r = min(0.95 * radar.max_range_m, 1.2 * horizon, 8.0 * th.max_speed_mps * 60.0 + 60e3)
         r0 = rng.uniform(5e3, max(max_r, 10e3))
         b0 = rng.uniform(0, 360)
-        lat0, lon0 = _offset(np.array([radar.lat_deg]), np.array([radar.lon_deg]), np.array([b0]), np.array([r0]))
+        lat0, lon0 = _offset(
+            np.array([radar.lat_deg]), np.array([radar.lon_deg]), np.array([b0]), np.array([r0])
+        )
         heading = (b0 + 180.0 + rng.normal(0, 40.0)) if rng.uniform() < 0.7 else rng.uniform(0, 360)
         lo_v = max(th.min_speed_mps, 0.5 * th.cruise_speed_mps)
         hi_v = th.max_speed_mps if th.kind != "aircraft" else min(th.max_speed_mps, 550.0)
@@ -284,7 +294,9 @@ def _clutter_trajectories(
     e = np.cumsum(ve, axis=1) * step_s
     nn = np.cumsum(vn, axis=1) * step_s
     u = np.clip(alt0[:, None] + np.cumsum(vz, axis=1) * step_s, 5.0, 1500.0)
-    lat, lon, h = geo.enu_to_geodetic(e, nn, u - alt0[:, None], lat0[:, None], lon0[:, None], alt0[:, None])
+    lat, lon, h = geo.enu_to_geodetic(
+        e, nn, u - alt0[:, None], lat0[:, None], lon0[:, None], alt0[:, None]
+    )
     pos = np.stack(geo.geodetic_to_ecef(lat, lon, h), axis=-1)
     ea, na, ua = geo.enu_axes(lat, lon)
     vel = ve[..., None] * ea + vn[..., None] * na + vz[..., None] * ua
@@ -388,7 +400,9 @@ def _simulate_round(
         rcs_after_m2=np.concatenate([g.rcs_after_m2 for g in groups]),
     )
     truth = TruthSet(ids, tuple(keys), tuple(kinds), traj)
-    lookup = {int(i): (KIND_TO_CLASS[k], key) for i, k, key in zip(ids.tolist(), kinds, keys, strict=True)}
+    lookup = {
+        int(i): (KIND_TO_CLASS[k], key) for i, k, key in zip(ids.tolist(), kinds, keys, strict=True)
+    }
     lookup[-1] = ("clutter", "false_alarm")
     det = observe(radar, targets, 0.0, ROUND_DURATION_S, rng).detections.sorted_by_time()
     result = ScenarioResult(scenario, truth, targets, det, JammerStrobes.empty(), (), ())

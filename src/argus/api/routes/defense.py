@@ -65,8 +65,10 @@ def _views(request: Request) -> defense.RuntimeViews:
     summary="Launch a threat in the running scenario",
     status_code=status.HTTP_201_CREATED,
     response_model=FlightOut,
-    responses={422: _problem("a field is invalid or the target is out of the type's reach"),
-               **NOT_RUNNING},  # fmt: skip
+    responses={
+        422: _problem("a field is invalid or the target is out of the type's reach"),
+        **NOT_RUNNING,
+    },  # fmt: skip
 )
 async def launch(
     request: Request,
@@ -83,7 +85,9 @@ async def launch(
     raw = await request.body()
     if raw:
         if len(raw) > 4096:
-            raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "body: at most 4096 bytes")
+            raise HTTPException(
+                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "body: at most 4096 bytes"
+            )
         try:
             import json
 
@@ -108,7 +112,9 @@ async def launch(
         raise HTTPException(422, detail=str(exc)) from None
 
 
-@router.get("/api/sim/flights", summary="Launched flights, newest first", response_model=list[FlightOut])
+@router.get(
+    "/api/sim/flights", summary="Launched flights, newest first", response_model=list[FlightOut]
+)
 def flights(
     session: SessionDep,
     _: Viewer,
@@ -141,7 +147,12 @@ def radar_status(request: Request, _: Viewer) -> dict[str, Any]:
     return _views(request).radar_status()
 
 
-@router.get("/api/radar/targets", summary="Simulation truth", response_model=TargetsOut, responses=NOT_RUNNING)
+@router.get(
+    "/api/radar/targets",
+    summary="Simulation truth",
+    response_model=TargetsOut,
+    responses=NOT_RUNNING,
+)
 def radar_targets(request: Request, _: Viewer) -> dict[str, Any]:
     f = _views(request).frame
     return {"time": f["time"], "targets": f["truth"]}
@@ -153,7 +164,12 @@ def radar_tracks(request: Request, _: Viewer) -> dict[str, Any]:
     return {"time": v.frame["time"], "tracks": v.tracks()}
 
 
-@router.get("/api/radar/scan", summary="The last cycle's plots", response_model=ScanOut, responses=NOT_RUNNING)
+@router.get(
+    "/api/radar/scan",
+    summary="The last cycle's plots",
+    response_model=ScanOut,
+    responses=NOT_RUNNING,
+)
 def radar_scan(
     request: Request, _: Viewer, limit: Annotated[int, Query(ge=1, le=5000)] = 500
 ) -> dict[str, Any]:

@@ -52,11 +52,7 @@ BATTERY_TYPES: tuple[dict[str, Any], ...] = (
         "name": "SM-6",
         **{k: _SM6[k] for k in _BT_COLUMNS},
         "max_g": SM6_CLASS.max_accel_g,
-        "params": {
-            k: v
-            for k, v in _SM6.items()
-            if k not in (*_BT_COLUMNS, "name", "max_accel_g")
-        },
+        "params": {k: v for k, v in _SM6.items() if k not in (*_BT_COLUMNS, "name", "max_accel_g")},
     },
 )
 
@@ -163,7 +159,9 @@ def ensure_defense_demo(session: Session) -> Scenario:
         session.add(sc)
         session.flush()
     for a in DEMO_ASSETS:
-        da = session.scalars(select(DefendedAsset).where(DefendedAsset.name == a["name"])).one_or_none()
+        da = session.scalars(
+            select(DefendedAsset).where(DefendedAsset.name == a["name"])
+        ).one_or_none()
         if da is None:
             da = DefendedAsset(**a)
             session.add(da)
@@ -173,7 +171,9 @@ def ensure_defense_demo(session: Session) -> Scenario:
     rtypes = {r.name: r for r in session.scalars(select(RadarType))}
     for r in DEMO_RADARS:
         exists = session.scalars(
-            select(RadarSiteRow).where(RadarSiteRow.scenario_id == sc.id, RadarSiteRow.name == r["name"])
+            select(RadarSiteRow).where(
+                RadarSiteRow.scenario_id == sc.id, RadarSiteRow.name == r["name"]
+            )
         ).one_or_none()
         if exists is None:
             session.add(
@@ -205,7 +205,9 @@ def reset_magazines(session: Session, scenario_id: int) -> None:
     """Refill the demo batteries (``argus demo defense --reset``)."""
     for b in DEMO_BATTERIES:
         w = session.scalars(
-            select(Weapon).where(Weapon.scenario_id == scenario_id, Weapon.call_sign == b["call_sign"])
+            select(Weapon).where(
+                Weapon.scenario_id == scenario_id, Weapon.call_sign == b["call_sign"]
+            )
         ).one_or_none()
         if w is not None:
             w.rounds = b["rounds"]

@@ -32,11 +32,15 @@ class MissingModelError(LookupError):
 
 
 def save_classifier(
-    session: Session, model: TrainedClassifier, metrics: dict[str, Any], created_by: str | None = None
+    session: Session,
+    model: TrainedClassifier,
+    metrics: dict[str, Any],
+    created_by: str | None = None,
 ) -> MlModel:
     blob = model.to_bytes()
     version = (
-        session.scalar(select(func.max(MlModel.version)).where(MlModel.kind == CLASSIFIER_KIND)) or 0
+        session.scalar(select(func.max(MlModel.version)).where(MlModel.kind == CLASSIFIER_KIND))
+        or 0
     ) + 1
     row = MlModel(
         kind=CLASSIFIER_KIND,

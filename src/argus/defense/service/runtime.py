@@ -113,7 +113,9 @@ class DefenseRuntime:
         mt = self.missile_types.get(missile_type)
         if mt is None:
             known = ", ".join(sorted(self.missile_types))
-            raise InvalidInput(f"missileType: unknown missile type {missile_type!r} (known: {known})")
+            raise InvalidInput(
+                f"missileType: unknown missile type {missile_type!r} (known: {known})"
+            )
         fid = str(uuid.uuid4())
         with self.lock:
             when = self.loop.now
@@ -151,10 +153,14 @@ class DefenseRuntime:
 
     def _sink(self, report: CycleReport) -> None:
         o = self.options
-        skip = frozenset() if o.log_everything else frozenset({"radar.detection", "tracking.updated"})
+        skip = (
+            frozenset() if o.log_everything else frozenset({"radar.detection", "tracking.updated"})
+        )
         launched = {e.flight_id for e in report.events if isinstance(e, ev.MissileLaunched)}
         events = [
-            e for e in report.events if not (isinstance(e, ev.MissileLaunched) and e.flight_id in launched)
+            e
+            for e in report.events
+            if not (isinstance(e, ev.MissileLaunched) and e.flight_id in launched)
         ]
         with session_scope(self.factory) as s:
             record_events(s, events, self.run_id, skip=skip)
@@ -174,7 +180,9 @@ class DefenseRuntime:
     def _frame(self, r: CycleReport) -> dict[str, Any]:
         p = r.picture
         idx, pos, _ = self.world.truth_at(r.t1_s)
-        tl, to, ta = geo.ecef_to_geodetic(pos[:, 0], pos[:, 1], pos[:, 2]) if idx.size else ([], [], [])
+        tl, to, ta = (
+            geo.ecef_to_geodetic(pos[:, 0], pos[:, 1], pos[:, 2]) if idx.size else ([], [], [])
+        )
         iids, ipos = self.loop.interceptors.positions()
         il, io, ia = (
             geo.ecef_to_geodetic(ipos[:, 0], ipos[:, 1], ipos[:, 2]) if len(iids) else ([], [], [])
@@ -419,7 +427,7 @@ class RuntimeViews:
         def pct(xs: list[float], q: float) -> float | None:
             return float(np.percentile(xs, q)) if xs else None
 
-        stage = (lambda k: [r.stage_s.get(k, 0.0) for r in reps])  # noqa: E731
+        stage = lambda k: [r.stage_s.get(k, 0.0) for r in reps]  # noqa: E731
         tracks = self.frame["tracks"]
         values: dict[str, float | None]
         if area == "radar":
@@ -454,8 +462,11 @@ class RuntimeViews:
             values = {"uptime_s": time.time() - self.rt.started_at,
                       "load_1m": os.getloadavg()[0],
                       "errors": float(len(self.rt.errors))}  # fmt: skip
-        return {"area": area, "time": self.frame["time"] if last else self.frame["time"],
-                "values": values}
+        return {
+            "area": area,
+            "time": self.frame["time"] if last else self.frame["time"],
+            "values": values,
+        }
 
 
 def flight_json(row: MissileFlight, missile_type: str) -> dict[str, Any]:
@@ -480,7 +491,9 @@ def flight_json(row: MissileFlight, missile_type: str) -> dict[str, Any]:
     }
 
 
-def list_flights(session: Session, scenario_id: int | None = None, limit: int = 200) -> list[dict[str, Any]]:
+def list_flights(
+    session: Session, scenario_id: int | None = None, limit: int = 200
+) -> list[dict[str, Any]]:
     q = (
         select(MissileFlight, MissileType.name)
         .join(MissileType, MissileType.id == MissileFlight.missile_type_id)
@@ -521,5 +534,7 @@ def battery_rounds(session: Session, scenario_id: int) -> dict[str, int]:
     return dict(
         session.execute(
             select(Weapon.call_sign, Weapon.rounds).where(Weapon.scenario_id == scenario_id)
-        ).tuples().all()
+        )
+        .tuples()
+        .all()
     )

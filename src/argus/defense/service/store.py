@@ -60,7 +60,9 @@ def load_config(
         .order_by(RadarSiteRow.id)
     ).all()
     if not rows:
-        raise InvalidInput(f"scenario {sc.name!r}: no radar_site rows (add one, or run `argus demo defense`)")
+        raise InvalidInput(
+            f"scenario {sc.name!r}: no radar_site rows (add one, or run `argus demo defense`)"
+        )
     sites = tuple(Site(s.name, radar_site(s, t, k + 1)) for k, (s, t) in enumerate(rows))
     bats = session.execute(
         select(Weapon, BatteryType)
@@ -112,14 +114,18 @@ class DbOrderBook:
                     select(Weapon.call_sign, Weapon.rounds).where(
                         Weapon.scenario_id == self.scenario_id
                     )
-                ).tuples().all()
+                )
+                .tuples()
+                .all()
             )
 
     def place(self, order: Order) -> bool:
         oid = str(order.order_id)
         try:
             with session_scope(self.factory) as s:
-                again = s.scalars(select(InterceptOrder).where(InterceptOrder.order_id == oid)).first()
+                again = s.scalars(
+                    select(InterceptOrder).where(InterceptOrder.order_id == oid)
+                ).first()
                 if again is not None:
                     return True  # a replay of a placed order: publish it again, same id
                 w = s.scalars(
@@ -146,7 +152,9 @@ def _insert_ignore(session: Session, table: Any, rows: list[dict[str, Any]], key
         return
     ins = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     for lo in range(0, len(rows), 500):
-        session.execute(ins(table).on_conflict_do_nothing(index_elements=[key]), rows[lo : lo + 500])
+        session.execute(
+            ins(table).on_conflict_do_nothing(index_elements=[key]), rows[lo : lo + 500]
+        )
 
 
 def event_rows(events: Sequence[ev.Event], run_id: str) -> list[dict[str, Any]]:
@@ -193,14 +201,19 @@ def record_events(
                 update(InterceptOrder)
                 .where(InterceptOrder.interceptor_id == e.interceptor_id)
                 .values(
-                    state="killed" if e.kill else ("aborted" if e.reason == "self_destruct" else "missed"),
+                    state="killed"
+                    if e.kill
+                    else ("aborted" if e.reason == "self_destruct" else "missed"),
                     miss_distance_m=e.miss_distance_m,
                 )
             )
             if e.kill and e.target_flight_id:
                 session.execute(
                     update(MissileFlight)
-                    .where(MissileFlight.flight_id == e.target_flight_id, MissileFlight.state == "flying")
+                    .where(
+                        MissileFlight.flight_id == e.target_flight_id,
+                        MissileFlight.state == "flying",
+                    )
                     .values(
                         state="intercepted",
                         ended_at=e.time,
@@ -225,7 +238,9 @@ def record_launch(
     """The ``missile_flight`` row of a launch (the event goes to the log with it)."""
     from argus.db.models import MissileType
 
-    mt = session.scalars(select(MissileType).where(MissileType.name == event.missile_type)).one_or_none()
+    mt = session.scalars(
+        select(MissileType).where(MissileType.name == event.missile_type)
+    ).one_or_none()
     if mt is None:
         raise InvalidInput(f"missileType: unknown missile type {event.missile_type!r}")
     if event.scenario_id is None:
@@ -266,7 +281,9 @@ def write_tracks(session: Session, scenario_id: int, picture: Any) -> int:
             select(Track.track_id, Track.id).where(
                 Track.scenario_id == scenario_id, Track.track_id.in_(names)
             )
-        ).tuples().all()
+        )
+        .tuples()
+        .all()
     )
     v = picture.vel_enu_mps
     speed = np.hypot(v[:, 0], v[:, 1])
@@ -292,9 +309,12 @@ def write_tracks(session: Session, scenario_id: int, picture: Any) -> int:
         have.update(
             session.execute(
                 select(Track.track_id, Track.id).where(
-                    Track.scenario_id == scenario_id, Track.track_id.in_([r["track_id"] for r in new])
+                    Track.scenario_id == scenario_id,
+                    Track.track_id.in_([r["track_id"] for r in new]),
                 )
-            ).tuples().all()
+            )
+            .tuples()
+            .all()
         )
     # latest state: one executemany UPDATE by primary key (ORM bulk update)
     session.execute(

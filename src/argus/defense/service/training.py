@@ -50,7 +50,9 @@ def train_classifier(
 ) -> TrainingReport:
     say = progress or (lambda _msg: None)
     radar = training_radar(session, scenario_id)
-    say(f"simulating {n_per_class} training tracks per class (radar {radar.name or radar.radar_id})")
+    say(
+        f"simulating {n_per_class} training tracks per class (radar {radar.name or radar.radar_id})"
+    )
     win, y = simulate_training_tracks(n_per_class, seed, radar=radar)
     say("training")
     model = train(features(win), y, seed)

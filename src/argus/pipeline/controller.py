@@ -324,8 +324,13 @@ def _track_events(picture: TrackPicture, run_tag: str) -> list[ev.Event]:
     when = picture.time
     stamp = when.isoformat()
     tti = picture.time_to_impact_s
+    # model_construct: the values come from the tracker's arrays (finite, in range: latitude
+    # from ecef_to_geodetic, confidence clipped below), so pydantic's per-field validation is
+    # skipped on this hot path (~20 µs per event); every receiver still validates on decode.
     return [
-        ev.TrackingUpdated(
+        ev.TrackingUpdated.model_construct(
+            v=1,
+            causation_id=None,
             event_id=derived_id(run_tag, "track", name, stamp),
             time=when,
             track_id=name,

@@ -41,7 +41,7 @@ from argus.pipeline.world import World
 FloatArray = npt.NDArray[np.float64]
 
 DT_FAR_S = 0.05
-DT_NEAR_S = 0.002
+DT_NEAR_S = 0.005
 NEAR_TGO_S = 1.5
 
 

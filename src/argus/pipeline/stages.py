@@ -234,8 +234,9 @@ class RadarStage:
         )
         for k, (t, rid, scan, tid, r, a, e, snr, rr, sr, sa, se) in enumerate(cols):
             s = names[rid]
-            out.append(
-                ev.RadarDetection(
+            out.append(  # model_construct: values from the sensor model's arrays (see
+                # controller._track_events); receivers validate on decode
+                ev.RadarDetection.model_construct(
                     event_id=derived_id(self.cfg.run_tag, "plot", s.name, t_ms, k),
                     time=epoch + dt.timedelta(seconds=t),
                     site=s.name,

@@ -190,6 +190,28 @@ class World:
             added.append(self.flights[-1])
         return added
 
+    def add_trajectories(
+        self,
+        traj: TrajectorySet,
+        threat_class: str,
+        *,
+        rcs_m2: float = 5.0,
+        swerling: int = 1,
+        prefix: str = "X",
+    ) -> list[Flight]:
+        """Objects given as trajectories (benchmarks, recorded tracks): one flight each."""
+        added = []
+        for i in range(traj.size):  # one bookkeeping row per object; the knots stay arrays
+            fid = f"{prefix}{len(self.flights) + 1}"
+            self._add(
+                traj.subset([i]),
+                Flight(fid, self._next_truth_id(), threat_class, threat_class,
+                       float(traj.start_s[i]), float(traj.end_s[i]), np.nan, np.nan),
+                rcs=rcs_m2, rcs_after=rcs_m2, switch=np.inf, swerling=swerling,
+            )  # fmt: skip
+            added.append(self.flights[-1])
+        return added
+
     def _next_truth_id(self) -> int:
         return len(self.flights) + 1
 

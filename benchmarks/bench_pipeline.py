@@ -200,7 +200,9 @@ def main() -> None:
     t0 = time.perf_counter()
     win, y = simulate_training_tracks(args.train_per_class, 3, radar=demo_radar())
     classifier = WindowClassifier(train(features(win), y, 3))
-    con.print(f"classifier trained on {len(y)} simulated tracks in {time.perf_counter() - t0:.0f} s")
+    con.print(
+        f"classifier trained on {len(y)} simulated tracks in {time.perf_counter() - t0:.0f} s"
+    )
     sizes = [int(s) for s in args.sizes.split(",")]
     rows = [run_pipeline(n, args.cycles if n <= 1000 else max(10, args.cycles // 4), classifier, args.seed)
             for n in sizes]  # fmt: skip
@@ -209,7 +211,11 @@ def main() -> None:
         ["targets", "tracks", "plots", "scan", "track", "classify", "threat", "intercept",
          "broadcast", "cycle p50", "cycle p99", "det→bcast p99", "seed loop"],
     )  # fmt: skip
-    refs = {n: run_reference(n, 12, args.seed) for n in sizes if n <= 200 or (n == 1000 and args.reference_1000)}
+    refs = {
+        n: run_reference(n, 12, args.seed)
+        for n in sizes
+        if n <= 200 or (n == 1000 and args.reference_1000)
+    }
     for r in rows:
         n = int(r["n"])
         ref = refs.get(n)
@@ -234,7 +240,12 @@ def main() -> None:
 
         con.print("interceptor miss distances (bench_intercept.miss_distance_table, n = 200):")
         for row in miss_distance_table(200, args.seed):
-            con.print("  " + ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+            con.print(
+                "  "
+                + ", ".join(
+                    f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
+                )
+            )
 
 
 if __name__ == "__main__":

@@ -275,7 +275,7 @@ def _serve_with_raid() -> None:
         )
 
     threading.Thread(target=launcher, daemon=True).start()
-    serve_cmd(host=None, port=None, migrate_first=False, scheduler=True, workers=1)
+    serve_cmd(host=None, port=None, migrate_first=False, scheduler=True, workers=1, pipeline=True)
 
 
 def _read_creds(path: Any) -> tuple[str | None, str | None]:

@@ -28,6 +28,7 @@ import numpy as np
 
 from argus.defense.envelope import engagement_envelope
 from argus.defense.ew import jamming_status
+from argus import metrics
 from argus.logs import get_logger
 from argus.pipeline import events as ev
 from argus.pipeline.interceptors import InterceptorStage
@@ -189,6 +190,7 @@ class DefenseLoop:
         stage["broadcast"] = time.perf_counter() - c
         report.detection_to_broadcast_s = time.perf_counter() - after_scan
         report.duration_s = time.perf_counter() - wall0
+        _observe(report)
         self.t_s = t1
         self.cycle += 1
         return report
@@ -314,6 +316,30 @@ class DefenseLoop:
                     log.warning(
                         "pipeline_cycle_overrun", cycle=report.cycle, duration_s=report.duration_s
                     )
+
+
+def _observe(report: CycleReport) -> None:
+    """The cycle's Prometheus metrics (per event kind: a handful of launches and orders)."""
+    m = metrics
+    m.CYCLE_SECONDS.observe(report.duration_s)
+    m.CORRELATION_SECONDS.observe(report.detection_to_broadcast_s)
+    for k, v in report.stage_s.items():
+        m.STAGE_SECONDS.labels(k).observe(v)
+    m.DETECTIONS.inc(report.n_detections)
+    m.TRACKS.set(report.n_tracks)
+    for e in report.events:
+        if isinstance(e, ev.MissileLaunched):
+            m.LAUNCHES.inc()
+        elif isinstance(e, ev.CommandIntercept):
+            m.INTERCEPT_ORDERS.labels(e.battery_id).inc()
+        elif isinstance(e, ev.InterceptorLaunched):
+            m.BATTERY_FIRES.labels(e.battery_id).inc()
+        elif isinstance(e, ev.InterceptorDetonation):
+            m.DETONATIONS.labels(e.reason, str(e.kill).lower()).inc()
+            if e.kill:
+                m.KILLS.inc()
+            if e.reason == "proximity":
+                m.MISS_DISTANCE.observe(e.miss_distance_m)
 
 
 def _track_events(picture: TrackPicture, run_tag: str) -> list[ev.Event]:

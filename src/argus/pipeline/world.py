@@ -60,6 +60,18 @@ class Flight:
 
 
 @dataclass
+class PlannedFlight:
+    """A flight flown but not yet in a world (:meth:`World.plan_ballistic`)."""
+
+    flight: Flight
+    trajectories: TrajectorySet
+    rcs_m2: float
+    rcs_after_m2: float
+    switch_s: float
+    swerling: int
+
+
+@dataclass
 class World:
     epoch: dt.datetime
     catalogue: Catalogue = field(default_factory=load_catalogue)
@@ -106,6 +118,28 @@ class World:
         """Fly a ballistic launch (idempotent by ``flight_id``)."""
         if flight_id in self._by_id:
             return self.flight(flight_id)
+        return self.add_planned(
+            self.plan_ballistic(
+                flight_id, catalogue_key, lat_deg, lon_deg, target_lat_deg, target_lon_deg,
+                at=at, alt_m=alt_m, shape=shape,
+            )
+        )  # fmt: skip
+
+    def plan_ballistic(
+        self,
+        flight_id: str,
+        catalogue_key: str,
+        lat_deg: float,
+        lon_deg: float,
+        target_lat_deg: float,
+        target_lon_deg: float,
+        *,
+        at: dt.datetime,
+        alt_m: float = 0.0,
+        shape: TrajectoryShape = "minimum_energy",
+    ) -> PlannedFlight:
+        """Solve and fly a launch without touching the world (the slow part: a caller may do it
+        outside its lock, then :meth:`add_planned`)."""
         try:
             threat = self.catalogue.ballistic(catalogue_key)
         except (KeyError, ValueError) as exc:
@@ -125,24 +159,30 @@ class World:
         except UnreachableTargetError as exc:
             raise LaunchError("targetLat/targetLon", str(exc)) from None
         assert fl.trajectories is not None
-        self._add(
-            fl.trajectories,
-            Flight(
-                flight_id,
-                self._next_truth_id(),
-                catalogue_key,
-                "ballistic_missile",
-                t0,
-                float(fl.trajectories.end_s[0]),
-                float(fl.impact_lat_deg[0]) if fl.impacted[0] else target_lat_deg,
-                float(fl.impact_lon_deg[0]) if fl.impacted[0] else target_lon_deg,
-            ),
-            rcs=threat.rcs_m2,
-            rcs_after=threat.reentry_rcs_m2,
-            switch=t0 + float(sol.cutoff_s[0]),
-            swerling=threat.swerling,
+        flight = Flight(
+            flight_id,
+            0,
+            catalogue_key,
+            "ballistic_missile",
+            t0,
+            float(fl.trajectories.end_s[0]),
+            float(fl.impact_lat_deg[0]) if fl.impacted[0] else target_lat_deg,
+            float(fl.impact_lon_deg[0]) if fl.impacted[0] else target_lon_deg,
         )
-        return self.flight(flight_id)
+        return PlannedFlight(
+            flight, fl.trajectories, threat.rcs_m2, threat.reentry_rcs_m2,
+            t0 + float(sol.cutoff_s[0]), threat.swerling,
+        )  # fmt: skip
+
+    def add_planned(self, plan: PlannedFlight) -> Flight:
+        if plan.flight.flight_id in self._by_id:
+            return self.flight(plan.flight.flight_id)
+        plan.flight.truth_id = self._next_truth_id()
+        self._add(
+            plan.trajectories, plan.flight, rcs=plan.rcs_m2, rcs_after=plan.rcs_after_m2,
+            switch=plan.switch_s, swerling=plan.swerling,
+        )  # fmt: skip
+        return plan.flight
 
     def add_scenario(self, scenario: Scenario, prefix: str = "S") -> list[Flight]:
         """Every threat of a scenario file (its times are seconds after the world's epoch)."""

@@ -117,32 +117,34 @@ class DefenseRuntime:
                 f"missileType: unknown missile type {missile_type!r} (known: {known})"
             )
         fid = str(uuid.uuid4())
-        with self.lock:
-            when = self.loop.now
-            event = ev.MissileLaunched(
-                flight_id=fid, missile_type=mt.name, catalogue_key=mt.catalogue_key,
-                lat_deg=lat, lon_deg=lon, alt_m=0.0, target_lat_deg=target_lat,
-                target_lon_deg=target_lon, trajectory=trajectory,  # type: ignore[arg-type]
-                scenario_id=self.scenario_id, time=when,
+        when = self.loop.now
+        # The flight is solved outside the lock (about a second of CPU): cycles go on meanwhile.
+        try:
+            plan = self.world.plan_ballistic(
+                fid, mt.catalogue_key, lat, lon, target_lat, target_lon, at=when,
+                shape=trajectory,  # type: ignore[arg-type]
             )  # fmt: skip
-            try:
-                flight = self.world.launch_ballistic(
-                    fid, mt.catalogue_key, lat, lon, target_lat, target_lon, at=when,
-                    shape=trajectory,  # type: ignore[arg-type]
-                )  # fmt: skip
-            except LaunchError as exc:
-                raise InvalidInput(str(exc)) from None
-            with session_scope(self.factory) as s:
-                row = MissileFlight(
-                    flight_id=fid, scenario_id=self.scenario_id, missile_type_id=mt.id,
-                    launch_lat=lat, launch_lon=lon, target_lat=target_lat, target_lon=target_lon,
-                    trajectory=trajectory, launched_at=when,
-                    impact_at=self.world.when(flight.end_s), created_by=created_by,
-                )  # fmt: skip
-                s.add(row)
-                record_events(s, [event], self.run_id)
-                s.flush()
-                out = flight_json(row, mt.name)
+        except LaunchError as exc:
+            raise InvalidInput(str(exc)) from None
+        event = ev.MissileLaunched(
+            flight_id=fid, missile_type=mt.name, catalogue_key=mt.catalogue_key,
+            lat_deg=lat, lon_deg=lon, alt_m=0.0, target_lat_deg=target_lat,
+            target_lon_deg=target_lon, trajectory=trajectory,  # type: ignore[arg-type]
+            scenario_id=self.scenario_id, time=when,
+        )  # fmt: skip
+        with session_scope(self.factory) as s:
+            row = MissileFlight(
+                flight_id=fid, scenario_id=self.scenario_id, missile_type_id=mt.id,
+                launch_lat=lat, launch_lon=lon, target_lat=target_lat, target_lon=target_lon,
+                trajectory=trajectory, launched_at=when,
+                impact_at=self.world.when(plan.flight.end_s), created_by=created_by,
+            )  # fmt: skip
+            s.add(row)
+            record_events(s, [event], self.run_id)
+            s.flush()
+            out = flight_json(row, mt.name)
+        with self.lock:  # committed: now it flies (a launch a cycle late starts where it was)
+            self.world.add_planned(plan)
             self.loop._inbox.append(event)  # stages of this process already flew it
         return out
 

@@ -59,6 +59,19 @@ class Flight:
     state: str = "flying"
 
 
+@dataclass(frozen=True)
+class LaunchRequest:
+    flight_id: str
+    catalogue_key: str
+    lat_deg: float
+    lon_deg: float
+    target_lat_deg: float
+    target_lon_deg: float
+    at: dt.datetime
+    alt_m: float = 0.0
+    shape: str = "minimum_energy"
+
+
 @dataclass
 class PlannedFlight:
     """A flight flown but not yet in a world (:meth:`World.plan_ballistic`)."""
@@ -173,6 +186,56 @@ class World:
             flight, fl.trajectories, threat.rcs_m2, threat.reentry_rcs_m2,
             t0 + float(sol.cutoff_s[0]), threat.swerling,
         )  # fmt: skip
+
+    def plan_ballistic_many(
+        self, requests: list[LaunchRequest]
+    ) -> list[PlannedFlight | LaunchError]:
+        """:meth:`plan_ballistic` for many launches in one vectorized solve per (type, shape):
+        ~1 s for one launch, ~2.5 s for forty. An unreachable target fails its own request
+        only (the rest are solved again without it)."""
+        out: list[PlannedFlight | LaunchError | None] = [None] * len(requests)
+        groups: dict[tuple[str, str], list[int]] = {}
+        for i, r in enumerate(requests):
+            groups.setdefault((r.catalogue_key, r.shape), []).append(i)
+        for (key, shape), rows in groups.items():  # per (type, shape) group, not per launch
+            try:
+                threat = self.catalogue.ballistic(key)
+            except (KeyError, ValueError) as exc:
+                for i in rows:
+                    out[i] = LaunchError("missileType", str(exc).strip("'\""))
+                continue
+            todo = list(rows)
+            while todo:
+                rq = [requests[i] for i in todo]
+                t0 = np.array([self.seconds(r.at) for r in rq])
+                try:
+                    sol, fl = launch_ballistic(
+                        threat, [r.lat_deg for r in rq], [r.lon_deg for r in rq],
+                        [r.target_lat_deg for r in rq], [r.target_lon_deg for r in rq],
+                        launch_alt_m=[r.alt_m for r in rq], launch_time_s=t0,
+                        shape=shape,  # type: ignore[arg-type]
+                    )  # fmt: skip
+                except UnreachableTargetError as exc:
+                    bad = {todo[int(k)] for k in np.atleast_1d(exc.rows)}
+                    for i in bad:
+                        out[i] = LaunchError("targetLat/targetLon", str(exc))
+                    todo = [i for i in todo if i not in bad]
+                    continue
+                assert fl.trajectories is not None
+                for k, i in enumerate(todo):
+                    r = requests[i]
+                    out[i] = PlannedFlight(
+                        Flight(
+                            r.flight_id, 0, key, "ballistic_missile", float(t0[k]),
+                            float(fl.trajectories.end_s[k]),
+                            float(fl.impact_lat_deg[k]) if fl.impacted[k] else r.target_lat_deg,
+                            float(fl.impact_lon_deg[k]) if fl.impacted[k] else r.target_lon_deg,
+                        ),
+                        fl.trajectories.subset([k]), threat.rcs_m2, threat.reentry_rcs_m2,
+                        float(t0[k] + sol.cutoff_s[k]), threat.swerling,
+                    )  # fmt: skip
+                todo = []
+        return [o for o in out if o is not None]
 
     def add_planned(self, plan: PlannedFlight) -> Flight:
         if plan.flight.flight_id in self._by_id:

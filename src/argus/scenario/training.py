@@ -19,7 +19,7 @@ What flies (geometry random but plausible; each class's objects are drawn indepe
   radar, a third of them with one or two coordinated turns up to the type's load limit
   (:func:`argus.sim.airbreathing.fly_airbreathing`);
 - ``clutter``: the catalogue has no clutter entry (it lists threats), so clutter is built here:
-  slow (2-25 m/s) low (10-800 m) erratic movers 3-60 km from the radar — birds, flocks, ground
+  slow (2-25 m/s) low (10-800 m) erratic movers 3-40 km from the radar — birds, flocks, ground
   and sea clutter — with a random-walk heading and speed and an RCS of 0.001-0.03 m²
   (log-uniform); plus the tracks the tracker builds from false alarms, labelled clutter too.
 
@@ -42,9 +42,9 @@ from argus import geo
 from argus.defense.classify import CLASSES, TrackWindow, radar_constant_db, rcs_dbsm_from_snr
 from argus.scenario.runner import (
     AirVehicle,
-    TruthSet,
     Scenario,
     ScenarioResult,
+    TruthSet,
     fly_scenario,
 )
 from argus.scenario.track import _coverage_scans, _enu_to_ecef, detections_to_common_enu
@@ -90,10 +90,12 @@ DEFAULT_RADAR = RadarSite(
 MIN_TRACK_UPDATES = 4
 #: ... and at least this fraction of them came from its majority object.
 MIN_PURITY = 0.6
+#: Windows cut from each kept track, at independent random points of its life.
+WINDOWS_PER_TRACK = 3
 #: Simulated time of one round (s).
 ROUND_DURATION_S = 900.0
 #: At most this many objects of one class fly in one round (keeps the track density plausible).
-MAX_PER_CLASS_PER_ROUND = 80
+MAX_PER_CLASS_PER_ROUND = 100
 
 
 @dataclass(frozen=True)
@@ -209,17 +211,27 @@ def _air_vehicles(
         th = threats[int(rng.integers(0, len(threats)))]
         if th.kind == "cruise_missile":
             low = rng.uniform() < 0.75
-            alt = rng.uniform(max(th.min_alt_m, 15.0), 300.0) if low else rng.uniform(300, th.max_alt_m)
+            alt = (
+                rng.uniform(max(th.min_alt_m, 15.0), 300.0)
+                if low
+                else rng.uniform(300, th.max_alt_m)
+            )
         elif th.kind == "drone":
             alt = rng.uniform(max(th.min_alt_m, 50.0), min(th.max_alt_m, 3000.0))
         else:
-            alt = float(np.exp(rng.uniform(math.log(max(th.min_alt_m, 100.0)), math.log(th.max_alt_m * 0.85))))
+            alt = float(
+                np.exp(
+                    rng.uniform(math.log(max(th.min_alt_m, 100.0)), math.log(th.max_alt_m * 0.85))
+                )
+            )
         # Start where the radar can see that height (4/3-Earth horizon), mostly inbound.
         horizon = 4120.0 * (math.sqrt(radar.antenna_alt_m) + math.sqrt(alt))
         max_r = min(0.95 * radar.max_range_m, 1.2 * horizon, 8.0 * th.max_speed_mps * 60.0 + 60e3)
         r0 = rng.uniform(5e3, max(max_r, 10e3))
         b0 = rng.uniform(0, 360)
-        lat0, lon0 = _offset(np.array([radar.lat_deg]), np.array([radar.lon_deg]), np.array([b0]), np.array([r0]))
+        lat0, lon0 = _offset(
+            np.array([radar.lat_deg]), np.array([radar.lon_deg]), np.array([b0]), np.array([r0])
+        )
         heading = (b0 + 180.0 + rng.normal(0, 40.0)) if rng.uniform() < 0.7 else rng.uniform(0, 360)
         lo_v = max(th.min_speed_mps, 0.5 * th.cruise_speed_mps)
         hi_v = th.max_speed_mps if th.kind != "aircraft" else min(th.max_speed_mps, 550.0)
@@ -263,7 +275,7 @@ def _clutter_trajectories(
     t = np.arange(k) * step_s
     start = rng.uniform(0.0, ROUND_DURATION_S - 200.0, n)
     dur = rng.uniform(200.0, ROUND_DURATION_S, n)
-    r0 = rng.uniform(3e3, 60e3, n)
+    r0 = rng.uniform(3e3, 40e3, n)
     lat0, lon0 = _offset(
         np.full(n, radar.lat_deg), np.full(n, radar.lon_deg), rng.uniform(0, 360, n), r0
     )
@@ -284,7 +296,9 @@ def _clutter_trajectories(
     e = np.cumsum(ve, axis=1) * step_s
     nn = np.cumsum(vn, axis=1) * step_s
     u = np.clip(alt0[:, None] + np.cumsum(vz, axis=1) * step_s, 5.0, 1500.0)
-    lat, lon, h = geo.enu_to_geodetic(e, nn, u - alt0[:, None], lat0[:, None], lon0[:, None], alt0[:, None])
+    lat, lon, h = geo.enu_to_geodetic(
+        e, nn, u - alt0[:, None], lat0[:, None], lon0[:, None], alt0[:, None]
+    )
     pos = np.stack(geo.geodetic_to_ecef(lat, lon, h), axis=-1)
     ea, na, ua = geo.enu_axes(lat, lon)
     vel = ve[..., None] * ea + vn[..., None] * na + vz[..., None] * ua
@@ -388,7 +402,9 @@ def _simulate_round(
         rcs_after_m2=np.concatenate([g.rcs_after_m2 for g in groups]),
     )
     truth = TruthSet(ids, tuple(keys), tuple(kinds), traj)
-    lookup = {int(i): (KIND_TO_CLASS[k], key) for i, k, key in zip(ids.tolist(), kinds, keys, strict=True)}
+    lookup = {
+        int(i): (KIND_TO_CLASS[k], key) for i, k, key in zip(ids.tolist(), kinds, keys, strict=True)
+    }
     lookup[-1] = ("clutter", "false_alarm")
     det = observe(radar, targets, 0.0, ROUND_DURATION_S, rng).detections.sorted_by_time()
     result = ScenarioResult(scenario, truth, targets, det, JammerStrobes.empty(), (), ())
@@ -467,12 +483,21 @@ def _windows_of_round(
     # object: the rest are short-lived junk, tracks strung from several objects' detections.
     labelled = (best != -2) & (counts >= MIN_TRACK_UPDATES) & (share >= MIN_PURITY)
     lo = np.minimum(1, counts - 1)
-    end = lo + np.floor(rng.uniform(0, 1, n) * (counts - lo)).astype(np.int64)
-    win = TrackWindow.from_rows(tix, t, pos, vel, rcs[keep], n, length, end_row=end)
     labels = np.array([lookup[int(b)][0] if b != -2 else "" for b in best.tolist()], dtype=np.str_)
     keys = np.array([lookup[int(b)][1] if b != -2 else "" for b in best.tolist()], dtype=np.str_)
     idx = np.flatnonzero(labelled)
-    return TrainingTracks(win.take(idx), labels[idx], keys[idx], share[idx])
+    parts = []
+    for _ in range(WINDOWS_PER_TRACK):  # independent cut points in each track's life
+        end = lo + np.floor(rng.uniform(0, 1, n) * (counts - lo)).astype(np.int64)
+        win = TrackWindow.from_rows(tix, t, pos, vel, rcs[keep], n, length, end_row=end)
+        parts.append(win.take(idx))
+    reps = WINDOWS_PER_TRACK
+    return TrainingTracks(
+        TrackWindow.concatenate(parts),
+        np.tile(labels[idx], reps),
+        np.tile(keys[idx], reps),
+        np.tile(share[idx], reps),
+    )
 
 
 # ----------------------------------------------------------------------------- public
@@ -502,13 +527,16 @@ def simulate_training_tracks_detailed(
     ss = np.random.SeedSequence(seed)
     parts: list[TrainingTracks] = []
     have = dict.fromkeys(CLASSES, 0)
-    yield_guess = dict.fromkeys(CLASSES, 0.8)
+    yield_guess = dict.fromkeys(CLASSES, 1.0)
     for _ in range(max_rounds):
         short = {c: n_per_class - have[c] for c in CLASSES if have[c] < n_per_class}
         if not short:
             break
         counts = {
-            c: min(MAX_PER_CLASS_PER_ROUND, math.ceil(1.15 * s / yield_guess[c]) + 3)
+            c: min(
+                MAX_PER_CLASS_PER_ROUND * (3 if c == "clutter" else 1),
+                math.ceil(1.15 * s / yield_guess[c]) + 3,
+            )
             for c, s in short.items()
         }
         rng = np.random.default_rng(ss.spawn(1)[0])

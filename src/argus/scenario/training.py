@@ -3,16 +3,18 @@
 One call flies hundreds of objects of every class at once around one long-range surveillance
 radar, observes them with the real radar model (Swerling fluctuation, 4/3-Earth horizon, false
 alarms, measurement noise; :func:`argus.sensors.radar.observe`), tracks the detections with the
-real tracker (the coverage-aware CV/GNN tracker of :func:`argus.scenario.track.track_scenario`)
-and cuts one window of the last K track updates per confirmed track at a random point of its
-life, so that young tracks (two or three updates) are represented as well as long ones.
+real tracker (the coverage-aware CV/GNN tracker of :func:`argus.scenario.track.track_scenario`,
+with the coasting limit of :func:`max_position_trace_m2`) and cuts windows of K track updates
+from each kept track at random points of its life (:data:`WINDOWS_PER_TRACK`), so that young
+tracks (two or three updates) are represented as well as long ones.
 
 What flies (geometry random but plausible; each class's objects are drawn independently):
 
-- ``ballistic_missile``: every ``kind = "ballistic"`` catalogue type, launched from a random
-  bearing at 30-90 % of its nominal range (30-75 % for lofted and depressed shapes, chosen at
-  random) onto a random aim point within 250 km of the radar, launch times spread so the radar
-  sees boost, midcourse and re-entry (:func:`argus.sim.ballistic.launch_ballistic`);
+- ``ballistic_missile``: every ``kind = "ballistic"`` catalogue type, launched from 10-85 % of
+  its nominal range towards the radar's area with a random pitch-program end elevation (20-75°:
+  depressed to lofted) and cut-off (55-100 % of the burn), launch times spread so the radar sees
+  boost, midcourse and re-entry (:func:`argus.sim.ballistic.fly_ballistic`: no aim point is
+  solved for, which is what makes :func:`~argus.sim.ballistic.launch_ballistic` slow);
 - ``cruise_missile``, ``aircraft``, ``drone``: every catalogue type of that kind on four random
   waypoints (legs of 2.5-5 min, heading changes N(0, 40°), per-waypoint speed and altitude drawn
   inside the type's limits; cruise missiles mostly low, 15-300 m), heading mostly towards the
@@ -24,7 +26,9 @@ What flies (geometry random but plausible; each class's objects are drawn indepe
   (log-uniform); plus the tracks the tracker builds from false alarms, labelled clutter too.
 
 A track is labelled with the class of the object that made most of the detections it was
-updated with (a false alarm counts as clutter). The RCS of each update comes from the
+updated with (a false alarm counts as clutter); tracks with fewer than
+:data:`MIN_TRACK_UPDATES` updates in their life or a purity under :data:`MIN_PURITY` (junk
+strung from several objects' detections) are dropped. The RCS of each update comes from the
 associated detection's SNR and range (:func:`argus.defense.classify.rcs_dbsm_from_snr`), as the
 runtime pipeline computes it.
 """

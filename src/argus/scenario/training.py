@@ -21,7 +21,7 @@ What flies (geometry random but plausible; each class's objects are drawn indepe
   radar, a third of them with one or two coordinated turns up to the type's load limit
   (:func:`argus.sim.airbreathing.fly_airbreathing`);
 - ``clutter``: the catalogue has no clutter entry (it lists threats), so clutter is built here:
-  slow (2-25 m/s) low (10-800 m) erratic movers 3-40 km from the radar — birds, flocks, ground
+  slow (2-25 m/s) low (10-800 m) erratic movers 3-60 km from the radar — birds, flocks, ground
   and sea clutter — with a random-walk heading and speed and an RCS of 0.001-0.03 m²
   (log-uniform); plus the tracks the tracker builds from false alarms, labelled clutter too.
 
@@ -94,6 +94,9 @@ DEFAULT_RADAR = RadarSite(
 MIN_TRACK_UPDATES = 4
 #: ... and at least this fraction of them came from its majority object.
 MIN_PURITY = 0.6
+#: At most this many clutter movers per round: they all fly within 60 km of the radar, and
+#: with the tracker's 30 m/s² process noise a denser field swaps tracks between them.
+MAX_CLUTTER_PER_ROUND = 60
 #: Windows cut from each kept track, at independent random points of its life.
 WINDOWS_PER_TRACK = 3
 #: Simulated time of one round (s).
@@ -279,7 +282,7 @@ def _clutter_trajectories(
     t = np.arange(k) * step_s
     start = rng.uniform(0.0, ROUND_DURATION_S - 200.0, n)
     dur = rng.uniform(200.0, ROUND_DURATION_S, n)
-    r0 = rng.uniform(3e3, 40e3, n)
+    r0 = 1e3 * np.sqrt(rng.uniform(3.0**2, 60.0**2, n))  # uniform in area
     lat0, lon0 = _offset(
         np.full(n, radar.lat_deg), np.full(n, radar.lon_deg), rng.uniform(0, 360, n), r0
     )

@@ -175,8 +175,8 @@ def _toy_data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def toy_model() -> tuple[TrainedClassifier, np.ndarray, np.ndarray]:
-    x, y = _toy_data(600, 0)
-    return train(x, y, seed=3, n_estimators=40), *_toy_data(300, 1)
+    x, y = _toy_data(400, 0)
+    return train(x, y, seed=3, n_estimators=20), *_toy_data(300, 1)
 
 
 def test_train_predict_evaluate(toy_model):

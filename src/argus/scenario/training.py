@@ -233,7 +233,11 @@ def _air_vehicles(
             )
         # Start where the radar can see that height (4/3-Earth horizon), mostly inbound.
         horizon = 4120.0 * (math.sqrt(radar.antenna_alt_m) + math.sqrt(alt))
-        max_r = min(0.95 * radar.max_range_m, 1.2 * horizon, 8.0 * th.max_speed_mps * 60.0 + 60e3)
+        max_r = min(
+            0.95 * radar.max_range_m,
+            1.2 * horizon,
+            max(8.0 * th.max_speed_mps * 60.0 + 60e3, 180e3),
+        )
         r0 = rng.uniform(5e3, max(max_r, 10e3))
         b0 = rng.uniform(0, 360)
         lat0, lon0 = _offset(
@@ -541,7 +545,7 @@ def simulate_training_tracks_detailed(
             break
         counts = {
             c: min(
-                MAX_PER_CLASS_PER_ROUND * (3 if c == "clutter" else 1),
+                MAX_CLUTTER_PER_ROUND if c == "clutter" else MAX_PER_CLASS_PER_ROUND,
                 math.ceil(1.15 * s / yield_guess[c]) + 3,
             )
             for c, s in short.items()

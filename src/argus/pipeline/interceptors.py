@@ -41,7 +41,7 @@ from argus.pipeline.world import World
 FloatArray = npt.NDArray[np.float64]
 
 DT_FAR_S = 0.05
-DT_NEAR_S = 0.005
+DT_NEAR_S = 0.02  # median miss 0.27 m vs 0.08 m at 2 ms (docs/defense.md), a quarter of the steps
 NEAR_TGO_S = 1.5
 
 

@@ -31,6 +31,7 @@ from argus.defense.levels import LEVELS, LevelThresholds, threat_levels
 from argus.pipeline import events as ev
 from argus.pipeline.world import World
 from argus.scenario.track import beam_coverage, detections_to_common_enu
+from argus.scenario.training import max_position_trace_m2
 from argus.sensors.jammer import NoiseJammer
 from argus.sensors.radar import Detections, JammerStrobes, observe
 from argus.sensors.site import RadarSite
@@ -508,10 +509,16 @@ class CommandCenter:
             n=4,
             gate_probability=0.99,
             max_misses=5,
-            max_position_trace=1e8,
+            # a tentative track must survive until the slowest radar looks again (the limit the
+            # classifier's training data is tracked with: argus.scenario.training)
+            max_position_trace=max(max_position_trace_m2(s.radar) for s in cfg.sites),
         )
         self.model = LinearPosition(self.tracker.ndim_state, 3)
         self.history = _History(window)
+        cap = self.history.cap
+        self.labels = np.full(cap, "unknown", dtype="<U20")
+        self.confidence = np.zeros(cap)
+        self.label_owner = np.full(cap, -1, dtype=np.int64)
         self.levels: dict[str, int] = {}
         self.in_flight: dict[str, set[str]] = {}  # track -> interceptor ids
         self.shots: dict[str, int] = {}
@@ -578,9 +585,17 @@ class CommandCenter:
             u = np.flatnonzero(updated)
             self.history.push(tid[u], 0.5 * (t0 + t1), ecef[u], vel_ecef[u], rcs[u])
         with clock("classification"):
-            window = self.history.window(tid)
-            labels, conf = self.classifier.classify(window)
-            labels = np.where(conf >= self.cfg.min_confidence, labels, "unknown")
+            # only the tracks whose window changed (an update this cycle) or never labelled
+            slot = tid % self.history.cap
+            fresh = (self.label_owner[slot] != tid) | updated
+            rows = np.flatnonzero(fresh)
+            if rows.size:
+                lab, cf = self.classifier.classify(self.history.window(tid[rows]))
+                self.labels[slot[rows]] = lab
+                self.confidence[slot[rows]] = cf
+                self.label_owner[slot[rows]] = tid[rows]
+            conf = self.confidence[slot]
+            labels = np.where(conf >= self.cfg.min_confidence, self.labels[slot], "unknown")
         with clock("threat_assessment"):
             lat, lon, alt = geo.ecef_to_geodetic(ecef[:, 0], ecef[:, 1], ecef[:, 2])
             v_local = _local_velocity(vel_ecef, lat, lon)

@@ -258,9 +258,12 @@ class DefenseRuntime:
     def _run(self) -> None:
         period = self.cfg.scan_interval_s
         next_at = time.monotonic()
+        self.loop.freeze_heap()
         while not self._stop.is_set():
             try:
                 self.step()
+                if self.loop.cycle % 100 == 0:
+                    self.loop.freeze_heap()
             except Exception as exc:  # a failing cycle is logged, counted and the loop goes on
                 log.error("pipeline_cycle_failed", error=f"{type(exc).__name__}: {exc}")
                 self.errors.append(f"{type(exc).__name__}: {exc}")

@@ -24,8 +24,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import cli, db, report  # noqa: E402
-from _common.server import run_server  # noqa: E402
+from _common import cli, db, report
+from _common.server import run_server
 
 
 def seed(url: str, password: str) -> None:

@@ -28,42 +28,42 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core: before numpy / sklearn load
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import datetime as dt  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import random  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+import datetime as dt
+import json
+import math
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import cli, report  # noqa: E402
-from argus import geo  # noqa: E402
-from argus.defense.classify import features, train  # noqa: E402
-from argus.defense.interceptor import SM6_CLASS  # noqa: E402
-from argus.defense.service.catalog import (  # noqa: E402
+from _common import cli, report
+from argus import geo
+from argus.defense.classify import features, train
+from argus.defense.interceptor import SM6_CLASS
+from argus.defense.service.catalog import (
     DEMO_ASSETS,
     DEMO_BATTERIES,
     DEMO_RADARS,
     RADAR_TYPES,
 )
-from argus.defense.service.models import WindowClassifier  # noqa: E402
-from argus.pipeline.controller import CycleReport, DefenseLoop  # noqa: E402
-from argus.pipeline.stages import (  # noqa: E402
+from argus.defense.service.models import WindowClassifier
+from argus.pipeline.controller import CycleReport, DefenseLoop
+from argus.pipeline.stages import (
     Asset,
     Battery,
     DefenseConfig,
     MemoryOrderBook,
     Site,
 )
-from argus.pipeline.world import World  # noqa: E402
-from argus.scenario.training import simulate_training_tracks  # noqa: E402
-from argus.sensors.site import RadarSite  # noqa: E402
-from argus.trajectory import TrajectorySet  # noqa: E402
+from argus.pipeline.world import World
+from argus.scenario.training import simulate_training_tracks
+from argus.sensors.site import RadarSite
+from argus.trajectory import TrajectorySet
 
 EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 

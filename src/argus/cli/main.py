@@ -22,8 +22,8 @@ from rich.progress import (
 from rich.table import Table
 
 from argus import __version__
-from argus.cli import ops as ops_cli
 from argus.cli import defense as defense_cli
+from argus.cli import ops as ops_cli
 from argus.cli import tewa as tewa_cli
 from argus.cli.common import (
     console,

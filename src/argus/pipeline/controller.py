@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from argus import metrics
 from argus.defense.envelope import engagement_envelope
 from argus.defense.ew import jamming_status
-from argus import metrics
 from argus.logs import get_logger
 from argus.pipeline import events as ev
 from argus.pipeline.interceptors import InterceptorStage

@@ -75,9 +75,9 @@ async def launch(
     user: Operator,
     lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
     lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
-    targetLat: Annotated[float | None, Query(ge=-90, le=90)] = None,  # noqa: N803
-    targetLon: Annotated[float | None, Query(ge=-180, le=180)] = None,  # noqa: N803
-    missileType: Annotated[str | None, Query(min_length=1, max_length=60)] = None,  # noqa: N803
+    targetLat: Annotated[float | None, Query(ge=-90, le=90)] = None,
+    targetLon: Annotated[float | None, Query(ge=-180, le=180)] = None,
+    missileType: Annotated[str | None, Query(min_length=1, max_length=60)] = None,
 ) -> dict[str, Any]:
     query = {k: v for k, v in {"lat": lat, "lon": lon, "targetLat": targetLat,
              "targetLon": targetLon, "missileType": missileType}.items() if v is not None}  # fmt: skip

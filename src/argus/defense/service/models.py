@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import func, select
-from threadpoolctl import threadpool_limits
 from sqlalchemy.orm import Session
+from threadpoolctl import threadpool_limits
 
 from argus.db.models import MlModel
 from argus.defense.classify import TrackWindow, TrainedClassifier, features

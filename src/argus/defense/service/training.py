@@ -63,6 +63,6 @@ def train_classifier(
     say(f"simulating {n_test} held-out tracks per class (seed {seed + 1000})")
     wt, yt = simulate_training_tracks(n_test, seed + 1000, radar=radar)
     m = evaluate(model, features(wt), yt).as_dict()
-    m.update({"n_train": int(len(y)), "seed": seed, "radar": radar.name or str(radar.radar_id)})
+    m.update({"n_train": len(y), "seed": seed, "radar": radar.name or str(radar.radar_id)})
     row = save_classifier(session, model, m, created_by)
     return TrainingReport(row.id, row.version, m, model)

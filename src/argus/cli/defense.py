@@ -182,7 +182,7 @@ def demo_defense(
     with session_scope_from_settings() as session:
         reset_magazines(session, sid)
     rt = DefenseRuntime(factory, sid)
-    cities_raid: list[tuple[float, Any]] = []
+    cities_raid: list[tuple[float, tuple[float, float, float, float]]] = []
     from argus.defense.service.catalog import DEMO_ASSETS, DEMO_RAID
 
     cities = {a["name"]: a for a in DEMO_ASSETS}
@@ -191,14 +191,14 @@ def demo_defense(
         cities_raid.append((r["delay_s"], (r["lat"], r["lon"], c["lat"], c["lon"])))
     from rich.progress import Progress
 
-    n = int(round(duration / rt.cfg.scan_interval_s))
+    n = round(duration / rt.cfg.scan_interval_s)
     kills = 0
     with Progress(console=err_console, transient=True) as prog:
         task = prog.add_task("raid", total=n)
         for _ in range(n):
             for delay, args in list(cities_raid):
                 if rt.loop.t_s >= delay:
-                    rt.launch(*args, "SCUD-C", created_by="demo")
+                    rt.launch(args[0], args[1], args[2], args[3], "SCUD-C", created_by="demo")
                     cities_raid.remove((delay, args))
             rep = rt.step()
             kills += sum(1 for e in rep.events if getattr(e, "kill", False))

@@ -287,7 +287,7 @@ class DefenseLoop:
                 lat_deg=la,
                 lon_deg=lo,
                 alt_m=al,
-                velocity_enu_mps=tuple(v),  # type: ignore[arg-type]
+                velocity_enu_mps=tuple(v),
             )
             for f, la, lo, al, v in zip(
                 fids, lat.tolist(), lon.tolist(), alt.tolist(), venu.tolist(), strict=True
@@ -373,12 +373,12 @@ def _track_events(picture: TrackPicture, run_tag: str) -> list[ev.Event]:
             lat_deg=lat,
             lon_deg=lon,
             alt_m=alt,
-            velocity_enu_mps=tuple(v),  # type: ignore[arg-type]
+            velocity_enu_mps=tuple(v),
             position_sigma_m=sig,
             n_detections=0,
             classification=lab,
             confidence=min(1.0, max(0.0, conf)),
-            threat_level=LEVELS[lvl],  # type: ignore[arg-type]
+            threat_level=LEVELS[lvl],
             score=min(1.0, max(0.0, sc)),
             time_to_impact_s=None if not np.isfinite(t) else max(0.0, t),
         )

@@ -301,5 +301,5 @@ class InterceptorStage:
             miss_distance_m=max(0.0, miss),
             kill=kill,
             target_flight_id=flight,
-            reason=reason,  # type: ignore[arg-type]
+            reason=reason,
         )

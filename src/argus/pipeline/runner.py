@@ -82,7 +82,7 @@ class RadarRunner(_Runner):
         self._done: dict[int, asyncio.Event] = {}
 
     async def start(self) -> None:
-        await self.subscribe(self.stage.subjects + ("pipeline.cycle_complete",), self._on_event)
+        await self.subscribe((*self.stage.subjects, "pipeline.cycle_complete"), self._on_event)
 
     async def _on_event(self, event: ev.Event) -> None:
         if isinstance(event, ev.PipelineCycleComplete):
@@ -135,7 +135,7 @@ class CommandCenterRunner(_Runner):
         self.lock = asyncio.Lock()
 
     async def start(self) -> None:
-        await self.subscribe(self.stage.subjects + ("pipeline.cycle_complete",), self._on_event)
+        await self.subscribe((*self.stage.subjects, "pipeline.cycle_complete"), self._on_event)
 
     def _cycle_of(self, t: dt.datetime) -> int:
         return int(
@@ -207,7 +207,7 @@ class InterceptorRunner(_Runner):
         self.stage = stage
 
     async def start(self) -> None:
-        await self.subscribe(self.stage.subjects + ("pipeline.cycle_complete",), self._on_event)
+        await self.subscribe((*self.stage.subjects, "pipeline.cycle_complete"), self._on_event)
 
     async def _on_event(self, event: ev.Event) -> None:
         if isinstance(event, ev.PipelineCycleComplete):

@@ -617,7 +617,7 @@ class CommandCenter:
 
     def _rcs_estimate(
         self, det: Detections, plot_enu: FloatArray, track_enu: FloatArray
-    ) -> FloatArray:
+    ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
         """RCS (dBsm) of each track from its nearest plot of the cycle (radar equation), and
         whether the track had a plot this cycle (within 20 km: an update)."""
         out = np.full(len(track_enu), np.nan)
@@ -682,8 +682,8 @@ class CommandCenter:
                         event_id=derived_id(self.cfg.run_tag, "level", name, lvl, when.isoformat()),
                         time=when,
                         track_id=name,
-                        previous_level=LEVELS[prev],  # type: ignore[arg-type]
-                        level=LEVELS[lvl],  # type: ignore[arg-type]
+                        previous_level=LEVELS[prev],
+                        level=LEVELS[lvl],
                         score=float(s),
                     )
                 )

@@ -130,7 +130,7 @@ class DefenseRuntime:
         event = ev.MissileLaunched(
             flight_id=fid, missile_type=mt.name, catalogue_key=mt.catalogue_key,
             lat_deg=lat, lon_deg=lon, alt_m=0.0, target_lat_deg=target_lat,
-            target_lon_deg=target_lon, trajectory=trajectory,  # type: ignore[arg-type]
+            target_lon_deg=target_lon, trajectory=trajectory,
             scenario_id=self.scenario_id, time=when,
         )  # fmt: skip
         with session_scope(self.factory) as s:
@@ -183,13 +183,9 @@ class DefenseRuntime:
     def _frame(self, r: CycleReport) -> dict[str, Any]:
         p = r.picture
         idx, pos, _ = self.world.truth_at(r.t1_s)
-        tl, to, ta = (
-            geo.ecef_to_geodetic(pos[:, 0], pos[:, 1], pos[:, 2]) if idx.size else ([], [], [])
-        )
+        tl, to, ta = geo.ecef_to_geodetic(pos[:, 0], pos[:, 1], pos[:, 2])
         iids, ipos = self.loop.interceptors.positions()
-        il, io, ia = (
-            geo.ecef_to_geodetic(ipos[:, 0], ipos[:, 1], ipos[:, 2]) if len(iids) else ([], [], [])
-        )
+        il, io, ia = geo.ecef_to_geodetic(ipos[:, 0], ipos[:, 1], ipos[:, 2])
         speed = np.hypot(p.vel_enu_mps[:, 0], p.vel_enu_mps[:, 1]) if len(p) else np.zeros(0)
         tti = [None if not np.isfinite(x) else round(float(x), 1) for x in p.time_to_impact_s]
         return {
@@ -214,7 +210,9 @@ class DefenseRuntime:
             "truth": [
                 {"flight_id": f, "lat": round(float(a), 5), "lon": round(float(b), 5),
                  "alt_m": round(float(c))}
-                for f, a, b, c in zip(self.world.flight_ids(idx), tl, to, ta, strict=True)
+                for f, a, b, c in zip(
+                    self.world.flight_ids(idx), tl.tolist(), to.tolist(), ta.tolist(), strict=True
+                )
             ],
             "tracks": [
                 {"track_id": t, "lat": round(float(p.lat_deg[i]), 5),
@@ -228,7 +226,7 @@ class DefenseRuntime:
             "interceptors": [
                 {"interceptor_id": i, "lat": round(float(a), 5), "lon": round(float(b), 5),
                  "alt_m": round(float(c))}
-                for i, a, b, c in zip(iids, il, io, ia, strict=True)
+                for i, a, b, c in zip(iids, il.tolist(), io.tolist(), ia.tolist(), strict=True)
             ],
             "engagements": [
                 {"subject": e.subject, "time": e.time.isoformat().replace("+00:00", "Z"),
@@ -346,7 +344,7 @@ class LaunchBatcher:
         res = slot["result"]
         if isinstance(res, Exception) and not isinstance(res, LaunchError):
             raise res
-        return res  # type: ignore[no-any-return]
+        return res
 
 
 class RuntimeViews:
@@ -471,7 +469,7 @@ class RuntimeViews:
 
     def metrics(self, area: str) -> dict[str, Any]:
         reps = list(self.rt.reports)
-        last = reps[-1] if reps else None
+        reps[-1] if reps else None
 
         def pct(xs: list[float], q: float) -> float | None:
             return float(np.percentile(xs, q)) if xs else None
@@ -513,7 +511,7 @@ class RuntimeViews:
                       "errors": float(len(self.rt.errors))}  # fmt: skip
         return {
             "area": area,
-            "time": self.frame["time"] if last else self.frame["time"],
+            "time": self.frame["time"],
             "values": values,
         }
 

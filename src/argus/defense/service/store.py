@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -305,7 +305,7 @@ def write_tracks(session: Session, scenario_id: int, picture: Any) -> int:
         if name not in have
     ]  # fmt: skip
     if new:
-        session.execute(Track.__table__.insert(), new)
+        session.execute(insert(Track), new)
         have.update(
             session.execute(
                 select(Track.track_id, Track.id).where(
@@ -335,7 +335,7 @@ def write_tracks(session: Session, scenario_id: int, picture: Any) -> int:
     ]  # fmt: skip
     ins = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     session.execute(
-        ins(TrackSample.__table__).on_conflict_do_nothing(index_elements=["track_id", "t"]), samples
+        ins(TrackSample).on_conflict_do_nothing(index_elements=["track_id", "t"]), samples
     )
     return n
 

@@ -100,9 +100,13 @@ class InterceptorStage:
             self._tracks[event.track_id] = (self.world.seconds(event.time), pos, vel)
         elif isinstance(event, ev.InterceptorLaunched):
             self.add(event)
-        elif isinstance(event, ev.InterceptorDetonation) and event.kill and event.target_flight_id:
-            if event.target_flight_id in self.world:
-                self.world.kill(event.target_flight_id, self.world.seconds(event.time))
+        elif (
+            isinstance(event, ev.InterceptorDetonation)
+            and event.kill
+            and event.target_flight_id
+            and event.target_flight_id in self.world
+        ):
+            self.world.kill(event.target_flight_id, self.world.seconds(event.time))
         return []
 
     def update_tracks(self, picture: TrackPicture) -> None:

@@ -380,6 +380,22 @@ class RuntimeViews:
         return {"running": self.rt.running, "time": f["time"], "cycle": f["cycle"],
                 "sites": self.sites()}  # fmt: skip
 
+    def targets(self, session: Session, site: str | None = None) -> list[dict[str, Any]]:
+        """Simulation truth; with ``site`` only the flights within that site's range (the
+        PostGIS ``ST_DWithin`` query on PostgreSQL, numpy on SQLite: ``coverage.sites_seeing``)."""
+        truth = self.frame["truth"]
+        if site is None or not truth:
+            return list(truth)
+        from argus.defense.service.coverage import sites_seeing
+
+        names, mask = sites_seeing(
+            session, self.rt.scenario_id, [t["lat"] for t in truth], [t["lon"] for t in truth]
+        )
+        if site not in names:
+            raise NotFoundError(f"site: no radar site {site!r} (known: {', '.join(names)})")
+        col = names.index(site)
+        return [t for t, seen in zip(truth, mask[:, col].tolist(), strict=True) if seen]
+
     def tracks(self, min_level: int = 0, only: str | None = None) -> list[dict[str, Any]]:
         lv = {name: k for k, name in enumerate(LEVELS)}
         out = []

@@ -1,4 +1,5 @@
-// Argus operator console: plain JavaScript, no external libraries, no CDN, no map tiles.
+// Argus operator console: plain JavaScript, no CDN, no map tiles. The Defense tab (defense.js)
+// uses the vendored Leaflet and Natural Earth files under /static/vendor (see its README.md).
 "use strict";
 
 const state = {
@@ -219,6 +220,7 @@ function showTab(name) {
   document.querySelectorAll("nav .tab").forEach((b) => b.classList.toggle("active", b.dataset.tab === name));
   document.querySelectorAll(".tabpane").forEach((p) => (p.hidden = p.id !== `tab-${name}`));
   if (name === "map") drawMap();
+  if (name === "defense") defenseShown();
 }
 
 // ---------------------------------------------------------------- map (canvas, local projection)

@@ -232,7 +232,7 @@ class DefenseRuntime:
                 {"subject": e.subject, "time": e.time.isoformat().replace("+00:00", "Z"),
                  **{k: v for k, v in e.model_dump(mode="json").items()
                     if k in ("track_id", "battery_id", "interceptor_id", "miss_distance_m", "kill",
-                             "reason", "shot")}}
+                             "reason", "shot", "lat_deg", "lon_deg", "alt_m")}}
                 for e in r.events
                 if e.subject in ("command.intercept", "interceptor.launched", "interceptor.detonation")
             ],

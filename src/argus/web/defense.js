@@ -43,6 +43,9 @@ function initDefenseMap() {
   map.attributionControl.setPrefix("Leaflet");
   map.attributionControl.addAttribution("Natural Earth (public domain)");
   DEF.map = map;
+  // The geography has its own pane under the overlays: it loads after the first frame may have
+  // drawn the coverage, and one shared SVG would stack the land on top of it.
+  map.createPane("geo").style.zIndex = 350;
   for (const name of ["geo", "coverage", "assets", "truth", "tracks", "interceptors", "detonations"]) {
     DEF.layers[name] = L.layerGroup().addTo(map);
   }
@@ -56,11 +59,13 @@ async function loadGeography() {
       fetch("/static/vendor/world-atlas/countries-50m.json").then((r) => r.json()),
     ]);
     L.geoJSON(topojson.feature(land, land.objects.land), {
+      pane: "geo",
       interactive: false,
       style: { className: "geo-land", color: "#5b7083", weight: 1, fillColor: "#1c2a22", fillOpacity: 1 },
     }).addTo(DEF.layers.geo);
     const borders = topojson.mesh(countries, countries.objects.countries, (a, b) => a !== b);
     L.geoJSON(borders, {
+      pane: "geo",
       interactive: false,
       style: { className: "geo-border", color: "#6f8190", weight: 0.8, dashArray: "4 3", fill: false },
     }).addTo(DEF.layers.geo);

@@ -96,7 +96,8 @@ def test_defense_tab_live_map_and_launch(defense_server: str) -> None:
             page.wait_for_selector("#defense-map path.geo-land", state="attached", timeout=10000)
             assert _count(page, "#defense-map path.geo-land") > 0
             land_d = page.eval_on_selector_all(
-                "#defense-map path.geo-land", "ps => ps.map(p => (p.getAttribute('d') || '').length)"
+                "#defense-map path.geo-land",
+                "ps => ps.map(p => (p.getAttribute('d') || '').length)",
             )
             assert max(land_d) > 1000
             assert _count(page, "#defense-map path.geo-border") > 0

@@ -12,6 +12,8 @@ const DEF = {
   layers: {},
   truth: new Map(),
   tracks: new Map(),
+  trails: new Map(),
+  lastFrame: null,
   interceptors: new Map(),
   lastInterceptorPos: new Map(),
   engagements: [],
@@ -46,7 +48,7 @@ function initDefenseMap() {
   // The geography has its own pane under the overlays: it loads after the first frame may have
   // drawn the coverage, and one shared SVG would stack the land on top of it.
   map.createPane("geo").style.zIndex = 350;
-  for (const name of ["geo", "coverage", "assets", "truth", "tracks", "interceptors", "detonations"]) {
+  for (const name of ["geo", "coverage", "assets", "trails", "truth", "tracks", "interceptors", "detonations"]) {
     DEF.layers[name] = L.layerGroup().addTo(map);
   }
   loadGeography();
@@ -129,6 +131,7 @@ function wedge(r) {
 // ---------------------------------------------------------------- frames
 function onFrame(f) {
   DEF.frames += 1;
+  DEF.lastFrame = f;
   $("#def-clock").textContent = `sim ${f.time} · cycle ${f.cycle} · ${f.n_detections} detections`;
   drawStatic(f);
   syncMarkers(DEF.truth, DEF.layers.truth, f.truth || [], (t) => t.flight_id, (t) =>
@@ -142,12 +145,39 @@ function onFrame(f) {
       m.setTooltipContent(`${t.track_id} · ${t.class} (${Number(t.confidence).toFixed(2)}) · ${t.level}` +
         ` · TTI ${tti(t.time_to_impact_s)} · ${Math.round(t.speed_mps)} m/s · ${Math.round(t.alt_m / 1000)} km`);
     });
+  updateTrails(f);
   for (const i of f.interceptors || []) DEF.lastInterceptorPos.set(i.interceptor_id, [i.lat, i.lon]);
   syncMarkers(DEF.interceptors, DEF.layers.interceptors, f.interceptors || [], (i) => i.interceptor_id, (i) =>
     L.circleMarker([i.lat, i.lon], { radius: 4, className: "interceptor", color: "#3fe0ff", weight: 2, fillColor: "#3fe0ff", fillOpacity: 1 })
       .bindTooltip(""), (m, i) => m.setTooltipContent(`interceptor ${i.interceptor_id}: ${Math.round(i.alt_m / 1000)} km alt`));
   for (const e of f.engagements || []) onEngagement(e);
   renderStages(f);
+}
+
+// The last positions of every track and interceptor (a thin line behind the marker).
+function updateTrails(f) {
+  const seen = new Set();
+  const add = (key, lat, lon, colour) => {
+    seen.add(key);
+    let t = DEF.trails.get(key);
+    if (!t) {
+      t = L.polyline([], { className: "trail", color: colour, weight: 1.5, opacity: 0.6, interactive: false }).addTo(DEF.layers.trails);
+      DEF.trails.set(key, t);
+    }
+    t.setStyle({ color: colour });
+    const pts = t.getLatLngs();
+    pts.push(L.latLng(lat, lon));
+    if (pts.length > 240) pts.shift();
+    t.setLatLngs(pts);
+  };
+  for (const t of f.tracks || []) add(`t:${t.track_id}`, t.lat, t.lon, LEVEL_COLOUR[t.level] || LEVEL_COLOUR.none);
+  for (const i of f.interceptors || []) add(`i:${i.interceptor_id}`, i.lat, i.lon, "#3fe0ff");
+  for (const [k, line] of DEF.trails) {
+    if (!seen.has(k)) {
+      DEF.layers.trails.removeLayer(line);
+      DEF.trails.delete(k);
+    }
+  }
 }
 
 function syncMarkers(index, layer, items, key, make, update) {
@@ -250,7 +280,11 @@ function renderThreats(threats) {
   const rows = [...threats].sort((a, b) => (LEVEL_RANK[b.level] - LEVEL_RANK[a.level]) || (b.score - a.score));
   if (!rows.length) t.append(el("tr", {}, el("td", { colspan: 5, class: "muted" }, "no threats")));
   for (const x of rows) {
-    t.append(el("tr", { class: "threat", "data-track": x.track_id }, el("td", {}, x.track_id),
+    const focus = () => {
+      const m = DEF.tracks.get(x.track_id);
+      if (m) { DEF.map.panTo(m.getLatLng()); m.openTooltip(); }
+    };
+    t.append(el("tr", { class: "threat clickable", "data-track": x.track_id, onclick: focus }, el("td", {}, x.track_id),
       el("td", { class: `level-${x.level}` }, x.level), el("td", {}, x.class),
       el("td", {}, Number(x.confidence).toFixed(2)), el("td", {}, tti(x.time_to_impact_s))));
   }

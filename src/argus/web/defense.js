@@ -257,6 +257,8 @@ function onEngagement(e) {
       L.circleMarker(pos, { radius: 9, className: `detonation det-flash ${e.kill ? "det-kill" : "det-miss"}`, color: c,
         weight: 3, fillColor: c, fillOpacity: e.kill ? 0.7 : 0 })
         .bindTooltip(`${e.interceptor_id} → ${e.track_id}: ${result} at ${hms(e.time)}`).addTo(DEF.layers.detonations);
+      const marks = DEF.layers.detonations.getLayers();
+      if (marks.length > 300) DEF.layers.detonations.removeLayer(marks[0]);
     }
     DEF.lastInterceptorPos.delete(e.interceptor_id);
   }

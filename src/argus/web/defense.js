@@ -33,6 +33,10 @@ function defenseShown() {
   if (!DEF.ws) connectRadarStream();
   $("#launch-submit").disabled = !state.user || state.user.role === "viewer";
   $("#launch-submit").title = $("#launch-submit").disabled ? "operators and admins only" : "";
+  if ($("#launch-submit").disabled && !$("#launch-result").textContent) {
+    $("#launch-result").className = "muted";
+    $("#launch-result").textContent = "Launching needs an operator or admin login.";
+  }
   if (!DEF.ewTimer) {
     refreshEw();
     DEF.ewTimer = setInterval(() => { if (!$("#tab-defense").hidden) refreshEw(); }, 5000);
@@ -267,10 +271,10 @@ function onEngagement(e) {
   DEF.engagements.length = Math.min(DEF.engagements.length, 200);
   const t = $("#def-engagements");
   t.innerHTML = "";
-  t.append(el("tr", {}, ...["time", "event", "track", "battery", "interceptor", "result"].map((h) => el("th", {}, h))));
+  t.append(el("tr", {}, ...["time", "event", "track", "by", "result"].map((h) => el("th", {}, h))));
   for (const r of DEF.engagements) {
     t.append(el("tr", { class: "engagement" }, el("td", {}, r.time), el("td", {}, r.what), el("td", {}, r.track),
-      el("td", {}, r.battery), el("td", {}, r.interceptor),
+      el("td", {}, [r.battery, r.interceptor].filter(Boolean).join(" / ")),
       el("td", { class: r.kill === true ? "ok" : r.kill === false ? "error" : "" }, r.result)));
   }
 }

@@ -157,6 +157,18 @@ def test_defense_tab_live_map_and_launch(defense_server: str) -> None:
             log = page.locator("#def-engagements tr.engagement")
             assert log.count() == 3
             assert "KILL 3 m" in log.nth(0).inner_text() and "ordered" in log.nth(2).inner_text()
+
+            # A viewer sees the picture but cannot launch (the API would answer 403).
+            page.click("#logout")
+            page.wait_for_selector("#login-view:not([hidden])")
+            page.fill("#login-user", "viewer")
+            page.fill("#login-password", PASSWORDS["viewer"])
+            page.click("#login-submit")
+            page.wait_for_selector("#app-view:not([hidden])")
+            page.click("button[data-tab=defense]")
+            page.wait_for_selector("#def-state:has-text('live')", timeout=20000)
+            assert page.is_disabled("#launch-submit")
+            assert "operator or admin" in page.inner_text("#launch-result")
         finally:
             browser.close()
 

@@ -41,7 +41,9 @@ from argus.accounts import service as accounts
 from argus.api.app import create_app
 from argus.db import migrate
 from argus.db.session import make_engine, make_sessionmaker, session_scope
+from argus.defense.service.runtime import DefenseRuntime
 from tests.api._support import PASSWORDS, make_settings, seed_database
+from tests.defense._support import seed_defense
 from tests.conftest import _create_pg_database, _drop_pg_database
 
 #: The budget; ARGUS_FUZZ_EXAMPLES raises it for a longer hunt (the stateful run scales along).
@@ -175,13 +177,24 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     with tempfile.TemporaryDirectory(prefix="argus-fuzz-") as tmp, _database(backend, tmp) as url:
         migrate.upgrade(url)
         seed_database(url)
+        sid = seed_defense(url, users=False)
         app = create_app(_settings(url))
+        # the defense routes answer from a live runtime (not started: a few cycles stepped here,
+        # POST /api/controller/restart starts its thread, stopped at the end)
+        rt = DefenseRuntime(app.state.sessionmaker, sid)
+        rt.launch(31.2, -121.6, 34.05, -118.25, "SCUD-C")
+        for _ in range(4):
+            rt.step()
+        app.state.defense = rt
         with TestClient(app) as client:
             schema = schemathesis.openapi.from_asgi("/openapi.json", app)
             t = Target(backend, url, app, client, schema)
             t.operations = {r.ok().label: r.ok() for r in schema.get_all_operations()}
             t.login()
-            yield t
+            try:
+                yield t
+            finally:
+                rt.stop()
 
 
 def test_every_operation_is_fuzzed() -> None:

@@ -109,6 +109,37 @@ def seed() -> None:
         console.print(f"scenario {sc.name!r} (id {sc.id}) ready")
 
 
+@defense_app.command("load")
+def load(
+    path: Annotated[
+        str,
+        typer.Argument(
+            help="a defense scenario TOML (see src/argus/scenario/examples/defense.toml)"
+        ),
+    ],
+    replace: Annotated[bool, typer.Option(help="replace a scenario of the same name")] = False,
+) -> None:
+    """Create a scenario from a defense scenario file: its radars, batteries and assets (the
+    raid and jammers are played by `argus demo defense --scenario FILE --no-serve`)."""
+    from argus.defense.service.catalog import load_scenario_file
+    from argus.scenario.defense import load_defense_scenario
+    from argus.scenario.runner import ScenarioError
+    from argus.tewa.service.errors import InvalidInput
+
+    try:
+        ds = load_defense_scenario(path)
+        with session_scope_from_settings() as session:
+            sc = load_scenario_file(session, ds, replace=replace)
+            console.print(
+                f"scenario {sc.name!r} (id {sc.id}): {len(ds.scenario.radars)} radar(s), "
+                f"{len(ds.batteries)} batteries, {len(ds.assets)} assets; raid of "
+                f"{len(ds.scenario.ballistic)} ballistic and {len(ds.scenario.airbreathers)} air "
+                f"objects, {len(ds.scenario.jammers)} jammer(s)"
+            )
+    except (ScenarioError, InvalidInput) as exc:
+        raise fail(str(exc), 2) from None
+
+
 def _ensure_demo(train_per_class: int) -> int:
     from argus.defense.service.catalog import ensure_defense_demo
     from argus.defense.service.models import MissingModelError, latest_model
@@ -161,6 +192,10 @@ def demo_defense(
     train_per_class: Annotated[
         int, typer.Option(help="training tracks per class if no model yet")
     ] = 400,
+    scenario: Annotated[
+        str | None,
+        typer.Option(help="play this defense scenario file instead of the demo raid (--no-serve)"),
+    ] = None,
 ) -> None:
     """A scripted SCUD-C raid on Los Angeles and San Diego: RAD_VBG detects, the command centre
     tracks, classifies and assigns BAT_LA / BAT_SD, interceptors fly. With ``--serve`` (default)
@@ -170,6 +205,22 @@ def demo_defense(
 
     require_migrated()
     sid = _ensure_demo(train_per_class)
+    script = None
+    if scenario is not None:
+        from argus.defense.service.catalog import load_scenario_file
+        from argus.scenario.defense import load_defense_scenario
+        from argus.scenario.runner import ScenarioError
+        from argus.tewa.service.errors import InvalidInput
+
+        if serve:
+            raise fail("--scenario: runs headless for now, add --no-serve", 2)
+        try:
+            ds = load_defense_scenario(scenario)
+            with session_scope_from_settings() as session:
+                sid = load_scenario_file(session, ds, replace=True).id
+        except (ScenarioError, InvalidInput) as exc:
+            raise fail(str(exc), 2) from None
+        script = ds.scenario
     if serve:
         _serve_with_raid()
         return
@@ -185,10 +236,14 @@ def demo_defense(
     cities_raid: list[tuple[float, tuple[float, float, float, float]]] = []
     from argus.defense.service.catalog import DEMO_ASSETS, DEMO_RAID
 
-    cities = {a["name"]: a for a in DEMO_ASSETS}
-    for r in DEMO_RAID:
-        c = cities[r["target"]]
-        cities_raid.append((r["delay_s"], (r["lat"], r["lon"], c["lat"], c["lon"])))
+    if script is not None:
+        rt.script(script)
+        duration = script.duration_s if duration == 420.0 else duration
+    else:
+        cities = {a["name"]: a for a in DEMO_ASSETS}
+        for r in DEMO_RAID:
+            c = cities[r["target"]]
+            cities_raid.append((r["delay_s"], (r["lat"], r["lon"], c["lat"], c["lon"])))
     from rich.progress import Progress
 
     n = round(duration / rt.cfg.scan_interval_s)
@@ -206,7 +261,7 @@ def demo_defense(
     with factory() as s:
         from argus.defense.service.runtime import list_flights
 
-        flights = list_flights(s, sid, limit=len(DEMO_RAID))
+        flights = list_flights(s, sid, limit=50)
         rounds = battery_rounds(s, sid)
     table = Table(title=f"Defense demo run {rt.run_id}")
     for col in ("flight", "state", "outcome"):

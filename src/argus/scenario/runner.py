@@ -250,6 +250,15 @@ def parse_scenario(
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{label}: not valid TOML: {exc}") from exc
+    return parse_scenario_doc(doc, origin, catalogue)
+
+
+def parse_scenario_doc(
+    doc: dict[str, Any], origin: str = "<string>", catalogue: Catalogue | None = None
+) -> Scenario:
+    """:func:`parse_scenario` of an already parsed TOML document (extensions such as the defense
+    scenario's ``[[battery]]`` and ``[[asset]]`` tables take theirs out first)."""
+    label = Path(origin).name
     _check_keys(doc, {"scenario", "ballistic", "airbreather", "radar", "jammer"}, label)
     head = doc.get("scenario", {})
     if not isinstance(head, dict):

@@ -223,3 +223,70 @@ def find_demo_scenario(session: Session) -> int:
             "(or `argus defense seed`)"
         )
     return int(sid)
+
+
+def load_scenario_file(session: Session, ds: Any, *, replace: bool = False) -> Scenario:
+    """A defense scenario file (``argus.scenario.defense``) into the database: the scenario, one
+    ``radar_type`` per file radar (its fields as the type's parameters), the radar sites, the
+    batteries (TEWA weapons with their interceptor type) and the assets (reused by name when
+    they already exist at the same place)."""
+    from argus.tewa.service.errors import InvalidInput
+
+    ensure_catalog(session)
+    sc_in = ds.scenario
+    old = session.scalars(select(Scenario).where(Scenario.name == sc_in.name)).one_or_none()
+    if old is not None:
+        if not replace:
+            raise InvalidInput(f"scenario: {sc_in.name!r} exists already (use --replace)")
+        session.delete(old)
+        session.flush()
+    sc = Scenario(name=sc_in.name, notes=f"defense scenario file {sc_in.source}",
+                  start_time=dt.datetime.now(dt.UTC).replace(microsecond=0), active=True)  # fmt: skip
+    session.add(sc)
+    session.flush()
+    for r in sc_in.radars:
+        tname = f"{sc_in.name}/{r.name}"
+        params = {f.name: getattr(r, f.name) for f in dataclasses.fields(r)
+                  if f.name not in ("radar_id", "lat_deg", "lon_deg", "alt_m", "name", "max_range_m")}  # fmt: skip
+        rt = session.scalars(select(RadarType).where(RadarType.name == tname)).one_or_none()
+        if rt is None:
+            rt = RadarType(name=tname, max_range_m=r.max_range_m,
+                           sweep_rate_deg_s=r.azimuth_width_deg / r.scan_period_s, params=params)  # fmt: skip
+            session.add(rt)
+        else:
+            rt.max_range_m, rt.params = r.max_range_m, params
+        session.flush()
+        session.add(RadarSiteRow(scenario_id=sc.id, name=r.name, radar_type_id=rt.id,
+                                 lat=r.lat_deg, lon=r.lon_deg, alt_m=r.alt_m, params={}))  # fmt: skip
+    btypes = {b.name: b for b in session.scalars(select(BatteryType))}
+    for i, b in enumerate(ds.batteries):
+        bt = btypes.get(b.interceptor)
+        if bt is None:
+            raise InvalidInput(
+                f"battery[{i}].interceptor: unknown battery type {b.interceptor!r} (known: {sorted(btypes)})"
+            )
+        session.add(Weapon(
+            scenario_id=sc.id, call_sign=b.call_sign, weapon_type=bt.name, lat=b.lat_deg,
+            lon=b.lon_deg, alt_m=b.alt_m, rounds=b.rounds, min_range_km=1.0,
+            max_range_km=bt.max_range_m / 1000.0, max_target_speed_mps=4000.0,
+            fire_channels=b.fire_channels, max_salvo=1, interceptor_speed_mps=bt.max_speed_mps,
+            battery_type_id=bt.id,
+        ))  # fmt: skip
+    for i, a in enumerate(ds.assets):
+        da = session.scalars(
+            select(DefendedAsset).where(DefendedAsset.name == a.name)
+        ).one_or_none()
+        if da is None:
+            da = DefendedAsset(
+                name=a.name, lat=a.lat_deg, lon=a.lon_deg, radius_km=a.radius_km, value=a.value
+            )
+            session.add(da)
+            session.flush()
+        elif abs(da.lat - a.lat_deg) > 1e-6 or abs(da.lon - a.lon_deg) > 1e-6:
+            raise InvalidInput(
+                f"asset[{i}].name: a defended asset {a.name!r} exists at another place "
+                f"({da.lat}, {da.lon}); rename it in the file"
+            )
+        session.add(ScenarioAsset(scenario_id=sc.id, da_id=da.id))
+    session.flush()
+    return sc

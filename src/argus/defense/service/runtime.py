@@ -97,6 +97,7 @@ class DefenseRuntime:
         self._stop = threading.Event()
         self.cycle_listeners: list[Callable[[dict[str, Any]], None]] = []
         self.batcher = LaunchBatcher(self.world)
+        self.scheduled: list[tuple[float, tuple[float, float, float, float, str, str]]] = []
 
     # ---- sim control
     def launch(
@@ -149,8 +150,63 @@ class DefenseRuntime:
             self.loop._inbox.append(event)  # stages of this process already flew it
         return out
 
+    # ---- a scripted raid (a defense scenario file)
+    def script(self, scenario: Any) -> None:
+        """Play a scenario file's raid: its jammers from now on, its air-breathers flown now,
+        its ballistic launches at their ``launch_time_s`` (seconds after this call) through
+        :meth:`launch`, so each gets its ``missile_flight`` row and event."""
+        import dataclasses
+
+        by_key = {m.catalogue_key: m.name for m in self.missile_types.values()}
+        for i, b in enumerate(scenario.ballistic):
+            if b.threat.key not in by_key:
+                raise InvalidInput(
+                    f"ballistic[{i}].type: no missile_type row for catalogue key {b.threat.key!r}"
+                )
+        t0 = self.loop.t_s
+        with self.lock:
+            shifted = dataclasses.replace(
+                scenario,
+                ballistic=(),
+                airbreathers=tuple(
+                    dataclasses.replace(
+                        a,
+                        route=dataclasses.replace(a.route, start_time_s=a.route.start_time_s + t0),
+                    )
+                    for a in scenario.airbreathers
+                ),
+            )
+            if shifted.airbreathers:
+                self.world.add_scenario(shifted, prefix="AIR-")
+            # the file's carrier ids are its own truth ids: point them at the world's
+            jammers = []
+            for j in scenario.jammers:
+                if j.carrier_truth_id is not None:
+                    fid = f"AIR-{j.carrier_truth_id}"
+                    if fid not in self.world:
+                        raise InvalidInput(
+                            f"jammer {j.jammer_id}.carrier_id: {j.carrier_truth_id} is not an airbreather"
+                        )
+                    j = dataclasses.replace(j, carrier_truth_id=self.world.flight(fid).truth_id)
+                jammers.append(j)
+            self.cfg = dataclasses.replace(self.cfg, jammers=tuple(jammers))
+            self.loop.cfg = self.cfg
+            self.loop.radar.cfg = self.cfg
+        self.scheduled.extend(
+            (t0 + b.launch_time_s, (b.launch_lat_deg, b.launch_lon_deg, b.target_lat_deg,
+                                    b.target_lon_deg, by_key[b.threat.key], b.trajectory))
+            for b in scenario.ballistic
+        )  # fmt: skip
+        self.scheduled.sort(key=lambda x: x[0])
+
+    def _launch_due(self) -> None:
+        while self.scheduled and self.scheduled[0][0] <= self.loop.t_s:
+            _, (lat, lon, tlat, tlon, kind, shape) = self.scheduled.pop(0)
+            self.launch(lat, lon, tlat, tlon, kind, trajectory=shape, created_by="scenario")
+
     # ---- cycles
     def step(self) -> CycleReport:
+        self._launch_due()
         with self.lock:
             return self.loop.step()
 

@@ -16,7 +16,9 @@ from argus.cli.common import console, err_console, fail, session_scope_from_sett
 models_app = typer.Typer(
     help="Trained models: the track classifier of the defense pipeline.", no_args_is_help=True
 )
-demo_app = typer.Typer(help="Demos that run end to end on the embedded default.", no_args_is_help=True)
+demo_app = typer.Typer(
+    help="Demos that run end to end on the embedded default.", no_args_is_help=True
+)
 defense_app = typer.Typer(help="The defense pipeline's scenario and runs.", no_args_is_help=True)
 
 
@@ -32,12 +34,15 @@ def register(app: typer.Typer) -> None:
 @models_app.command("train-classifier")
 def train_classifier(
     per_class: Annotated[
-        int, typer.Option("--per-class", min=20, max=20_000, help="simulated training tracks per class")
+        int,
+        typer.Option("--per-class", min=20, max=20_000, help="simulated training tracks per class"),
     ] = 600,
     seed: Annotated[int, typer.Option(help="simulation and training seed")] = 1,
     scenario: Annotated[
         str | None,
-        typer.Option(help="train with this scenario's first radar (default: the defense demo's, if any)"),
+        typer.Option(
+            help="train with this scenario's first radar (default: the defense demo's, if any)"
+        ),
     ] = None,
 ) -> None:
     """Simulate tracks of the five classes (ballistic missile, cruise missile, aircraft, drone,
@@ -46,15 +51,13 @@ def train_classifier(
 
     The pipeline loads the newest registered model; without one it refuses to start.
     """
-    from sqlalchemy import select
-
-    from argus.db.models import Scenario
     from argus.defense.service.catalog import DEMO_SCENARIO
     from argus.defense.service.training import train_classifier as train
+    from argus.tewa.service import scenario_id_by_name
 
     t0 = time.perf_counter()
     with session_scope_from_settings() as session:
-        sid = session.scalar(select(Scenario.id).where(Scenario.name == (scenario or DEMO_SCENARIO)))
+        sid = scenario_id_by_name(session, scenario or DEMO_SCENARIO)
         if scenario and sid is None:
             raise fail(f"--scenario: no scenario named {scenario!r}", 2)
         with console.status("training…") as status:
@@ -123,7 +126,9 @@ def _ensure_demo(train_per_class: int) -> int:
                     session, n_per_class=train_per_class, scenario_id=sid,
                     progress=lambda msg: status.update(msg + "…"),
                 )  # fmt: skip
-            err_console.print(f"classifier v{rep.version}: held-out accuracy {rep.metrics['accuracy']:.3f}")
+            err_console.print(
+                f"classifier v{rep.version}: held-out accuracy {rep.metrics['accuracy']:.3f}"
+            )
     return sid
 
 
@@ -143,10 +148,15 @@ def _raid(launch: Any, spacing: float = 1.0) -> None:
 @demo_app.command("defense")
 def demo_defense(
     serve: Annotated[
-        bool, typer.Option("--serve/--no-serve", help="serve the API and console (default) or run headless")
+        bool,
+        typer.Option(
+            "--serve/--no-serve", help="serve the API and console (default) or run headless"
+        ),
     ] = True,
     duration: Annotated[float, typer.Option(help="headless: simulated seconds to run")] = 420.0,
-    train_per_class: Annotated[int, typer.Option(help="training tracks per class if no model yet")] = 400,
+    train_per_class: Annotated[
+        int, typer.Option(help="training tracks per class if no model yet")
+    ] = 400,
 ) -> None:
     """A scripted SCUD-C raid on Los Angeles and San Diego: RAD_VBG detects, the command centre
     tracks, classifies and assigns BAT_LA / BAT_SD, interceptors fly. With ``--serve`` (default)
@@ -177,14 +187,15 @@ def demo_defense(
         cities_raid.append((r["delay_s"], (r["lat"], r["lon"], c["lat"], c["lon"])))
     from rich.progress import Progress
 
-    n = int(round(duration / rt.cfg.scan_interval_s))
+    n = round(duration / rt.cfg.scan_interval_s)
     kills = 0
     with Progress(console=err_console, transient=True) as prog:
         task = prog.add_task("raid", total=n)
         for _ in range(n):
             for delay, args in list(cities_raid):
                 if rt.loop.t_s >= delay:
-                    rt.launch(*args, "SCUD-C", created_by="demo")
+                    lat, lon, tlat, tlon = args
+                    rt.launch(lat, lon, tlat, tlon, "SCUD-C", created_by="demo")
                     cities_raid.remove((delay, args))
             rep = rt.step()
             kills += sum(1 for e in rep.events if getattr(e, "kill", False))
@@ -226,7 +237,10 @@ def _serve_with_raid() -> None:
         creds_file = s.var_dir / "demo-operator.txt"
         for _ in range(120):
             try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200 and creds_file.exists():
+                if (
+                    httpx.get(base + "/health", timeout=1).status_code == 200
+                    and creds_file.exists()
+                ):
                     break
             except httpx.HTTPError:
                 pass
@@ -241,13 +255,21 @@ def _serve_with_raid() -> None:
         def launch(lat: float, lon: float, tlat: float, tlon: float, kind: str) -> None:
             httpx.post(
                 base + "/api/sim/launch",
-                params={"lat": lat, "lon": lon, "targetLat": tlat, "targetLon": tlon, "missileType": kind},
+                params={
+                    "lat": lat,
+                    "lon": lon,
+                    "targetLat": tlat,
+                    "targetLon": tlon,
+                    "missileType": kind,
+                },
                 headers=headers,
                 timeout=30,
             )
 
         _raid(launch)
-        console.print(f"raid launched at {dt.datetime.now(dt.UTC):%H:%M:%S} UTC: watch {base}/#defense")
+        console.print(
+            f"raid launched at {dt.datetime.now(dt.UTC):%H:%M:%S} UTC: watch {base}/#defense"
+        )
 
     threading.Thread(target=launcher, daemon=True).start()
     serve_cmd(host=None, port=None, migrate_first=False, scheduler=True, workers=1)

@@ -24,13 +24,11 @@ Run = Annotated[str, typer.Option(help="run tag shared by the stages of one run"
 
 
 def _run(name: str, scenario: str | None, run: str, **kwargs: object) -> None:
-    from sqlalchemy import select
-
-    from argus.db.models import Scenario as ScenarioRow
     from argus.db.session import make_engine, make_sessionmaker
     from argus.defense.service.catalog import DEMO_SCENARIO
     from argus.defense.service.stages import build_stage
     from argus.pipeline.asyncbus import make_bus
+    from argus.tewa.service import scenario_id_by_name
 
     s = settings()
     if not s.bus_url:
@@ -43,9 +41,11 @@ def _run(name: str, scenario: str | None, run: str, **kwargs: object) -> None:
     engine = make_engine(s.database_url)
     factory = make_sessionmaker(engine)
     with factory() as session:
-        sid = session.scalar(select(ScenarioRow.id).where(ScenarioRow.name == (scenario or DEMO_SCENARIO)))
+        sid = scenario_id_by_name(session, scenario or DEMO_SCENARIO)
     if sid is None:
-        raise fail(f"--scenario: no scenario {scenario or DEMO_SCENARIO!r} (`argus defense seed`)", 2)
+        raise fail(
+            f"--scenario: no scenario {scenario or DEMO_SCENARIO!r} (`argus defense seed`)", 2
+        )
 
     async def main() -> None:
         bus = await make_bus(s.bus_url)
@@ -74,10 +74,14 @@ def _run(name: str, scenario: str | None, run: str, **kwargs: object) -> None:
 
 @stage_app.command("radar")
 def radar(
-    site: Annotated[list[str] | None, typer.Option(help="radar site name(s), e.g. RAD_VBG (default: all)")] = None,
+    site: Annotated[
+        list[str] | None, typer.Option(help="radar site name(s), e.g. RAD_VBG (default: all)")
+    ] = None,
     scenario: Scenario = None,
     run: Run = "live",
-    lockstep: Annotated[bool, typer.Option(help="wait for each cycle to be flown before the next")] = False,
+    lockstep: Annotated[
+        bool, typer.Option(help="wait for each cycle to be flown before the next")
+    ] = False,
 ) -> None:
     """Scan the world every ARGUS_SCAN_INTERVAL_S; publish radar.detection and the cycle."""
     _run("radar", scenario, run, sites=site, lockstep=lockstep)
@@ -91,7 +95,9 @@ def command_center(scenario: Scenario = None, run: Run = "live") -> None:
 
 @stage_app.command("battery")
 def battery(
-    call_sign: Annotated[list[str] | None, typer.Option("--call-sign", help="e.g. BAT_LA (default: all)")] = None,
+    call_sign: Annotated[
+        list[str] | None, typer.Option("--call-sign", help="e.g. BAT_LA (default: all)")
+    ] = None,
     scenario: Scenario = None,
     run: Run = "live",
 ) -> None:

@@ -52,11 +52,7 @@ BATTERY_TYPES: tuple[dict[str, Any], ...] = (
         "name": "SM-6",
         **{k: _SM6[k] for k in _BT_COLUMNS},
         "max_g": SM6_CLASS.max_accel_g,
-        "params": {
-            k: v
-            for k, v in _SM6.items()
-            if k not in (*_BT_COLUMNS, "name", "max_accel_g")
-        },
+        "params": {k: v for k, v in _SM6.items() if k not in (*_BT_COLUMNS, "name", "max_accel_g")},
     },
 )
 
@@ -88,20 +84,20 @@ RADAR_TYPES: tuple[dict[str, Any], ...] = (
 )  # fmt: skip
 
 #: The demo: two defended cities, their batteries and the radar watching the sea to the south-west.
-DEMO_ASSETS = (
+DEMO_ASSETS: tuple[dict[str, Any], ...] = (
     {"name": "Los Angeles", "lat": 34.05, "lon": -118.25, "radius_km": 25.0, "value": 1.0},
     {"name": "San Diego", "lat": 32.72, "lon": -117.16, "radius_km": 15.0, "value": 0.8},
 )
-DEMO_RADARS = (
+DEMO_RADARS: tuple[dict[str, Any], ...] = (
     {"name": "RAD_VBG", "type": "AN/TPY-2", "lat": 34.74, "lon": -120.57, "alt_m": 100.0,
      "params": {"azimuth_center_deg": 150.0}},
 )  # fmt: skip
-DEMO_BATTERIES = (
+DEMO_BATTERIES: tuple[dict[str, Any], ...] = (
     {"call_sign": "BAT_LA", "lat": 34.05, "lon": -118.25, "alt_m": 50.0, "rounds": 32},
     {"call_sign": "BAT_SD", "lat": 32.72, "lon": -117.16, "alt_m": 20.0, "rounds": 16},
 )
 #: Launch boxes of the demo raid (at sea, 400-450 km from the cities; SCUD-C reach).
-DEMO_RAID = (
+DEMO_RAID: tuple[dict[str, Any], ...] = (
     {"lat": 31.2, "lon": -121.6, "target": "Los Angeles", "delay_s": 0.0},
     {"lat": 30.4, "lon": -120.6, "target": "San Diego", "delay_s": 20.0},
     {"lat": 31.0, "lon": -121.9, "target": "Los Angeles", "delay_s": 40.0},
@@ -112,7 +108,7 @@ def ensure_catalog(session: Session) -> None:
     """Insert the missing default types (existing rows are left as the user edited them)."""
     for model, rows in ((MissileType, MISSILE_TYPES), (BatteryType, BATTERY_TYPES),
                         (RadarType, RADAR_TYPES)):  # fmt: skip
-        have = set(session.scalars(select(model.name)))  # type: ignore[attr-defined]
+        have = set(session.scalars(select(model.name)))
         for row in rows:
             if row["name"] not in have:
                 session.add(model(**row))
@@ -163,7 +159,9 @@ def ensure_defense_demo(session: Session) -> Scenario:
         session.add(sc)
         session.flush()
     for a in DEMO_ASSETS:
-        da = session.scalars(select(DefendedAsset).where(DefendedAsset.name == a["name"])).one_or_none()
+        da = session.scalars(
+            select(DefendedAsset).where(DefendedAsset.name == a["name"])
+        ).one_or_none()
         if da is None:
             da = DefendedAsset(**a)
             session.add(da)
@@ -173,7 +171,9 @@ def ensure_defense_demo(session: Session) -> Scenario:
     rtypes = {r.name: r for r in session.scalars(select(RadarType))}
     for r in DEMO_RADARS:
         exists = session.scalars(
-            select(RadarSiteRow).where(RadarSiteRow.scenario_id == sc.id, RadarSiteRow.name == r["name"])
+            select(RadarSiteRow).where(
+                RadarSiteRow.scenario_id == sc.id, RadarSiteRow.name == r["name"]
+            )
         ).one_or_none()
         if exists is None:
             session.add(
@@ -205,7 +205,9 @@ def reset_magazines(session: Session, scenario_id: int) -> None:
     """Refill the demo batteries (``argus demo defense --reset``)."""
     for b in DEMO_BATTERIES:
         w = session.scalars(
-            select(Weapon).where(Weapon.scenario_id == scenario_id, Weapon.call_sign == b["call_sign"])
+            select(Weapon).where(
+                Weapon.scenario_id == scenario_id, Weapon.call_sign == b["call_sign"]
+            )
         ).one_or_none()
         if w is not None:
             w.rounds = b["rounds"]

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -60,7 +60,9 @@ def load_config(
         .order_by(RadarSiteRow.id)
     ).all()
     if not rows:
-        raise InvalidInput(f"scenario {sc.name!r}: no radar_site rows (add one, or run `argus demo defense`)")
+        raise InvalidInput(
+            f"scenario {sc.name!r}: no radar_site rows (add one, or run `argus demo defense`)"
+        )
     sites = tuple(Site(s.name, radar_site(s, t, k + 1)) for k, (s, t) in enumerate(rows))
     bats = session.execute(
         select(Weapon, BatteryType)
@@ -98,8 +100,14 @@ def load_config(
 
 class DbOrderBook:
     """Orders and rounds in the database. :meth:`place` records the order and takes its round in
-    one transaction, the battery's row locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite
-    serializes writers itself), so two concurrent orders can never fire the last round twice."""
+    one transaction with one conditional ``UPDATE weapon SET rounds = rounds - 1 WHERE rounds >= 1``
+    (PostgreSQL locks the row and re-checks the condition on the committed row; SQLite runs it
+    under its single writer lock), so two concurrent orders can never fire the last round twice.
+
+    A read-then-write (``SELECT … FOR UPDATE``, then ``rounds -= 1``) was not enough: SQLite has
+    no ``FOR UPDATE`` and pysqlite runs the ``SELECT`` before the write transaction begins, so two
+    racing orders both read 1 round and both fired it (``tests/defense/test_orders_race.py``).
+    """
 
     def __init__(self, factory: sessionmaker[Session], scenario_id: int) -> None:
         self.factory = factory
@@ -112,32 +120,47 @@ class DbOrderBook:
                     select(Weapon.call_sign, Weapon.rounds).where(
                         Weapon.scenario_id == self.scenario_id
                     )
-                ).tuples().all()
+                )
+                .tuples()
+                .all()
+            )
+
+    def _placed(self, order_id: str) -> bool:
+        with self.factory() as s:
+            return (
+                s.scalar(select(InterceptOrder.id).where(InterceptOrder.order_id == order_id))
+                is not None
             )
 
     def place(self, order: Order) -> bool:
         oid = str(order.order_id)
         try:
             with session_scope(self.factory) as s:
-                again = s.scalars(select(InterceptOrder).where(InterceptOrder.order_id == oid)).first()
-                if again is not None:
+                if (
+                    s.scalar(select(InterceptOrder.id).where(InterceptOrder.order_id == oid))
+                    is not None
+                ):
                     return True  # a replay of a placed order: publish it again, same id
-                w = s.scalars(
-                    select(Weapon).where(Weapon.id == order.battery.weapon_id).with_for_update()
-                ).one()
-                if w.rounds < 1:
-                    return False
-                w.rounds -= 1
+                taken = s.execute(
+                    update(Weapon)
+                    .where(Weapon.id == order.battery.weapon_id, Weapon.rounds >= 1)
+                    .values(rounds=Weapon.rounds - 1)
+                    .execution_options(synchronize_session=False)
+                )
+                if taken.rowcount != 1:  # type: ignore[attr-defined]
+                    return False  # no round left (or no such battery)
                 s.add(
                     InterceptOrder(
-                        order_id=oid, scenario_id=order.scenario_id, weapon_id=w.id,
+                        order_id=oid, scenario_id=order.scenario_id, weapon_id=order.battery.weapon_id,
                         track_id=order.track_id, shot=order.shot, pk=order.pk,
                         ordered_at=order.at,
                     )
                 )  # fmt: skip
                 s.flush()
         except IntegrityError:
-            return False  # the (track, shot) was ordered by someone else first
+            # the (track, shot) was ordered by someone else first (the round is given back by
+            # the rollback), or the same order was placed concurrently: then it is a replay
+            return self._placed(oid)
         return True
 
 
@@ -146,7 +169,9 @@ def _insert_ignore(session: Session, table: Any, rows: list[dict[str, Any]], key
         return
     ins = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     for lo in range(0, len(rows), 500):
-        session.execute(ins(table).on_conflict_do_nothing(index_elements=[key]), rows[lo : lo + 500])
+        session.execute(
+            ins(table).on_conflict_do_nothing(index_elements=[key]), rows[lo : lo + 500]
+        )
 
 
 def event_rows(events: Sequence[ev.Event], run_id: str) -> list[dict[str, Any]]:
@@ -193,14 +218,19 @@ def record_events(
                 update(InterceptOrder)
                 .where(InterceptOrder.interceptor_id == e.interceptor_id)
                 .values(
-                    state="killed" if e.kill else ("aborted" if e.reason == "self_destruct" else "missed"),
+                    state="killed"
+                    if e.kill
+                    else ("aborted" if e.reason == "self_destruct" else "missed"),
                     miss_distance_m=e.miss_distance_m,
                 )
             )
             if e.kill and e.target_flight_id:
                 session.execute(
                     update(MissileFlight)
-                    .where(MissileFlight.flight_id == e.target_flight_id, MissileFlight.state == "flying")
+                    .where(
+                        MissileFlight.flight_id == e.target_flight_id,
+                        MissileFlight.state == "flying",
+                    )
                     .values(
                         state="intercepted",
                         ended_at=e.time,
@@ -243,7 +273,9 @@ def write_tracks(session: Session, scenario_id: int, picture: Any) -> int:
             select(Track.track_id, Track.id).where(
                 Track.scenario_id == scenario_id, Track.track_id.in_(names)
             )
-        ).tuples().all()
+        )
+        .tuples()
+        .all()
     )
     v = picture.vel_enu_mps
     speed = np.hypot(v[:, 0], v[:, 1])
@@ -265,13 +297,16 @@ def write_tracks(session: Session, scenario_id: int, picture: Any) -> int:
         if name not in have
     ]  # fmt: skip
     if new:
-        session.execute(Track.__table__.insert(), new)
+        session.execute(insert(Track), new)
         have.update(
             session.execute(
                 select(Track.track_id, Track.id).where(
-                    Track.scenario_id == scenario_id, Track.track_id.in_([r["track_id"] for r in new])
+                    Track.scenario_id == scenario_id,
+                    Track.track_id.in_([r["track_id"] for r in new]),
                 )
-            ).tuples().all()
+            )
+            .tuples()
+            .all()
         )
     # latest state: one executemany UPDATE by primary key (ORM bulk update)
     session.execute(
@@ -292,7 +327,7 @@ def write_tracks(session: Session, scenario_id: int, picture: Any) -> int:
     ]  # fmt: skip
     ins = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     session.execute(
-        ins(TrackSample.__table__).on_conflict_do_nothing(index_elements=["track_id", "t"]), samples
+        ins(TrackSample).on_conflict_do_nothing(index_elements=["track_id", "t"]), samples
     )
     return n
 

@@ -50,7 +50,7 @@ def session_and_sid(db_url: str) -> Iterator[tuple[Session, int]]:
     engine.dispose()
 
 
-def _points() -> tuple[FloatArray, FloatArray, FloatArray]:
+def _points() -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]:
     """Random points around the site, and points at the boundary ± 50 m and ± 1 m."""
     rng = np.random.default_rng(11)
     n = 200

@@ -97,15 +97,13 @@ async def launch(
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
-        raise HTTPException(422, detail=f"{loc}: {err['msg']}") from None
+        raise InvalidInput(f"{loc}: {err['msg']}") from None  # problem+json naming the field
     rt = runtime_or_503(request)
-    try:
-        return await run_in_threadpool(
-            rt.launch, data.lat, data.lon, data.targetLat, data.targetLon, data.missileType,
-            trajectory=data.trajectory, created_by=user.username,
-        )  # fmt: skip
-    except InvalidInput as exc:
-        raise HTTPException(422, detail=str(exc)) from None
+    # InvalidInput (unknown missileType, target out of reach) → 422 whose `errors` names the field
+    return await run_in_threadpool(
+        rt.launch, data.lat, data.lon, data.targetLat, data.targetLon, data.missileType,
+        trajectory=data.trajectory, created_by=user.username,
+    )  # fmt: skip
 
 
 @router.get("/api/sim/flights", summary="Launched flights, newest first", response_model=list[FlightOut])

@@ -14,6 +14,7 @@ import datetime as dt
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,10 +26,17 @@ from starlette.websockets import WebSocketDisconnect
 
 from argus.api import schemas_defense as sd
 from argus.api.app import create_app
+from argus.db import migrate
 from argus.db.models import MissileFlight
 from argus.defense.service.catalog import DEMO_ASSETS, DEMO_BATTERIES, DEMO_RAID
 from argus.defense.service.runtime import DefenseRuntime
-from tests.api._support import assert_problem, error_fields, make_settings, open_session
+from tests.api._support import (
+    assert_problem,
+    copy_template,
+    error_fields,
+    make_settings,
+    open_session,
+)
 from tests.defense._support import seed_defense
 
 EPOCH = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
@@ -67,8 +75,7 @@ class Live:
     scenario_id: int
 
 
-def _live(url: str) -> Iterator[Live]:
-    sid = seed_defense(url)
+def _live(url: str, sid: int) -> Iterator[Live]:
     app = create_app(make_settings(url))
     with TestClient(app) as client:
         rt = DefenseRuntime(app.state.sessionmaker, sid, epoch=EPOCH)
@@ -79,15 +86,30 @@ def _live(url: str) -> Iterator[Live]:
             rt.stop()
 
 
-@pytest.fixture
-def live(db_url: str) -> Iterator[Live]:
-    """SQLite and PostgreSQL."""
-    yield from _live(db_url)
+@pytest.fixture(scope="module")
+def defense_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    """A migrated SQLite database seeded once per module (defense demo, classifier, users)."""
+    path = tmp_path_factory.mktemp("defense-template") / "argus.db"
+    url = f"sqlite:///{path}"
+    migrate.upgrade(url)
+    return path, seed_defense(url)
 
 
 @pytest.fixture
-def live_sqlite(sqlite_url: str) -> Iterator[Live]:
-    yield from _live(sqlite_url)
+def live_sqlite(defense_template: tuple[Path, int], tmp_path: Path) -> Iterator[Live]:
+    yield from _live(copy_template(defense_template[0], tmp_path), defense_template[1])
+
+
+@pytest.fixture
+def live(db_url: str, defense_template: tuple[Path, int], tmp_path: Path) -> Iterator[Live]:
+    """SQLite (a copy of the template; ``db_url``'s fresh file is left unused) and a fresh
+    PostgreSQL database, seeded. Through ``db_url`` so the PostgreSQL variant is marked ``pg``."""
+    if db_url.startswith("sqlite"):
+        target = tmp_path / "live"
+        target.mkdir()
+        yield from _live(copy_template(defense_template[0], target), defense_template[1])
+    else:
+        yield from _live(db_url, seed_defense(db_url))
 
 
 def _typed(model: Any, body: Any) -> Any:
@@ -123,7 +145,12 @@ def test_launch_by_query_and_by_body_then_list_and_read_flights(
     flight_s = (_iso(a.impact_at) - EPOCH).total_seconds()
     assert 200.0 < flight_s < 600.0  # a ~430 km SCUD-C flies for minutes, not seconds or hours
 
-    body = {**LAUNCH, "lat": DEMO_RAID[1]["lat"], "lon": DEMO_RAID[1]["lon"], "trajectory": "lofted"}
+    body = {
+        **LAUNCH,
+        "lat": DEMO_RAID[1]["lat"],
+        "lon": DEMO_RAID[1]["lon"],
+        "trajectory": "lofted",
+    }
     r = c.post("/api/sim/launch", json=body, headers=auth["admin"])
     assert r.status_code == 201, r.text
     b = _typed(sd.FlightOut, r.json())
@@ -159,7 +186,10 @@ def test_launch_needs_an_operator_and_valid_input(
     live_sqlite: Live, auth: dict[str, dict[str, str]]
 ) -> None:
     c = live_sqlite.client
-    assert "not authenticated" in assert_problem(c.post("/api/sim/launch", params=LAUNCH), 401)["detail"]
+    assert (
+        "not authenticated"
+        in assert_problem(c.post("/api/sim/launch", params=LAUNCH), 401)["detail"]
+    )
     r = c.post("/api/sim/launch", params=LAUNCH, headers=auth["viewer"])
     assert assert_problem(r, 403)["detail"] == "needs role operator or higher; viewer is viewer"
 
@@ -183,7 +213,9 @@ def test_launch_needs_an_operator_and_valid_input(
     assert "JSON object" in assert_problem(r, 422)["detail"]
 
     # 5,000 km is far beyond a SCUD-C's reach (≈ 550-600 km)
-    r = c.post("/api/sim/launch", params={**LAUNCH, "targetLat": 31.2, "targetLon": -68.0}, headers=op)
+    r = c.post(
+        "/api/sim/launch", params={**LAUNCH, "targetLat": 31.2, "targetLon": -68.0}, headers=op
+    )
     body = assert_problem(r, 422)
     assert error_fields(body) == {"targetLat/targetLon"}, body
 

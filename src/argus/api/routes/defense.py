@@ -38,7 +38,9 @@ from argus.tewa.service.errors import InvalidInput, NotFoundError
 
 router = APIRouter(tags=["defense"])
 
-NOT_RUNNING = {503: _problem("the defense pipeline is not running in this process")}
+NOT_RUNNING: dict[int | str, dict[str, Any]] = {
+    503: _problem("the defense pipeline is not running in this process")
+}
 
 
 def runtime_or_503(request: Request) -> defense.DefenseRuntime:
@@ -65,17 +67,19 @@ def _views(request: Request) -> defense.RuntimeViews:
     summary="Launch a threat in the running scenario",
     status_code=status.HTTP_201_CREATED,
     response_model=FlightOut,
-    responses={422: _problem("a field is invalid or the target is out of the type's reach"),
-               **NOT_RUNNING},  # fmt: skip
+    responses={
+        422: _problem("a field is invalid or the target is out of the type's reach"),
+        **NOT_RUNNING,
+    },
 )
 async def launch(
     request: Request,
     user: Operator,
     lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
     lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
-    targetLat: Annotated[float | None, Query(ge=-90, le=90)] = None,  # noqa: N803
-    targetLon: Annotated[float | None, Query(ge=-180, le=180)] = None,  # noqa: N803
-    missileType: Annotated[str | None, Query(min_length=1, max_length=60)] = None,  # noqa: N803
+    targetLat: Annotated[float | None, Query(ge=-90, le=90)] = None,
+    targetLon: Annotated[float | None, Query(ge=-180, le=180)] = None,
+    missileType: Annotated[str | None, Query(min_length=1, max_length=60)] = None,
 ) -> dict[str, Any]:
     query = {k: v for k, v in {"lat": lat, "lon": lon, "targetLat": targetLat,
              "targetLon": targetLon, "missileType": missileType}.items() if v is not None}  # fmt: skip
@@ -83,7 +87,9 @@ async def launch(
     raw = await request.body()
     if raw:
         if len(raw) > 4096:
-            raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "body: at most 4096 bytes")
+            raise HTTPException(
+                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "body: at most 4096 bytes"
+            )
         try:
             import json
 
@@ -106,7 +112,9 @@ async def launch(
     )  # fmt: skip
 
 
-@router.get("/api/sim/flights", summary="Launched flights, newest first", response_model=list[FlightOut])
+@router.get(
+    "/api/sim/flights", summary="Launched flights, newest first", response_model=list[FlightOut]
+)
 def flights(
     session: SessionDep,
     _: Viewer,
@@ -139,7 +147,12 @@ def radar_status(request: Request, _: Viewer) -> dict[str, Any]:
     return _views(request).radar_status()
 
 
-@router.get("/api/radar/targets", summary="Simulation truth", response_model=TargetsOut, responses=NOT_RUNNING)
+@router.get(
+    "/api/radar/targets",
+    summary="Simulation truth",
+    response_model=TargetsOut,
+    responses=NOT_RUNNING,
+)
 def radar_targets(request: Request, _: Viewer) -> dict[str, Any]:
     f = _views(request).frame
     return {"time": f["time"], "targets": f["truth"]}
@@ -151,7 +164,12 @@ def radar_tracks(request: Request, _: Viewer) -> dict[str, Any]:
     return {"time": v.frame["time"], "tracks": v.tracks()}
 
 
-@router.get("/api/radar/scan", summary="The last cycle's plots", response_model=ScanOut, responses=NOT_RUNNING)
+@router.get(
+    "/api/radar/scan",
+    summary="The last cycle's plots",
+    response_model=ScanOut,
+    responses=NOT_RUNNING,
+)
 def radar_scan(
     request: Request, _: Viewer, limit: Annotated[int, Query(ge=1, le=5000)] = 500
 ) -> dict[str, Any]:

@@ -113,14 +113,16 @@ class DefenseRuntime:
         mt = self.missile_types.get(missile_type)
         if mt is None:
             known = ", ".join(sorted(self.missile_types))
-            raise InvalidInput(f"missileType: unknown missile type {missile_type!r} (known: {known})")
+            raise InvalidInput(
+                f"missileType: unknown missile type {missile_type!r} (known: {known})"
+            )
         fid = str(uuid.uuid4())
         with self.lock:
             when = self.loop.now
             event = ev.MissileLaunched(
                 flight_id=fid, missile_type=mt.name, catalogue_key=mt.catalogue_key,
                 lat_deg=lat, lon_deg=lon, alt_m=0.0, target_lat_deg=target_lat,
-                target_lon_deg=target_lon, trajectory=trajectory,  # type: ignore[arg-type]
+                target_lon_deg=target_lon, trajectory=trajectory,
                 scenario_id=self.scenario_id, time=when,
             )  # fmt: skip
             try:
@@ -151,10 +153,14 @@ class DefenseRuntime:
 
     def _sink(self, report: CycleReport) -> None:
         o = self.options
-        skip = frozenset() if o.log_everything else frozenset({"radar.detection", "tracking.updated"})
+        skip = (
+            frozenset() if o.log_everything else frozenset({"radar.detection", "tracking.updated"})
+        )
         launched = {e.flight_id for e in report.events if isinstance(e, ev.MissileLaunched)}
         events = [
-            e for e in report.events if not (isinstance(e, ev.MissileLaunched) and e.flight_id in launched)
+            e
+            for e in report.events
+            if not (isinstance(e, ev.MissileLaunched) and e.flight_id in launched)
         ]
         with session_scope(self.factory) as s:
             record_events(s, events, self.run_id, skip=skip)
@@ -174,11 +180,10 @@ class DefenseRuntime:
     def _frame(self, r: CycleReport) -> dict[str, Any]:
         p = r.picture
         idx, pos, _ = self.world.truth_at(r.t1_s)
-        tl, to, ta = geo.ecef_to_geodetic(pos[:, 0], pos[:, 1], pos[:, 2]) if idx.size else ([], [], [])
+        none = (np.zeros(0), np.zeros(0), np.zeros(0))
+        tl, to, ta = geo.ecef_to_geodetic(pos[:, 0], pos[:, 1], pos[:, 2]) if idx.size else none
         iids, ipos = self.loop.interceptors.positions()
-        il, io, ia = (
-            geo.ecef_to_geodetic(ipos[:, 0], ipos[:, 1], ipos[:, 2]) if len(iids) else ([], [], [])
-        )
+        il, io, ia = geo.ecef_to_geodetic(ipos[:, 0], ipos[:, 1], ipos[:, 2]) if len(iids) else none
         speed = np.hypot(p.vel_enu_mps[:, 0], p.vel_enu_mps[:, 1]) if len(p) else np.zeros(0)
         tti = [None if not np.isfinite(x) else round(float(x), 1) for x in p.time_to_impact_s]
         return {
@@ -416,12 +421,11 @@ class RuntimeViews:
 
     def metrics(self, area: str) -> dict[str, Any]:
         reps = list(self.rt.reports)
-        last = reps[-1] if reps else None
 
         def pct(xs: list[float], q: float) -> float | None:
             return float(np.percentile(xs, q)) if xs else None
 
-        stage = (lambda k: [r.stage_s.get(k, 0.0) for r in reps])  # noqa: E731
+        stage = lambda k: [r.stage_s.get(k, 0.0) for r in reps]  # noqa: E731
         tracks = self.frame["tracks"]
         values: dict[str, float | None]
         if area == "radar":
@@ -456,8 +460,7 @@ class RuntimeViews:
             values = {"uptime_s": time.time() - self.rt.started_at,
                       "load_1m": os.getloadavg()[0],
                       "errors": float(len(self.rt.errors))}  # fmt: skip
-        return {"area": area, "time": self.frame["time"] if last else self.frame["time"],
-                "values": values}
+        return {"area": area, "time": self.frame["time"], "values": values}
 
 
 def flight_json(row: MissileFlight, missile_type: str) -> dict[str, Any]:
@@ -482,7 +485,9 @@ def flight_json(row: MissileFlight, missile_type: str) -> dict[str, Any]:
     }
 
 
-def list_flights(session: Session, scenario_id: int | None = None, limit: int = 200) -> list[dict[str, Any]]:
+def list_flights(
+    session: Session, scenario_id: int | None = None, limit: int = 200
+) -> list[dict[str, Any]]:
     q = (
         select(MissileFlight, MissileType.name)
         .join(MissileType, MissileType.id == MissileFlight.missile_type_id)
@@ -523,5 +528,7 @@ def battery_rounds(session: Session, scenario_id: int) -> dict[str, int]:
     return dict(
         session.execute(
             select(Weapon.call_sign, Weapon.rounds).where(Weapon.scenario_id == scenario_id)
-        ).tuples().all()
+        )
+        .tuples()
+        .all()
     )

@@ -41,8 +41,10 @@ from argus.accounts import service as accounts
 from argus.api.app import create_app
 from argus.db import migrate
 from argus.db.session import make_engine, make_sessionmaker, session_scope
+from argus.defense.service.runtime import DefenseRuntime
 from tests.api._support import PASSWORDS, make_settings, seed_database
 from tests.conftest import _create_pg_database, _drop_pg_database
+from tests.defense._support import seed_defense
 
 #: The budget; ARGUS_FUZZ_EXAMPLES raises it for a longer hunt (the stateful run scales along).
 EXAMPLES = int(os.environ.get("ARGUS_FUZZ_EXAMPLES", "15"))
@@ -175,13 +177,21 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     with tempfile.TemporaryDirectory(prefix="argus-fuzz-") as tmp, _database(backend, tmp) as url:
         migrate.upgrade(url)
         seed_database(url)
+        defense_sid = seed_defense(url, users=False)
         app = create_app(_settings(url))
         with TestClient(app) as client:
+            # the defense routes answer from a live run (not started; POST /api/controller/restart
+            # starts its thread, stopped at the end)
+            rt = DefenseRuntime(app.state.sessionmaker, defense_sid)
+            app.state.defense = rt
             schema = schemathesis.openapi.from_asgi("/openapi.json", app)
             t = Target(backend, url, app, client, schema)
             t.operations = {r.ok().label: r.ok() for r in schema.get_all_operations()}
             t.login()
-            yield t
+            try:
+                yield t
+            finally:
+                rt.stop()
 
 
 def test_every_operation_is_fuzzed() -> None:

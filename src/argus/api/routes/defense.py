@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
@@ -130,9 +130,11 @@ def flights(
     response_model=FlightDetailOut,
     responses={404: _problem("no such flight")},
 )
-def flight(session: SessionDep, _: Viewer, flight_id: str) -> dict[str, Any]:
-    if len(flight_id) > 64:
-        raise HTTPException(422, detail="flight_id: at most 64 characters")
+def flight(
+    session: SessionDep,
+    _: Viewer,
+    flight_id: Annotated[str, Path(min_length=1, max_length=64)],  # documented bound
+) -> dict[str, Any]:
     try:
         return defense.get_flight(session, flight_id)
     except NotFoundError as exc:

@@ -397,7 +397,29 @@ def test_radar_stream_refuses_a_bad_token(live_sqlite: Live) -> None:
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_json()
     assert closed.value.code == 4401
+    # no token at all: the first message carries none
+    with live_sqlite.client.websocket_connect("/ws/radar-stream") as ws:
+        ws.send_json({"hello": "no token"})
+        first = ws.receive_json()
+        assert first["type"] == "error" and first["status"] == 401
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+    assert closed.value.code == 4401
     assert live_sqlite.rt.cycle_listeners == []
+
+
+def test_radar_stream_without_a_pipeline_says_how_to_start_it(
+    live_sqlite: Live, auth: dict[str, dict[str, str]]
+) -> None:
+    live_sqlite.app.state.defense = None
+    token = auth["viewer"]["Authorization"].removeprefix("Bearer ")
+    with live_sqlite.client.websocket_connect(f"/ws/radar-stream?token={token}") as ws:
+        first = ws.receive_json()
+        assert first["type"] == "error" and first["status"] == 503
+        assert "argus serve --pipeline" in first["detail"]
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+    assert closed.value.code == 4503
 
 
 def test_radar_stream_sends_a_frame_and_the_threats_after_a_cycle(

@@ -78,6 +78,8 @@ def test_unsupported_setting_is_a_one_line_cli_error(monkeypatch: pytest.MonkeyP
     assert "Traceback" not in res.output
 
 
-def test_bus_url_is_accepted_now_that_the_pipeline_reads_it(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bus_url_is_accepted_now_that_the_pipeline_reads_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("ARGUS_BUS_URL", "nats://127.0.0.1:4222")
     assert Settings().bus_url == "nats://127.0.0.1:4222"

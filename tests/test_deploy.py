@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
@@ -22,8 +23,9 @@ def test_compose_has_the_scale_out_services() -> None:
     assert "postgis" in compose["services"]["db"]["image"]
 
 
-def test_dashboard_queries_name_real_metrics() -> None:
-    dash = json.loads((DEPLOY / "grafana" / "dashboards" / "argus.json").read_text())
+@pytest.mark.parametrize("name", ["argus.json", "defense.json"])
+def test_dashboard_queries_name_real_metrics(name: str) -> None:
+    dash = json.loads((DEPLOY / "grafana" / "dashboards" / name).read_text())
     exported = {
         m.describe()[0].name for m in vars(metrics).values() if isinstance(m, MetricWrapperBase)
     }

@@ -41,13 +41,16 @@ class Server:
 
 
 @contextlib.contextmanager
-def run_server(url: str, workers: int, jwt_secret: str, tmp: Path) -> Iterator[Server]:
+def run_server(
+    url: str, workers: int, jwt_secret: str, tmp: Path, env_extra: dict[str, str] | None = None
+) -> Iterator[Server]:
     port = _free_port()
     log = tmp / f"server-{workers}w.log"
     env = os.environ | {
         "ARGUS_JWT_SECRET": jwt_secret,
         "ARGUS_COMPUTE_INTERVAL_S": "0",
         "ARGUS_VAR_DIR": str(tmp / "var"),
+        **(env_extra or {}),
     }
     env.pop("ARGUS_BROKER_URL", None)
     cmd = [

@@ -38,3 +38,40 @@ PASSWORD_HASHING_BUSY = Counter(
     "argus_password_hashing_busy_total",
     "Requests refused with 503 because no password-hashing slot was free in time",
 )
+
+# ---- the defense pipeline (argus.pipeline.controller updates these every cycle)
+_FAST = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+LAUNCHES = Counter("argus_pipeline_launches_total", "Threats launched (missile.launched)")
+DETECTIONS = Counter("argus_pipeline_detections_total", "Radar plots (radar.detection)")
+TRACKS = Gauge("argus_pipeline_tracks", "Confirmed tracks after the last cycle")
+INTERCEPT_ORDERS = Counter(
+    "argus_pipeline_intercept_orders_total", "Intercept orders (command.intercept)", ["battery"]
+)
+BATTERY_FIRES = Counter(
+    "argus_pipeline_battery_fires_total",
+    "Interceptors launched (interceptor.launched)",
+    ["battery"],
+)
+KILLS = Counter("argus_pipeline_kills_total", "Detonations that killed their target")
+DETONATIONS = Counter(
+    "argus_pipeline_detonations_total", "Interceptor detonations", ["reason", "kill"]
+)
+MISS_DISTANCE = Histogram(
+    "argus_pipeline_miss_distance_meters",
+    "Miss distance at proximity detonation",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 50, 100, 1000),
+)
+CORRELATION_SECONDS = Histogram(
+    "argus_pipeline_detection_to_broadcast_seconds",
+    "Wall time from the radar scan's plots to the broadcast of the cycle (correlation latency)",
+    buckets=_FAST,
+)
+STAGE_SECONDS = Histogram(
+    "argus_pipeline_stage_seconds",
+    "Wall time of each pipeline stage per cycle",
+    ["stage"],
+    buckets=_FAST,
+)
+CYCLE_SECONDS = Histogram(
+    "argus_pipeline_cycle_seconds", "Wall time of a whole pipeline cycle", buckets=_FAST
+)

@@ -46,7 +46,7 @@ def trained_blob() -> tuple[bytes, dict[str, object]]:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not path.exists():
             win, y = simulate_training_tracks(PER_CLASS, 7, radar=demo_radar())
-            model = train(features(win), y, 7)
+            model = train(features(win), y, 7, n_estimators=100)
             tmp = path.with_suffix(".tmp")
             tmp.write_bytes(model.to_bytes())
             tmp.replace(path)

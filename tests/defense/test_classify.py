@@ -65,7 +65,7 @@ def test_constant_velocity_straight_track_has_no_acceleration_nor_turn():
 
 def test_known_climb_gives_the_vertical_speed_and_flight_path_angle():
     lat, lon = 10.0, 20.0
-    e, n, u = geo.enu_axes(lat, lon)
+    _e, n, u = geo.enu_axes(lat, lon)
     t = np.arange(6) * 2.0
     # Climb straight up along the local vertical at 30 m/s with 40 m/s north: the local
     # normal stays the same along the ellipsoid normal, so v·û is exactly 30 m/s.
@@ -98,7 +98,7 @@ def test_constant_turn_and_acceleration():
 
 
 def test_energy_is_flat_for_a_free_fall_sample_and_rises_with_speed():
-    t, pos, vel, (e, _, _) = _straight()
+    t, pos, vel, (_e, _, _) = _straight()
     speed_up = vel * (1.0 + 0.01 * t)[:, None]  # accelerating at 2 m/s² along track
     f = features(_window(t, pos, speed_up))[0]
     assert f[COL["energy_slope_w_per_kg"]] > 300.0  # ~ v·a = 200 × 2 .. 290 × 2
@@ -143,7 +143,9 @@ def test_window_from_rows_left_pads_and_ends_where_asked():
     np.testing.assert_array_equal(w.t_s[1], [1.0, 2.0, 3.0])
     np.testing.assert_array_equal(w.rcs_dbsm[1], [10.0, 20.0, 30.0])
     w2 = TrackWindow.from_rows(track, t, pos, pos, None, 3, 3, end_row=[0, 1, 0])
-    np.testing.assert_array_equal(w2.valid, [[False, False, True], [False, True, True], [False] * 3])
+    np.testing.assert_array_equal(
+        w2.valid, [[False, False, True], [False, True, True], [False] * 3]
+    )
     np.testing.assert_array_equal(w2.t_s[1, 1:], [1.0, 2.0])
     assert np.isnan(w2.rcs_dbsm).all()
     with pytest.raises(ValueError, match="end_row"):
@@ -173,8 +175,8 @@ def _toy_data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def toy_model() -> tuple[TrainedClassifier, np.ndarray, np.ndarray]:
-    x, y = _toy_data(600, 0)
-    return train(x, y, seed=3), *_toy_data(300, 1)
+    x, y = _toy_data(400, 0)
+    return train(x, y, seed=3, n_estimators=20), *_toy_data(300, 1)
 
 
 def test_train_predict_evaluate(toy_model):
@@ -215,7 +217,7 @@ def test_corrupted_or_foreign_bytes_are_refused(toy_model):
     model, _, _ = toy_model
     data = bytearray(model.to_bytes())
     data[-10] ^= 0xFF
-    with pytest.raises(ModelFormatError, match="corrupted.*argus models train-classifier"):
+    with pytest.raises(ModelFormatError, match=r"corrupted.*argus models train-classifier"):
         TrainedClassifier.from_bytes(bytes(data))
     with pytest.raises(ModelFormatError, match="argus models train-classifier"):
         TrainedClassifier.from_bytes(b"not a model")
@@ -233,7 +235,7 @@ def test_other_sklearn_or_format_version_is_refused(toy_model):
     data = model.to_bytes()
     with pytest.raises(ModelFormatError, match=r"scikit-learn 0\.99\.0.*train-classifier"):
         TrainedClassifier.from_bytes(_with_header(data, sklearn="0.99.0"))
-    with pytest.raises(ModelFormatError, match="format 99.*train-classifier"):
+    with pytest.raises(ModelFormatError, match=r"format 99.*train-classifier"):
         TrainedClassifier.from_bytes(_with_header(data, format=99))
 
 

@@ -44,7 +44,7 @@ def run_raid(url: str) -> tuple[DefenseRuntime, list[ev.Event], Any]:
     return rt, events, factory
 
 
-def check_raid(rt: DefenseRuntime, events: list[ev.Event], factory: Any) -> None:
+def check_raid(cfg: Any, events: list[ev.Event], factory: Any) -> None:
     by = Counter(e.subject for e in events)
     assert by["missile.launched"] == len(DEMO_RAID)
     assert by["radar.detection"] > 100
@@ -59,13 +59,15 @@ def check_raid(rt: DefenseRuntime, events: list[ev.Event], factory: Any) -> None
         assert t.classification == "ballistic_missile"
         assert t.threat_level in ("high", "critical")
         # the order is inside the battery's envelope, recomputed from the track at order time
-        b = rt.cfg.battery(o.battery_id)
+        b = cfg.battery(o.battery_id)
         pos = np.stack(geo.geodetic_to_ecef(t.lat_deg, t.lon_deg, t.alt_m), axis=-1)
         e_, n_, u_ = geo.enu_axes(t.lat_deg, t.lon_deg)
         v = np.asarray(t.velocity_enu_mps)
         vel = v[0] * e_ + v[1] * n_ + v[2] * u_
-        env = engagement_envelope(b.ecef_m.reshape(1, 3), [b.interceptor], pos.reshape(1, 3), vel.reshape(1, 3))
-        assert env.feasible[0, 0] and env.t_intercept_s[0, 0] <= rt.cfg.max_engage_time_s
+        env = engagement_envelope(
+            b.ecef_m.reshape(1, 3), [b.interceptor], pos.reshape(1, 3), vel.reshape(1, 3)
+        )
+        assert env.feasible[0, 0] and env.t_intercept_s[0, 0] <= cfg.max_engage_time_s
 
     launched = [e for e in events if isinstance(e, ev.InterceptorLaunched)]
     dets = [e for e in events if isinstance(e, ev.InterceptorDetonation)]
@@ -105,4 +107,4 @@ def check_raid(rt: DefenseRuntime, events: list[ev.Event], factory: Any) -> None
 @pytest.mark.slow
 def test_raid_end_to_end_in_process_sqlite(sqlite_url: str) -> None:
     rt, events, factory = run_raid(sqlite_url)
-    check_raid(rt, events, factory)
+    check_raid(rt.cfg, events, factory)

@@ -25,9 +25,9 @@ from argus.api import ws
 from argus.api.errors import COMMON_RESPONSES, install_error_handlers, problem, problem_doc
 from argus.api.ranking_cache import RankingCache
 from argus.api.routes import (
-    defense,
     assets,
     auth,
+    defense,
     exports,
     params,
     picture,

@@ -16,9 +16,9 @@ class LaunchIn(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     lat: float = Field(ge=-90, le=90, description="launch latitude, degrees")
     lon: float = Field(ge=-180, le=180, description="launch longitude, degrees")
-    targetLat: float = Field(ge=-90, le=90)  # noqa: N815 - the seed's wire names
-    targetLon: float = Field(ge=-180, le=180)  # noqa: N815
-    missileType: str = Field(default="SCUD-C", min_length=1, max_length=60)  # noqa: N815
+    targetLat: float = Field(ge=-90, le=90)
+    targetLon: float = Field(ge=-180, le=180)
+    missileType: str = Field(default="SCUD-C", min_length=1, max_length=60)
     trajectory: Literal["minimum_energy", "lofted", "depressed"] = "minimum_energy"
 
 

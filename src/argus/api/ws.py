@@ -212,7 +212,9 @@ async def radar_stream(ws: WebSocket, token: str | None = None) -> None:
             except TimeoutError:
                 claims_from_token(app.state.settings, token)
                 await asyncio.wait_for(
-                    ws.send_json({"type": "heartbeat", "time": dt.datetime.now(dt.UTC).isoformat()}),
+                    ws.send_json(
+                        {"type": "heartbeat", "time": dt.datetime.now(dt.UTC).isoformat()}
+                    ),
                     SEND_TIMEOUT_S,
                 )
                 continue
@@ -220,7 +222,9 @@ async def radar_stream(ws: WebSocket, token: str | None = None) -> None:
             await asyncio.wait_for(ws.send_json(frame), SEND_TIMEOUT_S)
             threats_now = [t for t in frame.get("tracks", []) if t.get("level") != "none"]
             await asyncio.wait_for(
-                ws.send_json({"type": "threats", "time": frame.get("time"), "threats": threats_now}),
+                ws.send_json(
+                    {"type": "threats", "time": frame.get("time"), "threats": threats_now}
+                ),
                 SEND_TIMEOUT_S,
             )
             n += 1

@@ -178,7 +178,7 @@ def demo_defense(
     with session_scope_from_settings() as session:
         reset_magazines(session, sid)
     rt = DefenseRuntime(factory, sid)
-    cities_raid: list[tuple[float, Any]] = []
+    cities_raid: list[tuple[float, tuple[float, float, float, float]]] = []
     from argus.defense.service.catalog import DEMO_ASSETS, DEMO_RAID
 
     cities = {a["name"]: a for a in DEMO_ASSETS}
@@ -194,8 +194,7 @@ def demo_defense(
         for _ in range(n):
             for delay, args in list(cities_raid):
                 if rt.loop.t_s >= delay:
-                    lat, lon, tlat, tlon = args
-                    rt.launch(lat, lon, tlat, tlon, "SCUD-C", created_by="demo")
+                    rt.launch(args[0], args[1], args[2], args[3], "SCUD-C", created_by="demo")
                     cities_raid.remove((delay, args))
             rep = rt.step()
             kills += sum(1 for e in rep.events if getattr(e, "kill", False))
@@ -272,7 +271,7 @@ def _serve_with_raid() -> None:
         )
 
     threading.Thread(target=launcher, daemon=True).start()
-    serve_cmd(host=None, port=None, migrate_first=False, scheduler=True, workers=1)
+    serve_cmd(host=None, port=None, migrate_first=False, scheduler=True, workers=1, pipeline=True)
 
 
 def _read_creds(path: Any) -> tuple[str | None, str | None]:

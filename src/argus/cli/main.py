@@ -22,8 +22,8 @@ from rich.progress import (
 from rich.table import Table
 
 from argus import __version__
-from argus.cli import ops as ops_cli
 from argus.cli import defense as defense_cli
+from argus.cli import ops as ops_cli
 from argus.cli import tewa as tewa_cli
 from argus.cli.common import (
     console,
@@ -354,6 +354,14 @@ def serve(
             help="uvicorn worker processes (the scheduler then stays off: use Celery beat)."
         ),
     ] = 1,
+    pipeline: Annotated[
+        bool | None,
+        typer.Option(
+            "--pipeline/--no-pipeline",
+            help="run the defense pipeline's real-time controller in this process on the "
+            "'Defense demo' scenario (default ARGUS_PIPELINE; `argus demo defense` sets it up)",
+        ),
+    ] = None,
 ) -> None:
     """Serve the REST API, the WebSocket and the operator console.
 
@@ -369,6 +377,8 @@ def serve(
         from argus.db import migrate
 
         migrate.upgrade(s.database_url)
+    if workers > 1 and (pipeline or s.pipeline):
+        raise fail("--pipeline runs in one process: use --workers 1", 2)
     require_migrated()  # exit 2 naming `argus db upgrade` instead of a traceback later
     note = ensure_jwt_secret()
     if note:
@@ -398,7 +408,9 @@ def serve(
         return
     from argus.api.app import create_app
 
-    app = create_app(get_settings(), run_scheduler=scheduler)
+    app = create_app(
+        get_settings(), run_scheduler=scheduler, run_pipeline=bool(pipeline) or s.pipeline
+    )
     uvicorn.run(app, host=h, port=p, log_level="warning")
 
 

@@ -403,7 +403,7 @@ ModelKind = Literal["hist_gradient_boosting", "random_forest"]
 
 
 def _sklearn_version() -> str:
-    import sklearn
+    import sklearn  # type: ignore[import-untyped]
 
     return str(sklearn.__version__)
 
@@ -505,7 +505,9 @@ class TrainedClassifier:
         try:
             header = json.loads(line)
         except ValueError as exc:
-            raise ModelFormatError(f"track classifier header is not valid JSON; {_RETRAIN}") from exc
+            raise ModelFormatError(
+                f"track classifier header is not valid JSON; {_RETRAIN}"
+            ) from exc
         if not isinstance(header, dict):
             raise ModelFormatError(f"track classifier header is not a JSON object; {_RETRAIN}")
         return header
@@ -533,7 +535,7 @@ class TrainedClassifier:
                 f"track classifier payload is corrupted (SHA-256 mismatch); {_RETRAIN}"
             )
         try:
-            model = pickle.loads(payload)  # noqa: S301 - our own checksummed bytes
+            model = pickle.loads(payload)
         except Exception as exc:
             raise ModelFormatError(
                 f"track classifier payload cannot be unpickled ({exc}); {_RETRAIN}"
@@ -558,12 +560,14 @@ def train(
     seed: int = 0,
     *,
     kind: ModelKind = "hist_gradient_boosting",
+    n_estimators: int = 300,
 ) -> TrainedClassifier:
     """Fit a classifier on features ``x`` (N, F) and class names ``y`` (N,).
 
     ``kind`` ``"hist_gradient_boosting"`` (default: best held-out accuracy in
     ``benchmarks/bench_classifier.py``, NaN-aware, small model) or ``"random_forest"``
-    (NaN replaced by a sentinel). Deterministic for a seed.
+    (scikit-learn's native missing-value support). ``n_estimators`` is the number of boosting
+    iterations or trees. Deterministic for a seed.
     """
     arr = np.asarray(x, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[1] != len(FEATURE_NAMES):
@@ -574,10 +578,10 @@ def train(
     if np.unique(codes).size < 2:
         raise ValueError("y: need at least two classes to train")
     if kind == "hist_gradient_boosting":
-        from sklearn.ensemble import HistGradientBoostingClassifier
+        from sklearn.ensemble import HistGradientBoostingClassifier  # type: ignore[import-untyped]
 
         est: Any = HistGradientBoostingClassifier(
-            max_iter=300,
+            max_iter=n_estimators,
             learning_rate=0.1,
             max_leaf_nodes=31,
             l2_regularization=1.0,
@@ -588,10 +592,12 @@ def train(
         from sklearn.ensemble import RandomForestClassifier
 
         est = RandomForestClassifier(
-            n_estimators=300, min_samples_leaf=1, n_jobs=1, random_state=seed
+            n_estimators=n_estimators, min_samples_leaf=1, n_jobs=1, random_state=seed
         )
     else:
-        raise ValueError(f"kind: expected 'hist_gradient_boosting' or 'random_forest', got {kind!r}")
+        raise ValueError(
+            f"kind: expected 'hist_gradient_boosting' or 'random_forest', got {kind!r}"
+        )
     est.fit(arr, codes)
     return TrainedClassifier(est, kind, n_train=int(arr.shape[0]), seed=seed)
 

@@ -443,5 +443,23 @@ async def make_bus(url: str | None = None, **kwargs: Any) -> InProcessBus | Nats
     if url is None or url in ("", "memory://"):
         return InProcessBus(**kwargs)
     if url.startswith(("nats://", "tls://")):
-        return await NatsBus.connect(url, **kwargs)
+        # Options ride on the URL's query: nats://host:4222?stream=ARGUS&prefix=argus&ack_wait=30
+        from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+        parts = urlsplit(url)
+        opts = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        unknown = set(opts) - {"stream", "prefix", "ack_wait", "max_deliver"}
+        if unknown:
+            raise ValueError(
+                f"bus URL: unknown option(s) {sorted(unknown)} (stream, prefix, ack_wait, max_deliver)"
+            )
+        if "stream" in opts:
+            kwargs.setdefault("stream", opts["stream"])
+        if "prefix" in opts:
+            kwargs.setdefault("prefix", opts["prefix"])
+        if "ack_wait" in opts:
+            kwargs.setdefault("ack_wait_s", float(opts["ack_wait"]))
+        if "max_deliver" in opts:
+            kwargs.setdefault("max_deliver", int(opts["max_deliver"]))
+        return await NatsBus.connect(urlunsplit(parts._replace(query="")), **kwargs)
     raise ValueError(f"unsupported bus URL scheme: {url.split('://', 1)[0]!r} (memory, nats)")

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from argus import metrics
 from argus.defense.envelope import engagement_envelope
 from argus.defense.ew import jamming_status
 from argus.logs import get_logger
@@ -122,6 +123,16 @@ class DefenseLoop:
         """An event from outside (API, another process) for the next cycle's log and stages."""
         self._inbox.append(event)
 
+    def freeze_heap(self) -> None:
+        """Move every object alive now out of the cyclic GC's reach (``gc.freeze``): the world's
+        knots, the tracker's tables and the loaded model are long-lived, and a full collection
+        walking them stalled a 1,000-target cycle for ~100 ms (bench_pipeline). Call after the
+        setup and after big changes (the runtime does it at start and every 100 cycles)."""
+        import gc
+
+        gc.collect()
+        gc.freeze()
+
     def step(self) -> CycleReport:
         wall0 = time.perf_counter()
         t0, t1 = self.t_s, self.t_s + self.cfg.scan_interval_s
@@ -189,6 +200,7 @@ class DefenseLoop:
         stage["broadcast"] = time.perf_counter() - c
         report.detection_to_broadcast_s = time.perf_counter() - after_scan
         report.duration_s = time.perf_counter() - wall0
+        _observe(report)
         self.t_s = t1
         self.cycle += 1
         return report
@@ -275,7 +287,7 @@ class DefenseLoop:
                 lat_deg=la,
                 lon_deg=lo,
                 alt_m=al,
-                velocity_enu_mps=tuple(v),  # type: ignore[arg-type]
+                velocity_enu_mps=tuple(v),
             )
             for f, la, lo, al, v in zip(
                 fids, lat.tolist(), lon.tolist(), alt.tolist(), venu.tolist(), strict=True
@@ -316,6 +328,30 @@ class DefenseLoop:
                     )
 
 
+def _observe(report: CycleReport) -> None:
+    """The cycle's Prometheus metrics (per event kind: a handful of launches and orders)."""
+    m = metrics
+    m.CYCLE_SECONDS.observe(report.duration_s)
+    m.CORRELATION_SECONDS.observe(report.detection_to_broadcast_s)
+    for k, v in report.stage_s.items():
+        m.STAGE_SECONDS.labels(k).observe(v)
+    m.DETECTIONS.inc(report.n_detections)
+    m.TRACKS.set(report.n_tracks)
+    for e in report.events:
+        if isinstance(e, ev.MissileLaunched):
+            m.LAUNCHES.inc()
+        elif isinstance(e, ev.CommandIntercept):
+            m.INTERCEPT_ORDERS.labels(e.battery_id).inc()
+        elif isinstance(e, ev.InterceptorLaunched):
+            m.BATTERY_FIRES.labels(e.battery_id).inc()
+        elif isinstance(e, ev.InterceptorDetonation):
+            m.DETONATIONS.labels(e.reason, str(e.kill).lower()).inc()
+            if e.kill:
+                m.KILLS.inc()
+            if e.reason == "proximity":
+                m.MISS_DISTANCE.observe(e.miss_distance_m)
+
+
 def _track_events(picture: TrackPicture, run_tag: str) -> list[ev.Event]:
     from argus.defense.levels import LEVELS
 
@@ -324,20 +360,25 @@ def _track_events(picture: TrackPicture, run_tag: str) -> list[ev.Event]:
     when = picture.time
     stamp = when.isoformat()
     tti = picture.time_to_impact_s
+    # model_construct: the values come from the tracker's arrays (finite, in range: latitude
+    # from ecef_to_geodetic, confidence clipped below), so pydantic's per-field validation is
+    # skipped on this hot path (~20 µs per event); every receiver still validates on decode.
     return [
-        ev.TrackingUpdated(
+        ev.TrackingUpdated.model_construct(
+            v=1,
+            causation_id=None,
             event_id=derived_id(run_tag, "track", name, stamp),
             time=when,
             track_id=name,
             lat_deg=lat,
             lon_deg=lon,
             alt_m=alt,
-            velocity_enu_mps=tuple(v),  # type: ignore[arg-type]
+            velocity_enu_mps=tuple(v),
             position_sigma_m=sig,
             n_detections=0,
             classification=lab,
             confidence=min(1.0, max(0.0, conf)),
-            threat_level=LEVELS[lvl],  # type: ignore[arg-type]
+            threat_level=LEVELS[lvl],
             score=min(1.0, max(0.0, sc)),
             time_to_impact_s=None if not np.isfinite(t) else max(0.0, t),
         )

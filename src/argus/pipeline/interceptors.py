@@ -41,7 +41,7 @@ from argus.pipeline.world import World
 FloatArray = npt.NDArray[np.float64]
 
 DT_FAR_S = 0.05
-DT_NEAR_S = 0.002
+DT_NEAR_S = 0.02  # median miss 0.27 m vs 0.08 m at 2 ms (docs/defense.md), a quarter of the steps
 NEAR_TGO_S = 1.5
 
 
@@ -100,9 +100,13 @@ class InterceptorStage:
             self._tracks[event.track_id] = (self.world.seconds(event.time), pos, vel)
         elif isinstance(event, ev.InterceptorLaunched):
             self.add(event)
-        elif isinstance(event, ev.InterceptorDetonation) and event.kill and event.target_flight_id:
-            if event.target_flight_id in self.world:
-                self.world.kill(event.target_flight_id, self.world.seconds(event.time))
+        elif (
+            isinstance(event, ev.InterceptorDetonation)
+            and event.kill
+            and event.target_flight_id
+            and event.target_flight_id in self.world
+        ):
+            self.world.kill(event.target_flight_id, self.world.seconds(event.time))
         return []
 
     def update_tracks(self, picture: TrackPicture) -> None:
@@ -301,5 +305,5 @@ class InterceptorStage:
             miss_distance_m=max(0.0, miss),
             kill=kill,
             target_flight_id=flight,
-            reason=reason,  # type: ignore[arg-type]
+            reason=reason,
         )

@@ -82,7 +82,7 @@ class RadarRunner(_Runner):
         self._done: dict[int, asyncio.Event] = {}
 
     async def start(self) -> None:
-        await self.subscribe(self.stage.subjects + ("pipeline.cycle_complete",), self._on_event)
+        await self.subscribe((*self.stage.subjects, "pipeline.cycle_complete"), self._on_event)
 
     async def _on_event(self, event: ev.Event) -> None:
         if isinstance(event, ev.PipelineCycleComplete):
@@ -92,7 +92,9 @@ class RadarRunner(_Runner):
         self.stage.handle(event)
         self.handled += 1
 
-    async def run(self, n_cycles: int | None = None, *, before: Callable[[int], Any] | None = None) -> None:
+    async def run(
+        self, n_cycles: int | None = None, *, before: Callable[[int], Any] | None = None
+    ) -> None:
         dt_s = self.stage.cfg.scan_interval_s
         start = time.monotonic()
         k0 = self.cycle
@@ -133,10 +135,12 @@ class CommandCenterRunner(_Runner):
         self.lock = asyncio.Lock()
 
     async def start(self) -> None:
-        await self.subscribe(self.stage.subjects + ("pipeline.cycle_complete",), self._on_event)
+        await self.subscribe((*self.stage.subjects, "pipeline.cycle_complete"), self._on_event)
 
     def _cycle_of(self, t: dt.datetime) -> int:
-        return int(np.floor((t - self.stage.epoch).total_seconds() / self.stage.cfg.scan_interval_s + 1e-9))
+        return int(
+            np.floor((t - self.stage.epoch).total_seconds() / self.stage.cfg.scan_interval_s + 1e-9)
+        )
 
     async def _on_event(self, event: ev.Event) -> None:
         if isinstance(event, ev.RadarDetection):
@@ -203,7 +207,7 @@ class InterceptorRunner(_Runner):
         self.stage = stage
 
     async def start(self) -> None:
-        await self.subscribe(self.stage.subjects + ("pipeline.cycle_complete",), self._on_event)
+        await self.subscribe((*self.stage.subjects, "pipeline.cycle_complete"), self._on_event)
 
     async def _on_event(self, event: ev.Event) -> None:
         if isinstance(event, ev.PipelineCycleComplete):
@@ -226,58 +230,28 @@ class InterceptorRunner(_Runner):
 
 
 class RecorderRunner(_Runner):
-    """``argus stage broadcast``: every event into the event log (acknowledged only once it is
-    committed), outcomes onto flights and orders; ``on_batch`` gets each committed batch."""
+    """``argus stage broadcast``: every event into the event log, outcomes onto flights and
+    orders. An event is acknowledged only after its transaction committed (a crash before that
+    redelivers it; the log's primary key makes the second write a no-op)."""
 
     SUBJECTS = tuple(ev.EVENTS)
 
     def __init__(
-        self, bus: Any, record: Callable[[list[ev.Event]], None], *, flush_s: float = 0.2,
-        on_batch: Callable[[list[ev.Event]], Any] | None = None,
+        self, bus: Any, record: Callable[[list[ev.Event]], None],
+        on_event: Callable[[ev.Event], Any] | None = None,
     ) -> None:  # fmt: skip
         super().__init__(bus, "recorder")
         self.record = record
-        self.flush_s = flush_s
-        self.on_batch = on_batch
-        self.pending: list[tuple[ev.Event, asyncio.Future[None]]] = []
-        self.task: asyncio.Task[None] | None = None
+        self.on_event = on_event
 
     async def start(self) -> None:
-        self.task = asyncio.create_task(self._flusher())
         await self.subscribe(self.SUBJECTS, self._on_event)
 
     async def _on_event(self, event: ev.Event) -> None:
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.pending.append((event, fut))
-        await fut  # the ack waits for the commit
-
-    async def _flusher(self) -> None:
-        while True:
-            await asyncio.sleep(self.flush_s)
-            batch, self.pending = self.pending, []
-            if not batch:
-                continue
-            events = [e for e, _ in batch]
-            try:
-                await asyncio.to_thread(self.record, events)
-            except Exception as exc:
-                for _, f in batch:
-                    if not f.done():
-                        f.set_exception(exc)
-                continue
-            for _, f in batch:
-                if not f.done():
-                    f.set_result(None)
-            self.handled += len(batch)
-            if self.on_batch is not None:
-                self.on_batch(events)
-
-    async def stop(self) -> None:
-        await super().stop()
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+        await asyncio.to_thread(self.record, [event])
+        self.handled += 1
+        if self.on_event is not None:
+            self.on_event(event)
 
 
 def cycle_at(cfg: DefenseConfig, epoch: dt.datetime, when: dt.datetime) -> int:

@@ -31,6 +31,7 @@ from argus.defense.levels import LEVELS, LevelThresholds, threat_levels
 from argus.pipeline import events as ev
 from argus.pipeline.world import World
 from argus.scenario.track import beam_coverage, detections_to_common_enu
+from argus.scenario.training import max_position_trace_m2
 from argus.sensors.jammer import NoiseJammer
 from argus.sensors.radar import Detections, JammerStrobes, observe
 from argus.sensors.site import RadarSite
@@ -192,9 +193,7 @@ class RadarStage:
             # A rotating beam's look at a target falls up to one period after its scan starts:
             # observe the scans that began up to a period before t0, keep the looks in [t0, t1).
             period = s.radar.scan_period_s
-            out = observe(
-                s.radar, targets, t0 - period, t1, rng, jammers=self.jammers_for(s.radar)
-            )
+            out = observe(s.radar, targets, t0 - period, t1, rng, jammers=self.jammers_for(s.radar))
             d = out.detections
             d = d.select(np.flatnonzero(d.time_s >= t0))
             dets.append(self.world.drop_dead(d))
@@ -236,8 +235,9 @@ class RadarStage:
         )
         for k, (t, rid, scan, tid, r, a, e, snr, rr, sr, sa, se) in enumerate(cols):
             s = names[rid]
-            out.append(
-                ev.RadarDetection(
+            out.append(  # model_construct: values from the sensor model's arrays (see
+                # controller._track_events); receivers validate on decode
+                ev.RadarDetection.model_construct(
                     event_id=derived_id(self.cfg.run_tag, "plot", s.name, t_ms, k),
                     time=epoch + dt.timedelta(seconds=t),
                     site=s.name,
@@ -509,10 +509,16 @@ class CommandCenter:
             n=4,
             gate_probability=0.99,
             max_misses=5,
-            max_position_trace=1e8,
+            # a tentative track must survive until the slowest radar looks again (the limit the
+            # classifier's training data is tracked with: argus.scenario.training)
+            max_position_trace=max(max_position_trace_m2(s.radar) for s in cfg.sites),
         )
         self.model = LinearPosition(self.tracker.ndim_state, 3)
         self.history = _History(window)
+        cap = self.history.cap
+        self.labels = np.full(cap, "unknown", dtype="<U20")
+        self.confidence = np.zeros(cap)
+        self.label_owner = np.full(cap, -1, dtype=np.int64)
         self.levels: dict[str, int] = {}
         self.in_flight: dict[str, set[str]] = {}  # track -> interceptor ids
         self.shots: dict[str, int] = {}
@@ -579,9 +585,17 @@ class CommandCenter:
             u = np.flatnonzero(updated)
             self.history.push(tid[u], 0.5 * (t0 + t1), ecef[u], vel_ecef[u], rcs[u])
         with clock("classification"):
-            window = self.history.window(tid)
-            labels, conf = self.classifier.classify(window)
-            labels = np.where(conf >= self.cfg.min_confidence, labels, "unknown")
+            # only the tracks whose window changed (an update this cycle) or never labelled
+            slot = tid % self.history.cap
+            fresh = (self.label_owner[slot] != tid) | updated
+            rows = np.flatnonzero(fresh)
+            if rows.size:
+                lab, cf = self.classifier.classify(self.history.window(tid[rows]))
+                self.labels[slot[rows]] = lab
+                self.confidence[slot[rows]] = cf
+                self.label_owner[slot[rows]] = tid[rows]
+            conf = self.confidence[slot]
+            labels = np.where(conf >= self.cfg.min_confidence, self.labels[slot], "unknown")
         with clock("threat_assessment"):
             lat, lon, alt = geo.ecef_to_geodetic(ecef[:, 0], ecef[:, 1], ecef[:, 2])
             v_local = _local_velocity(vel_ecef, lat, lon)
@@ -603,7 +617,7 @@ class CommandCenter:
 
     def _rcs_estimate(
         self, det: Detections, plot_enu: FloatArray, track_enu: FloatArray
-    ) -> FloatArray:
+    ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
         """RCS (dBsm) of each track from its nearest plot of the cycle (radar equation), and
         whether the track had a plot this cycle (within 20 km: an update)."""
         out = np.full(len(track_enu), np.nan)
@@ -668,8 +682,8 @@ class CommandCenter:
                         event_id=derived_id(self.cfg.run_tag, "level", name, lvl, when.isoformat()),
                         time=when,
                         track_id=name,
-                        previous_level=LEVELS[prev],  # type: ignore[arg-type]
-                        level=LEVELS[lvl],  # type: ignore[arg-type]
+                        previous_level=LEVELS[prev],
+                        level=LEVELS[lvl],
                         score=float(s),
                     )
                 )

@@ -3,16 +3,18 @@
 One call flies hundreds of objects of every class at once around one long-range surveillance
 radar, observes them with the real radar model (Swerling fluctuation, 4/3-Earth horizon, false
 alarms, measurement noise; :func:`argus.sensors.radar.observe`), tracks the detections with the
-real tracker (the coverage-aware CV/GNN tracker of :func:`argus.scenario.track.track_scenario`)
-and cuts one window of the last K track updates per confirmed track at a random point of its
-life, so that young tracks (two or three updates) are represented as well as long ones.
+real tracker (the coverage-aware CV/GNN tracker of :func:`argus.scenario.track.track_scenario`,
+with the coasting limit of :func:`max_position_trace_m2`) and cuts windows of K track updates
+from each kept track at random points of its life (:data:`WINDOWS_PER_TRACK`), so that young
+tracks (two or three updates) are represented as well as long ones.
 
 What flies (geometry random but plausible; each class's objects are drawn independently):
 
-- ``ballistic_missile``: every ``kind = "ballistic"`` catalogue type, launched from a random
-  bearing at 30-90 % of its nominal range (30-75 % for lofted and depressed shapes, chosen at
-  random) onto a random aim point within 250 km of the radar, launch times spread so the radar
-  sees boost, midcourse and re-entry (:func:`argus.sim.ballistic.launch_ballistic`);
+- ``ballistic_missile``: every ``kind = "ballistic"`` catalogue type, launched from 10-85 % of
+  its nominal range towards the radar's area with a random pitch-program end elevation (20-75°:
+  depressed to lofted) and cut-off (55-100 % of the burn), launch times spread so the radar sees
+  boost, midcourse and re-entry (:func:`argus.sim.ballistic.fly_ballistic`: no aim point is
+  solved for, which is what makes :func:`~argus.sim.ballistic.launch_ballistic` slow);
 - ``cruise_missile``, ``aircraft``, ``drone``: every catalogue type of that kind on four random
   waypoints (legs of 2.5-5 min, heading changes N(0, 40°), per-waypoint speed and altitude drawn
   inside the type's limits; cruise missiles mostly low, 15-300 m), heading mostly towards the
@@ -24,7 +26,9 @@ What flies (geometry random but plausible; each class's objects are drawn indepe
   (log-uniform); plus the tracks the tracker builds from false alarms, labelled clutter too.
 
 A track is labelled with the class of the object that made most of the detections it was
-updated with (a false alarm counts as clutter). The RCS of each update comes from the
+updated with (a false alarm counts as clutter); tracks with fewer than
+:data:`MIN_TRACK_UPDATES` updates in their life or a purity under :data:`MIN_PURITY` (junk
+strung from several objects' detections) are dropped. The RCS of each update comes from the
 associated detection's SNR and range (:func:`argus.defense.classify.rcs_dbsm_from_snr`), as the
 runtime pipeline computes it.
 """
@@ -42,9 +46,9 @@ from argus import geo
 from argus.defense.classify import CLASSES, TrackWindow, radar_constant_db, rcs_dbsm_from_snr
 from argus.scenario.runner import (
     AirVehicle,
-    TruthSet,
     Scenario,
     ScenarioResult,
+    TruthSet,
     fly_scenario,
 )
 from argus.scenario.track import _coverage_scans, _enu_to_ecef, detections_to_common_enu
@@ -90,10 +94,15 @@ DEFAULT_RADAR = RadarSite(
 MIN_TRACK_UPDATES = 4
 #: ... and at least this fraction of them came from its majority object.
 MIN_PURITY = 0.6
+#: At most this many clutter movers per round: they all fly within 60 km of the radar, and
+#: with the tracker's 30 m/s² process noise a denser field swaps tracks between them.
+MAX_CLUTTER_PER_ROUND = 60
+#: Windows cut from each kept track, at independent random points of its life.
+WINDOWS_PER_TRACK = 3
 #: Simulated time of one round (s).
 ROUND_DURATION_S = 900.0
 #: At most this many objects of one class fly in one round (keeps the track density plausible).
-MAX_PER_CLASS_PER_ROUND = 80
+MAX_PER_CLASS_PER_ROUND = 100
 
 
 @dataclass(frozen=True)
@@ -209,17 +218,31 @@ def _air_vehicles(
         th = threats[int(rng.integers(0, len(threats)))]
         if th.kind == "cruise_missile":
             low = rng.uniform() < 0.75
-            alt = rng.uniform(max(th.min_alt_m, 15.0), 300.0) if low else rng.uniform(300, th.max_alt_m)
+            alt = (
+                rng.uniform(max(th.min_alt_m, 15.0), 300.0)
+                if low
+                else rng.uniform(300, th.max_alt_m)
+            )
         elif th.kind == "drone":
             alt = rng.uniform(max(th.min_alt_m, 50.0), min(th.max_alt_m, 3000.0))
         else:
-            alt = float(np.exp(rng.uniform(math.log(max(th.min_alt_m, 100.0)), math.log(th.max_alt_m * 0.85))))
+            alt = float(
+                np.exp(
+                    rng.uniform(math.log(max(th.min_alt_m, 100.0)), math.log(th.max_alt_m * 0.85))
+                )
+            )
         # Start where the radar can see that height (4/3-Earth horizon), mostly inbound.
         horizon = 4120.0 * (math.sqrt(radar.antenna_alt_m) + math.sqrt(alt))
-        max_r = min(0.95 * radar.max_range_m, 1.2 * horizon, 8.0 * th.max_speed_mps * 60.0 + 60e3)
+        max_r = min(
+            0.95 * radar.max_range_m,
+            1.2 * horizon,
+            max(8.0 * th.max_speed_mps * 60.0 + 60e3, 180e3),
+        )
         r0 = rng.uniform(5e3, max(max_r, 10e3))
         b0 = rng.uniform(0, 360)
-        lat0, lon0 = _offset(np.array([radar.lat_deg]), np.array([radar.lon_deg]), np.array([b0]), np.array([r0]))
+        lat0, lon0 = _offset(
+            np.array([radar.lat_deg]), np.array([radar.lon_deg]), np.array([b0]), np.array([r0])
+        )
         heading = (b0 + 180.0 + rng.normal(0, 40.0)) if rng.uniform() < 0.7 else rng.uniform(0, 360)
         lo_v = max(th.min_speed_mps, 0.5 * th.cruise_speed_mps)
         hi_v = th.max_speed_mps if th.kind != "aircraft" else min(th.max_speed_mps, 550.0)
@@ -263,7 +286,7 @@ def _clutter_trajectories(
     t = np.arange(k) * step_s
     start = rng.uniform(0.0, ROUND_DURATION_S - 200.0, n)
     dur = rng.uniform(200.0, ROUND_DURATION_S, n)
-    r0 = rng.uniform(3e3, 60e3, n)
+    r0 = 1e3 * np.sqrt(rng.uniform(3.0**2, 60.0**2, n))  # uniform in area
     lat0, lon0 = _offset(
         np.full(n, radar.lat_deg), np.full(n, radar.lon_deg), rng.uniform(0, 360, n), r0
     )
@@ -284,7 +307,9 @@ def _clutter_trajectories(
     e = np.cumsum(ve, axis=1) * step_s
     nn = np.cumsum(vn, axis=1) * step_s
     u = np.clip(alt0[:, None] + np.cumsum(vz, axis=1) * step_s, 5.0, 1500.0)
-    lat, lon, h = geo.enu_to_geodetic(e, nn, u - alt0[:, None], lat0[:, None], lon0[:, None], alt0[:, None])
+    lat, lon, h = geo.enu_to_geodetic(
+        e, nn, u - alt0[:, None], lat0[:, None], lon0[:, None], alt0[:, None]
+    )
     pos = np.stack(geo.geodetic_to_ecef(lat, lon, h), axis=-1)
     ea, na, ua = geo.enu_axes(lat, lon)
     vel = ve[..., None] * ea + vn[..., None] * na + vz[..., None] * ua
@@ -388,7 +413,9 @@ def _simulate_round(
         rcs_after_m2=np.concatenate([g.rcs_after_m2 for g in groups]),
     )
     truth = TruthSet(ids, tuple(keys), tuple(kinds), traj)
-    lookup = {int(i): (KIND_TO_CLASS[k], key) for i, k, key in zip(ids.tolist(), kinds, keys, strict=True)}
+    lookup = {
+        int(i): (KIND_TO_CLASS[k], key) for i, k, key in zip(ids.tolist(), kinds, keys, strict=True)
+    }
     lookup[-1] = ("clutter", "false_alarm")
     det = observe(radar, targets, 0.0, ROUND_DURATION_S, rng).detections.sorted_by_time()
     result = ScenarioResult(scenario, truth, targets, det, JammerStrobes.empty(), (), ())
@@ -467,12 +494,21 @@ def _windows_of_round(
     # object: the rest are short-lived junk, tracks strung from several objects' detections.
     labelled = (best != -2) & (counts >= MIN_TRACK_UPDATES) & (share >= MIN_PURITY)
     lo = np.minimum(1, counts - 1)
-    end = lo + np.floor(rng.uniform(0, 1, n) * (counts - lo)).astype(np.int64)
-    win = TrackWindow.from_rows(tix, t, pos, vel, rcs[keep], n, length, end_row=end)
     labels = np.array([lookup[int(b)][0] if b != -2 else "" for b in best.tolist()], dtype=np.str_)
     keys = np.array([lookup[int(b)][1] if b != -2 else "" for b in best.tolist()], dtype=np.str_)
     idx = np.flatnonzero(labelled)
-    return TrainingTracks(win.take(idx), labels[idx], keys[idx], share[idx])
+    parts = []
+    for _ in range(WINDOWS_PER_TRACK):  # independent cut points in each track's life
+        end = lo + np.floor(rng.uniform(0, 1, n) * (counts - lo)).astype(np.int64)
+        win = TrackWindow.from_rows(tix, t, pos, vel, rcs[keep], n, length, end_row=end)
+        parts.append(win.take(idx))
+    reps = WINDOWS_PER_TRACK
+    return TrainingTracks(
+        TrackWindow.concatenate(parts),
+        np.tile(labels[idx], reps),
+        np.tile(keys[idx], reps),
+        np.tile(share[idx], reps),
+    )
 
 
 # ----------------------------------------------------------------------------- public
@@ -502,13 +538,16 @@ def simulate_training_tracks_detailed(
     ss = np.random.SeedSequence(seed)
     parts: list[TrainingTracks] = []
     have = dict.fromkeys(CLASSES, 0)
-    yield_guess = dict.fromkeys(CLASSES, 0.8)
+    yield_guess = dict.fromkeys(CLASSES, 1.0)
     for _ in range(max_rounds):
         short = {c: n_per_class - have[c] for c in CLASSES if have[c] < n_per_class}
         if not short:
             break
         counts = {
-            c: min(MAX_PER_CLASS_PER_ROUND, math.ceil(1.15 * s / yield_guess[c]) + 3)
+            c: min(
+                MAX_CLUTTER_PER_ROUND if c == "clutter" else MAX_PER_CLASS_PER_ROUND,
+                math.ceil(1.15 * s / yield_guess[c]) + 3,
+            )
             for c, s in short.items()
         }
         rng = np.random.default_rng(ss.spawn(1)[0])

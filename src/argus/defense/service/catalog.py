@@ -154,7 +154,7 @@ def ensure_defense_demo(session: Session) -> Scenario:
             name=DEMO_SCENARIO,
             notes="Missile-defense demo (seed 002): RAD_VBG, BAT_LA, BAT_SD; SCUD-C raid",
             start_time=dt.datetime.now(dt.UTC).replace(microsecond=0),
-            active=False,
+            active=True,  # the periodic TEWA job scores its live tracks (ranking, board)
         )
         session.add(sc)
         session.flush()

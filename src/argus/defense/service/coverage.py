@@ -25,7 +25,13 @@ def sites_seeing(
     lat = np.atleast_1d(np.asarray(lat_deg, dtype=float))
     lon = np.atleast_1d(np.asarray(lon_deg, dtype=float))
     rows = session.execute(
-        select(RadarSiteRow.id, RadarSiteRow.name, RadarSiteRow.lat, RadarSiteRow.lon, RadarType.max_range_m)
+        select(
+            RadarSiteRow.id,
+            RadarSiteRow.name,
+            RadarSiteRow.lat,
+            RadarSiteRow.lon,
+            RadarType.max_range_m,
+        )
         .join(RadarType, RadarType.id == RadarSiteRow.radar_type_id)
         .where(RadarSiteRow.scenario_id == scenario_id)
         .order_by(RadarSiteRow.id)

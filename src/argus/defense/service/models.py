@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import func, select
-from threadpoolctl import threadpool_limits
 from sqlalchemy.orm import Session
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from argus.db.models import MlModel
 from argus.defense.classify import TrackWindow, TrainedClassifier, features
@@ -32,11 +32,15 @@ class MissingModelError(LookupError):
 
 
 def save_classifier(
-    session: Session, model: TrainedClassifier, metrics: dict[str, Any], created_by: str | None = None
+    session: Session,
+    model: TrainedClassifier,
+    metrics: dict[str, Any],
+    created_by: str | None = None,
 ) -> MlModel:
     blob = model.to_bytes()
     version = (
-        session.scalar(select(func.max(MlModel.version)).where(MlModel.kind == CLASSIFIER_KIND)) or 0
+        session.scalar(select(func.max(MlModel.version)).where(MlModel.kind == CLASSIFIER_KIND))
+        or 0
     ) + 1
     row = MlModel(
         kind=CLASSIFIER_KIND,

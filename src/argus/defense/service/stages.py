@@ -71,14 +71,18 @@ def build_stage(
         classifier = WindowClassifier(load_classifier(s)) if name == "command-center" else None
     if name == "radar":
         world = World(epoch)
-        first = cycle_at(cfg, epoch, dt.datetime.now(dt.UTC)) if start_cycle is None else start_cycle
+        first = (
+            cycle_at(cfg, epoch, dt.datetime.now(dt.UTC)) if start_cycle is None else start_cycle
+        )
         return RadarRunner(
             bus, RadarStage(cfg, world, sites), start_cycle=first, lockstep=lockstep,
             realtime=realtime,
         )  # fmt: skip
     if name == "command-center":
         assert classifier is not None
-        cc = CommandCenter(cfg, epoch, classifier, DbOrderBook(factory, scenario_id), engagement_envelope)
+        cc = CommandCenter(
+            cfg, epoch, classifier, DbOrderBook(factory, scenario_id), engagement_envelope
+        )
         return CommandCenterRunner(bus, cc)
     if name == "battery":
         return BatteryRunner(bus, BatteryStage(cfg, call_signs))
@@ -97,7 +101,11 @@ def build_stage(
                     launch_into_world(world, e)
                 if isinstance(e, ev.PipelineCycleComplete) and e.stage == "interceptor":
                     ended += world.impacts(e.t1_s or 0.0)
-                if isinstance(e, ev.InterceptorDetonation) and e.kill and e.target_flight_id in world:
+                if (
+                    isinstance(e, ev.InterceptorDetonation)
+                    and e.kill
+                    and e.target_flight_id in world
+                ):
                     world.kill(e.target_flight_id or "", world.seconds(e.time))
             if ended:
                 record_impacts(s, ended, events[-1].time)

@@ -151,15 +151,15 @@ class DbOrderBook:
                     return False  # no round left (or no such battery)
                 s.add(
                     InterceptOrder(
-                        order_id=oid, scenario_id=order.scenario_id, weapon_id=order.battery.weapon_id,
-                        track_id=order.track_id, shot=order.shot, pk=order.pk,
-                        ordered_at=order.at,
+                        order_id=oid, scenario_id=order.scenario_id,
+                        weapon_id=order.battery.weapon_id, track_id=order.track_id,
+                        shot=order.shot, pk=order.pk, ordered_at=order.at,
                     )
                 )  # fmt: skip
                 s.flush()
         except IntegrityError:
-            # the (track, shot) was ordered by someone else first (the round is given back by
-            # the rollback), or the same order was placed concurrently: then it is a replay
+            # the (track, shot) was ordered by someone else first (the rollback gives the round
+            # back), or the same order was placed concurrently: then it is a replay
             return self._placed(oid)
         return True
 
@@ -246,6 +246,31 @@ def record_events(
                     )
                 )
     return len(keep)
+
+
+def record_launch(
+    session: Session, event: ev.MissileLaunched, impact_at: dt.datetime | None,
+    created_by: str | None = None,
+) -> MissileFlight:  # fmt: skip
+    """The ``missile_flight`` row of a launch (the event goes to the log with it)."""
+    from argus.db.models import MissileType
+
+    mt = session.scalars(
+        select(MissileType).where(MissileType.name == event.missile_type)
+    ).one_or_none()
+    if mt is None:
+        raise InvalidInput(f"missileType: unknown missile type {event.missile_type!r}")
+    if event.scenario_id is None:
+        raise InvalidInput("scenario_id: a launch belongs to a scenario")
+    row = MissileFlight(
+        flight_id=event.flight_id, scenario_id=event.scenario_id, missile_type_id=mt.id,
+        launch_lat=event.lat_deg, launch_lon=event.lon_deg, target_lat=event.target_lat_deg,
+        target_lon=event.target_lon_deg, trajectory=event.trajectory, launched_at=event.time,
+        impact_at=impact_at, created_by=created_by,
+    )  # fmt: skip
+    session.add(row)
+    session.flush()
+    return row
 
 
 def record_impacts(session: Session, flights: Sequence[Any], when: dt.datetime) -> None:

@@ -43,8 +43,8 @@ from argus.db import migrate
 from argus.db.session import make_engine, make_sessionmaker, session_scope
 from argus.defense.service.runtime import DefenseRuntime
 from tests.api._support import PASSWORDS, make_settings, seed_database
-from tests.defense._support import seed_defense
 from tests.conftest import _create_pg_database, _drop_pg_database
+from tests.defense._support import seed_defense
 
 #: The budget; ARGUS_FUZZ_EXAMPLES raises it for a longer hunt (the stateful run scales along).
 EXAMPLES = int(os.environ.get("ARGUS_FUZZ_EXAMPLES", "15"))

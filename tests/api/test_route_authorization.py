@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,9 @@ from starlette.websockets import WebSocketDisconnect
 
 from argus.accounts import tokens
 from argus.api.app import create_app
-from argus.db.models import Job, Scenario
+from argus.db.models import Job, MissileFlight, MissileType, Scenario
+from argus.defense.service.catalog import find_demo_scenario
+from argus.defense.service.runtime import DefenseRuntime
 from argus.tewa import service
 from tests.api._support import (
     JWT_SECRET,
@@ -39,6 +42,7 @@ from tests.api._support import (
     make_settings,
     open_session,
 )
+from tests.defense._support import seed_defense
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 RANK = {"public": -1, "viewer": 0, "operator": 1, "admin": 2}
@@ -84,7 +88,24 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/scenarios/{scenario_id}/weapons"): "viewer",
     ("POST", "/api/scenarios/{scenario_id}/weapons"): "operator",
     ("GET", "/api/scenarios/{scenario_id}/picture"): "viewer",
+    ("POST", "/api/sim/launch"): "operator",
+    ("GET", "/api/sim/flights"): "viewer",
+    ("GET", "/api/sim/flights/{flight_id}"): "viewer",
+    ("GET", "/api/radar/status"): "viewer",
+    ("GET", "/api/radar/targets"): "viewer",
+    ("GET", "/api/radar/tracks"): "viewer",
+    ("GET", "/api/radar/scan"): "viewer",
+    ("GET", "/api/radar/signal-quality"): "viewer",
+    ("GET", "/api/threats/active"): "viewer",
+    ("GET", "/api/threats/critical"): "viewer",
+    ("GET", "/api/threats/summary"): "viewer",
+    ("GET", "/api/threats/history"): "viewer",
+    ("GET", "/api/threats/ew-status"): "viewer",
+    ("GET", "/api/metrics/{area}"): "viewer",
+    ("GET", "/api/controller/status"): "viewer",
+    ("POST", "/api/controller/restart"): "admin",
     ("WS", "/ws/threats"): "viewer",
+    ("WS", "/ws/radar-stream"): "viewer",
 }
 
 #: Routes left out of the OpenAPI document on purpose (the console's page is public).
@@ -98,9 +119,20 @@ ADMIN_MUTATIONS = {
     ("POST", "/api/scenarios/{scenario_id}/params/preset"),
     ("DELETE", "/api/scenarios/{scenario_id}"),
     ("DELETE", "/api/assets/{da_id}"),
+    ("POST", "/api/controller/restart"),
 }
 
 JOB_ID = "00000000-0000-4000-8000-000000000001"
+FLIGHT_ID = "walk-flight-1"
+#: Routes answered by the defense runtime: the walk attaches one (not started) to the app.
+DEFENSE_PREFIXES = (
+    "/api/sim/",
+    "/api/radar/",
+    "/api/threats/",
+    "/api/metrics/",
+    "/api/controller/",
+)
+LAUNCH_QUERY = "lat=31.2&lon=-121.6&targetLat=34.05&targetLon=-118.25&missileType=SCUD-C"
 UPLOAD_CSV = (
     "track_id,lat,lon,alt_m,speed_mps,heading_deg,timestamp\n"
     "U1,26.5,71.0,5000,200,90,2025-06-01T06:00:00Z\n"
@@ -202,6 +234,22 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/api/scenarios/{scenario_id}/picture"): Call(
         "/api/scenarios/1/picture?at=2025-06-01T06:02:00Z"
     ),
+    ("POST", "/api/sim/launch"): Call(f"/api/sim/launch?{LAUNCH_QUERY}", 201),
+    ("GET", "/api/sim/flights"): Call("/api/sim/flights"),
+    ("GET", "/api/sim/flights/{flight_id}"): Call(f"/api/sim/flights/{FLIGHT_ID}"),
+    ("GET", "/api/radar/status"): Call("/api/radar/status"),
+    ("GET", "/api/radar/targets"): Call("/api/radar/targets"),
+    ("GET", "/api/radar/tracks"): Call("/api/radar/tracks"),
+    ("GET", "/api/radar/scan"): Call("/api/radar/scan"),
+    ("GET", "/api/radar/signal-quality"): Call("/api/radar/signal-quality"),
+    ("GET", "/api/threats/active"): Call("/api/threats/active"),
+    ("GET", "/api/threats/critical"): Call("/api/threats/critical"),
+    ("GET", "/api/threats/summary"): Call("/api/threats/summary"),
+    ("GET", "/api/threats/history"): Call("/api/threats/history"),
+    ("GET", "/api/threats/ew-status"): Call("/api/threats/ew-status"),
+    ("GET", "/api/metrics/{area}"): Call("/api/metrics/pipeline"),
+    ("GET", "/api/controller/status"): Call("/api/controller/status"),
+    ("POST", "/api/controller/restart"): Call("/api/controller/restart"),
 }
 
 
@@ -282,12 +330,42 @@ def walk_template(seeded_sqlite_template: Path, tmp_path_factory: pytest.TempPat
         assert res.persisted == 6
         s.add(Job(id=JOB_ID, kind="compute_scenario", scenario_id=1, status="succeeded"))
         s.commit()
+    defense_sid = seed_defense(url, users=False)  # the defense demo next to TEWA's
+    with open_session(url) as s:
+        scud = s.scalars(sa.select(MissileType).where(MissileType.name == "SCUD-C")).one()
+        s.add(
+            MissileFlight(
+                flight_id=FLIGHT_ID, scenario_id=defense_sid, missile_type_id=scud.id,
+                launch_lat=31.2, launch_lon=-121.6, target_lat=34.05, target_lon=-118.25,
+                trajectory="minimum_energy", launched_at=dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC),
+            )
+        )  # fmt: skip
+        s.commit()
     return Path(sa.make_url(url).database or "")
 
 
 @pytest.fixture
 def walk_url(walk_template: Path, tmp_path: Path) -> str:
     return copy_template(walk_template, tmp_path)
+
+
+@contextmanager
+def _defense_runtime(app: Any, path: str) -> Iterator[None]:
+    """A defense runtime (not started) for the routes that need one; stopped afterwards (the
+    admin's POST /api/controller/restart starts its thread)."""
+    if not path.startswith(DEFENSE_PREFIXES):
+        yield
+        return
+    with app.state.sessionmaker() as s:
+        sid = find_demo_scenario(s)
+    rt = DefenseRuntime(
+        app.state.sessionmaker, sid, epoch=dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
+    )
+    app.state.defense = rt
+    try:
+        yield
+    finally:
+        rt.stop()
 
 
 def _send(
@@ -310,7 +388,8 @@ def test_route_refuses_callers_below_its_role(
     assert (method, path) in EXPECTED, f"{method} {path} is not classified in EXPECTED"
     minimum = EXPECTED[(method, path)]
     call = CALLS[(method, path)]
-    with TestClient(create_app(make_settings(walk_url))) as client:
+    app = create_app(make_settings(walk_url))
+    with TestClient(app) as client, _defense_runtime(app, path):
         # refresh tokens are recorded per database and used once: one from this database
         refresh = client.post(
             "/api/auth/login", data={"username": "viewer", "password": PASSWORDS["viewer"]}

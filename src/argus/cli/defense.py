@@ -51,17 +51,13 @@ def train_classifier(
 
     The pipeline loads the newest registered model; without one it refuses to start.
     """
-    from sqlalchemy import select
-
-    from argus.db.models import Scenario
     from argus.defense.service.catalog import DEMO_SCENARIO
     from argus.defense.service.training import train_classifier as train
+    from argus.tewa.service import scenario_id_by_name
 
     t0 = time.perf_counter()
     with session_scope_from_settings() as session:
-        sid = session.scalar(
-            select(Scenario.id).where(Scenario.name == (scenario or DEMO_SCENARIO))
-        )
+        sid = scenario_id_by_name(session, scenario or DEMO_SCENARIO)
         if scenario and sid is None:
             raise fail(f"--scenario: no scenario named {scenario!r}", 2)
         with console.status("training…") as status:

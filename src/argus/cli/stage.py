@@ -24,13 +24,11 @@ Run = Annotated[str, typer.Option(help="run tag shared by the stages of one run"
 
 
 def _run(name: str, scenario: str | None, run: str, **kwargs: object) -> None:
-    from sqlalchemy import select
-
-    from argus.db.models import Scenario as ScenarioRow
     from argus.db.session import make_engine, make_sessionmaker
     from argus.defense.service.catalog import DEMO_SCENARIO
     from argus.defense.service.stages import build_stage
     from argus.pipeline.asyncbus import make_bus
+    from argus.tewa.service import scenario_id_by_name
 
     s = settings()
     if not s.bus_url:
@@ -43,9 +41,7 @@ def _run(name: str, scenario: str | None, run: str, **kwargs: object) -> None:
     engine = make_engine(s.database_url)
     factory = make_sessionmaker(engine)
     with factory() as session:
-        sid = session.scalar(
-            select(ScenarioRow.id).where(ScenarioRow.name == (scenario or DEMO_SCENARIO))
-        )
+        sid = scenario_id_by_name(session, scenario or DEMO_SCENARIO)
     if sid is None:
         raise fail(
             f"--scenario: no scenario {scenario or DEMO_SCENARIO!r} (`argus defense seed`)", 2

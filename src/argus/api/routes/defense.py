@@ -38,7 +38,9 @@ from argus.tewa.service.errors import InvalidInput, NotFoundError
 
 router = APIRouter(tags=["defense"])
 
-NOT_RUNNING = {503: _problem("the defense pipeline is not running in this process")}
+NOT_RUNNING: dict[int | str, dict[str, Any]] = {
+    503: _problem("the defense pipeline is not running in this process")
+}
 
 
 def runtime_or_503(request: Request) -> defense.DefenseRuntime:
@@ -68,7 +70,7 @@ def _views(request: Request) -> defense.RuntimeViews:
     responses={
         422: _problem("a field is invalid or the target is out of the type's reach"),
         **NOT_RUNNING,
-    },  # fmt: skip
+    },
 )
 async def launch(
     request: Request,
@@ -101,15 +103,13 @@ async def launch(
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
-        raise HTTPException(422, detail=f"{loc}: {err['msg']}") from None
+        raise InvalidInput(f"{loc}: {err['msg']}") from None  # problem+json naming the field
     rt = runtime_or_503(request)
-    try:
-        return await run_in_threadpool(
-            rt.launch, data.lat, data.lon, data.targetLat, data.targetLon, data.missileType,
-            trajectory=data.trajectory, created_by=user.username,
-        )  # fmt: skip
-    except InvalidInput as exc:
-        raise HTTPException(422, detail=str(exc)) from None
+    # InvalidInput (unknown missileType, target out of reach) → 422 whose `errors` names the field
+    return await run_in_threadpool(
+        rt.launch, data.lat, data.lon, data.targetLat, data.targetLon, data.missileType,
+        trajectory=data.trajectory, created_by=user.username,
+    )  # fmt: skip
 
 
 @router.get(

@@ -179,7 +179,8 @@ class MissileFlight(TimestampMixin, Base):
 
 class InterceptOrder(TimestampMixin, Base):
     """One round ordered from a battery at a track; the round left ``weapon.rounds`` in the
-    same transaction (``SELECT … FOR UPDATE`` on PostgreSQL)."""
+    same transaction (a conditional ``UPDATE … SET rounds = rounds - 1 WHERE rounds >= 1``, see
+    ``argus.defense.service.store.DbOrderBook``)."""
 
     __tablename__ = "intercept_order"
     __table_args__ = (

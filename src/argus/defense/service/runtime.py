@@ -247,7 +247,9 @@ class DefenseRuntime:
         return {
             "type": "radar_frame",
             "time": p.time.isoformat().replace("+00:00", "Z"),
-            "cycle": r.cycle,
+            # cycles completed, this one included: the count /api/controller/status and
+            # /api/metrics/pipeline report (the report's own index starts at 0)
+            "cycle": r.cycle + 1,
             "radars": [
                 {"name": s.name, "lat": s.radar.lat_deg, "lon": s.radar.lon_deg,
                  "max_range_m": s.radar.max_range_m,

@@ -100,8 +100,14 @@ def load_config(
 
 class DbOrderBook:
     """Orders and rounds in the database. :meth:`place` records the order and takes its round in
-    one transaction, the battery's row locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite
-    serializes writers itself), so two concurrent orders can never fire the last round twice."""
+    one transaction with one conditional ``UPDATE weapon SET rounds = rounds - 1 WHERE rounds >= 1``
+    (PostgreSQL locks the row and re-checks the condition on the committed row; SQLite runs it
+    under its single writer lock), so two concurrent orders can never fire the last round twice.
+
+    A read-then-write (``SELECT … FOR UPDATE``, then ``rounds -= 1``) was not enough: SQLite has
+    no ``FOR UPDATE`` and pysqlite runs the ``SELECT`` before the write transaction begins, so two
+    racing orders both read 1 round and both fired it (``tests/defense/test_orders_race.py``).
+    """
 
     def __init__(self, factory: sessionmaker[Session], scenario_id: int) -> None:
         self.factory = factory
@@ -119,31 +125,42 @@ class DbOrderBook:
                 .all()
             )
 
+    def _placed(self, order_id: str) -> bool:
+        with self.factory() as s:
+            return (
+                s.scalar(select(InterceptOrder.id).where(InterceptOrder.order_id == order_id))
+                is not None
+            )
+
     def place(self, order: Order) -> bool:
         oid = str(order.order_id)
         try:
             with session_scope(self.factory) as s:
-                again = s.scalars(
-                    select(InterceptOrder).where(InterceptOrder.order_id == oid)
-                ).first()
-                if again is not None:
+                if (
+                    s.scalar(select(InterceptOrder.id).where(InterceptOrder.order_id == oid))
+                    is not None
+                ):
                     return True  # a replay of a placed order: publish it again, same id
-                w = s.scalars(
-                    select(Weapon).where(Weapon.id == order.battery.weapon_id).with_for_update()
-                ).one()
-                if w.rounds < 1:
-                    return False
-                w.rounds -= 1
+                taken = s.execute(
+                    update(Weapon)
+                    .where(Weapon.id == order.battery.weapon_id, Weapon.rounds >= 1)
+                    .values(rounds=Weapon.rounds - 1)
+                    .execution_options(synchronize_session=False)
+                )
+                if taken.rowcount != 1:  # type: ignore[attr-defined]
+                    return False  # no round left (or no such battery)
                 s.add(
                     InterceptOrder(
-                        order_id=oid, scenario_id=order.scenario_id, weapon_id=w.id,
-                        track_id=order.track_id, shot=order.shot, pk=order.pk,
-                        ordered_at=order.at,
+                        order_id=oid, scenario_id=order.scenario_id,
+                        weapon_id=order.battery.weapon_id, track_id=order.track_id,
+                        shot=order.shot, pk=order.pk, ordered_at=order.at,
                     )
                 )  # fmt: skip
                 s.flush()
         except IntegrityError:
-            return False  # the (track, shot) was ordered by someone else first
+            # the (track, shot) was ordered by someone else first (the rollback gives the round
+            # back), or the same order was placed concurrently: then it is a replay
+            return self._placed(oid)
         return True
 
 

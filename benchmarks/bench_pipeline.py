@@ -48,8 +48,7 @@ from argus.defense.interceptor import SM6_CLASS
 from argus.defense.service.catalog import (
     DEMO_ASSETS,
     DEMO_BATTERIES,
-    DEMO_RADARS,
-    RADAR_TYPES,
+    demo_radar_site,
 )
 from argus.defense.service.models import WindowClassifier
 from argus.pipeline.controller import CycleReport, DefenseLoop
@@ -69,11 +68,7 @@ EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
 def demo_radar() -> RadarSite:
-    r, t = DEMO_RADARS[0], RADAR_TYPES[0]
-    return RadarSite(
-        radar_id=1, lat_deg=r["lat"], lon_deg=r["lon"], alt_m=r["alt_m"], name=r["name"],
-        max_range_m=t["max_range_m"], **{**t["params"], **r["params"]},
-    )  # fmt: skip
+    return demo_radar_site()
 
 
 def config(radar: RadarSite) -> DefenseConfig:

@@ -12,7 +12,7 @@ from pathlib import Path
 from argus.accounts.service import create_user
 from argus.db.session import make_engine, make_sessionmaker, session_scope
 from argus.defense.classify import TrainedClassifier, evaluate, features, train
-from argus.defense.service.catalog import DEMO_RADARS, RADAR_TYPES, ensure_defense_demo
+from argus.defense.service.catalog import demo_radar_site, ensure_defense_demo
 from argus.defense.service.models import save_classifier
 from argus.scenario.training import simulate_training_tracks
 from argus.sensors.site import RadarSite
@@ -22,11 +22,7 @@ PER_CLASS = 80
 
 
 def demo_radar() -> RadarSite:
-    r, t = DEMO_RADARS[0], RADAR_TYPES[0]
-    return RadarSite(
-        radar_id=1, lat_deg=r["lat"], lon_deg=r["lon"], alt_m=r["alt_m"], name=r["name"],
-        max_range_m=t["max_range_m"], **{**t["params"], **r["params"]},
-    )  # fmt: skip
+    return demo_radar_site()
 
 
 def _code_hash() -> str:

@@ -77,14 +77,10 @@ def _authenticate(app: Any, token: str | None) -> None:
     user_from_token(app.state.settings, app.state.read_engine, token)
 
 
-@router.websocket("/ws/threats")
-async def threats(
-    ws: WebSocket,
-    scenario_id: Annotated[int, Query(ge=1, le=2_147_483_647)],
-    token: str | None = None,
-) -> None:
+async def _accept(ws: WebSocket, token: str | None) -> str | None:
+    """Accept, take the token (query, or the first message within 10 s) and check it; on a
+    bad one send the error and close (4401 / 4403) and return None."""
     await ws.accept()
-    app = ws.app
     if token is None:
         try:
             first = await asyncio.wait_for(ws.receive_text(), timeout=10)
@@ -92,11 +88,24 @@ async def threats(
         except (TimeoutError, ValueError, AttributeError, WebSocketDisconnect):
             token = None
     try:
-        await asyncio.to_thread(_authenticate, app, token)
+        await asyncio.to_thread(_authenticate, ws.app, token)
     except HTTPException as exc:
         await ws.send_json({"type": "error", "status": exc.status_code, "detail": exc.detail})
         await ws.close(code=4401 if exc.status_code == 401 else 4403)
+        return None
+    return token
+
+
+@router.websocket("/ws/threats")
+async def threats(
+    ws: WebSocket,
+    scenario_id: Annotated[int, Query(ge=1, le=2_147_483_647)],
+    token: str | None = None,
+) -> None:
+    token = await _accept(ws, token)
+    if token is None:
         return
+    app = ws.app
     last, snap = await asyncio.to_thread(_snapshot, app, scenario_id, None)
     if snap is None:
         await ws.send_json(
@@ -162,20 +171,10 @@ async def radar_stream(ws: WebSocket, token: str | None = None) -> None:
     ``threats`` (the tracks at low level or above), ``system_status`` every 10 frames and a
     ``heartbeat`` when nothing happened for 5 s. Same auth as /ws/threats (viewer token in the
     query or as the first message); a client that cannot keep up is dropped (4408)."""
-    await ws.accept()
-    app = ws.app
+    token = await _accept(ws, token)
     if token is None:
-        try:
-            first = await asyncio.wait_for(ws.receive_text(), timeout=10)
-            token = json.loads(first).get("token")
-        except (TimeoutError, ValueError, AttributeError, WebSocketDisconnect):
-            token = None
-    try:
-        await asyncio.to_thread(_authenticate, app, token)
-    except HTTPException as exc:
-        await ws.send_json({"type": "error", "status": exc.status_code, "detail": exc.detail})
-        await ws.close(code=4401 if exc.status_code == 401 else 4403)
         return
+    app = ws.app
     rt = getattr(app.state, "defense", None)
     if rt is None:
         await ws.send_json(

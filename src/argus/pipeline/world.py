@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from argus.scenario.runner import Scenario, fly_scenario
+from argus.scenario.training import KIND_TO_CLASS
 from argus.sensors.radar import Detections, Targets
 from argus.sim.ballistic import TrajectoryShape, UnreachableTargetError, launch_ballistic
 from argus.sim.catalogue import Catalogue, load_catalogue
@@ -27,13 +28,8 @@ from argus.trajectory import TrajectorySet
 
 FloatArray = npt.NDArray[np.float64]
 
-#: The classifier's class of each catalogue kind.
-KIND_CLASS = {
-    "ballistic": "ballistic_missile",
-    "cruise_missile": "cruise_missile",
-    "aircraft": "aircraft",
-    "drone": "drone",
-}
+#: The classifier's class of each catalogue kind (the training data's map).
+KIND_CLASS = KIND_TO_CLASS
 
 
 class LaunchError(ValueError):

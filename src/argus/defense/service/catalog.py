@@ -290,3 +290,12 @@ def load_scenario_file(session: Session, ds: Any, *, replace: bool = False) -> S
         session.add(ScenarioAsset(scenario_id=sc.id, da_id=da.id))
     session.flush()
     return sc
+
+
+def demo_radar_site() -> RadarSite:
+    """The demo's RAD_VBG as an engine radar, without a database (benchmarks, tests)."""
+    r, t = DEMO_RADARS[0], RADAR_TYPES[0]
+    return RadarSite(
+        radar_id=1, lat_deg=r["lat"], lon_deg=r["lon"], alt_m=r["alt_m"], name=r["name"],
+        max_range_m=t["max_range_m"], **{**t["params"], **r["params"]},
+    )  # fmt: skip

@@ -51,9 +51,13 @@ LAYERS: dict[str, int] = {
     "argus.tracking": ENGINES,
     "argus.tewa": ENGINES,
     "argus.defense": ENGINES,
+    "argus.astro": ENGINES,
+    "argus.rf": ENGINES,
     "argus.scenario": ORCHESTRATION,
     "argus.tewa.service": SERVICES,
     "argus.defense.service": SERVICES,
+    "argus.astro.service": SERVICES,
+    "argus.rf.service": SERVICES,
     "argus.api": SERVICES,
     "argus.db": SERVICES,
     "argus.cli": SERVICES,
@@ -63,7 +67,12 @@ LAYERS: dict[str, int] = {
     "argus.web": SERVICES,
 }
 #: Units split off their package (checked before the package itself).
-SPLIT_UNITS = ("argus.tewa.service", "argus.defense.service")
+SPLIT_UNITS = (
+    "argus.tewa.service",
+    "argus.defense.service",
+    "argus.astro.service",
+    "argus.rf.service",
+)
 
 
 def module_name(path: Path) -> str:

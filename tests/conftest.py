@@ -150,3 +150,77 @@ def session(engine: sa.Engine) -> Iterator[Session]:
     with factory() as s:
         yield s
         s.rollback()
+
+
+# ---- S3: moto's standalone server on loopback (one per test process), a bucket per test ----
+
+_MOTO: list[tuple[str, object]] = []
+
+
+def _start_moto_server() -> str:
+    """Start ``moto_server`` (moto's standalone S3-compatible server) on a free port."""
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    exe = shutil.which("moto_server") or str(
+        __import__("pathlib").Path(sys.executable).with_name("moto_server")
+    )
+    if not os.path.exists(exe):
+        msg = "moto_server not found (pip install 'moto[server]', in the test extras)"
+        if IN_CI:
+            pytest.fail(msg + "; CI=true makes this a failure", pytrace=False)
+        pytest.skip(msg)
+    proc = subprocess.Popen(
+        [exe, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url + "/moto-api/", timeout=1)
+            _MOTO.append((url, proc))
+            return url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    pytest.fail(f"moto_server did not answer on {url} within 30 s", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """The endpoint URL of a real S3-compatible server (moto standalone) for this test process.
+
+    Credentials are the dummy ones moto accepts, set in the environment for this process only.
+    """
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    url = _MOTO[0][0] if _MOTO else _start_moto_server()
+    yield url
+    for _, proc in _MOTO:
+        proc.terminate()  # type: ignore[attr-defined]
+    _MOTO.clear()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str) -> Iterator[str]:
+    """A fresh bucket on the S3 server, removed with its objects afterwards: its name."""
+    import s3fs
+
+    name = f"argus-test-{uuid.uuid4().hex[:12]}"
+    fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": s3_endpoint}, skip_instance_cache=True)
+    fs.mkdir(name)
+    try:
+        yield name
+    finally:
+        fs.rm(name, recursive=True)

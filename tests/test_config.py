@@ -45,28 +45,20 @@ def test_mask_url(url: str | None, masked: str | None) -> None:
     assert mask_url(url) == masked
 
 
-@pytest.mark.parametrize(
-    ("var", "value", "named"),
-    [
-        ("ARGUS_OBJECT_STORE", "s3://bucket/prefix", "ARGUS_OBJECT_STORE"),
-        ("ARGUS_OBJECT_STORE", "./var/objects", "ARGUS_OBJECT_STORE"),
-    ],
-)
-def test_settings_that_do_nothing_yet_are_refused(
-    monkeypatch: pytest.MonkeyPatch, var: str, value: str, named: str
+def test_object_store_is_accepted_now_that_astro_and_rf_read_it(
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv(var, value)
-    with pytest.raises(ValueError, match=f"not supported yet.*{named}"):
-        Settings()
+    monkeypatch.setenv("ARGUS_OBJECT_STORE", "s3://bucket/prefix")
+    assert Settings().object_store == "s3://bucket/prefix"
 
 
-def test_unsupported_setting_is_a_one_line_cli_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_setting_is_a_one_line_cli_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
     from argus.cli.main import app
     from argus.config import get_settings
 
-    monkeypatch.setenv("ARGUS_OBJECT_STORE", "s3://bucket/prefix")
+    monkeypatch.setenv("ARGUS_OBJECT_STORE", "ftp://host/prefix")
     get_settings.cache_clear()
     try:
         res = CliRunner().invoke(app, ["config", "show"])
@@ -74,7 +66,7 @@ def test_unsupported_setting_is_a_one_line_cli_error(monkeypatch: pytest.MonkeyP
         get_settings.cache_clear()
     assert res.exit_code == 2
     out = " ".join(res.output.split())
-    assert "settings: not supported yet" in out and "ARGUS_OBJECT_STORE" in out
+    assert "ARGUS_OBJECT_STORE" in out and "'ftp'" in out
     assert "Traceback" not in res.output
 
 

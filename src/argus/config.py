@@ -48,7 +48,13 @@ class Settings(BaseSettings):
     )
     object_store: str | None = Field(
         default=None,
-        description="not supported yet (nothing stores objects before astronomy and RF): leave unset",
+        description="where raw IQ, FITS frames and cutouts go: unset = <var_dir>/objects (a local "
+        "folder); a folder path; s3://bucket/prefix (any S3-compatible store through s3fs)",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        description="endpoint of a non-AWS S3-compatible store (MinIO, moto): http://host:9000; "
+        "credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, never from code",
     )
     jwt_secret: SecretStr | None = Field(
         default=None, description="HMAC key for API tokens; required by the API auth"
@@ -114,17 +120,15 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535, description="port `argus serve` binds")
 
     @model_validator(mode="after")
-    def _refuse_settings_that_do_nothing(self) -> Settings:
-        # Accepting a setting that nothing reads would let a user believe events go to NATS or
-        # objects to S3. Each becomes real with the issue that builds its consumer.
-        unsupported = {
-            "object_store": "ARGUS_OBJECT_STORE (object storage arrives with astronomy and RF)",
-        }
-        given = [text for name, text in unsupported.items() if getattr(self, name)]
-        if given:
+    def _check_object_store(self) -> Settings:
+        store = self.object_store
+        if store and "://" in store and store.split("://", 1)[0] not in {"file", "s3"}:
             raise ValueError(
-                "not supported yet, unset to start: " + "; ".join(given) + " (docs/operations.md)"
+                f"ARGUS_OBJECT_STORE: scheme {store.split('://', 1)[0]!r} is not supported "
+                "(a folder path, file://…, s3://bucket/prefix)"
             )
+        if store and store.startswith("s3://") and not store[5:].split("/")[0]:
+            raise ValueError("ARGUS_OBJECT_STORE: s3:// needs a bucket (s3://bucket/prefix)")
         return self
 
     def masked(self) -> dict[str, Any]:

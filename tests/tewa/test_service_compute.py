@@ -328,3 +328,69 @@ def test_params_set_validate_and_presets(session: Session) -> None:
     with pytest.raises(service.InvalidInput, match="preset"):
         service.apply_preset(session, sc, "nuclear")
     assert session.scalar(sa.select(sa.func.count()).select_from(ModelParams)) == 1
+
+
+@pytest.mark.pg
+@pytest.mark.parametrize("seed", [21, 22])
+def test_ranking_built_by_postgresql_equals_the_python_ranking(pg_url: str, seed: int) -> None:
+    """ranking_json_postgres (the API's PostgreSQL path) gives rank()'s rows, order and values:
+    ties on score and TCPA, unknown/negative TCPA, infinite CPA, microsecond and whole-second
+    times, and track ids whose code-point order differs from a locale's ("b" < "Z"? no: "Z" <
+    "b" < "é")."""
+    import json
+
+    from argus.db.session import make_engine
+
+    engine = make_engine(pg_url)
+    rnd = random.Random(seed)
+    with make_sessionmaker(engine)() as session:
+        sc, _ = service.get_or_create_scenario(session, "PGJ")
+        das = [
+            service.upsert_defended_asset(session, f"D{k}", lat=10 + k, lon=20, radius_km=5)
+            for k in range(3)
+        ]
+        names = ["b", "Z", "é", "a-1", "a_1", "A1", "ß", "T10", "T9"]
+        tracks = [
+            Track(scenario_id=sc.id, track_id=n, lat=0, lon=0, speed_mps=1, heading_deg=0)
+            for n in names
+        ]
+        session.add_all(tracks)
+        session.flush()
+        for tr in tracks:
+            for da in das:
+                for k in range(rnd.randint(0, 3)):
+                    micro = rnd.choice([0, 0, 123456, 1])
+                    session.add(
+                        ThreatScore(
+                            scenario_id=sc.id,
+                            track_id=tr.id,
+                            da_id=da.id,
+                            score=rnd.choice([0.25, 0.5, 0.5, 0.9, rnd.random()]),
+                            cpa_km=rnd.choice([None, math.inf, 1.5, rnd.random() * 100]),
+                            tcpa_s=rnd.choice([None, -10.0, 30.0, 30.0, 1e-7, 2.0]),
+                            tdb_km=rnd.random(),
+                            twrp_s=rnd.choice([None, 12.0]),
+                            n_cpa=rnd.choice([None, 0.1]),
+                            computed_at=T0 + dt.timedelta(seconds=10 * k, microseconds=micro),
+                            evaluated_at=T0 + dt.timedelta(hours=1, seconds=rnd.randint(0, 9)),
+                        )
+                    )
+                    session.flush()
+        for at in (None, T0 + dt.timedelta(seconds=10)):
+            for da in [None, *[d.id for d in das]]:
+                for top_n in (None, 3):
+                    want = [
+                        r.as_json()
+                        for r in service.rank(session, sc, at=at, da_id=da, top_n=top_n)
+                    ]
+                    got = json.loads(
+                        service.ranking_json_postgres(session, sc, at=at, da_id=da, top_n=top_n)
+                    )
+                    assert got == want, (at, da, top_n)
+                    assert want, "the history gives every query some rows"
+        empty, _ = service.get_or_create_scenario(session, "EMPTY")
+        assert service.ranking_json_postgres(session, empty) == b"[]"
+        with pytest.raises(service.InvalidInput, match="top_n"):
+            service.ranking_json_postgres(session, sc, top_n=0)
+        session.rollback()
+    engine.dispose()

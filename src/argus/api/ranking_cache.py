@@ -31,6 +31,8 @@ Key = tuple[int | str | dt.datetime | None, ...]
 
 
 def _dumps(value: object) -> bytes:
+    if isinstance(value, bytes):  # rendered as JSON already (by the database)
+        return value
     return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
 
 

@@ -4,6 +4,7 @@ score_history, assign; and the jobs they start."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
@@ -233,9 +234,24 @@ async def ranking(
         )
     when = at.astimezone(dt.UTC) if at else None
 
-    def render() -> dict[str, Any]:
+    def render() -> dict[str, Any] | bytes:
         with state.sessionmaker() as session:
             sc = scenario_or_404(session, scenario_id)
+            if not what_if and session.get_bind().dialect.name == "postgresql":
+                # The database ranks and writes the JSON: this process only receives it, so
+                # its event loop keeps serving cached bodies meanwhile (the GIL is free).
+                results = service.ranking_json_postgres(
+                    session, sc, at=when, da_id=da_id, top_n=top_n
+                )
+                head = {"scenario_id": sc.id, "da_id": da_id, "at": iso_z(when) if when else None}
+                return b"".join(
+                    (
+                        json.dumps(head)[:-1].encode(),
+                        b', "what_if": false, "results": ',
+                        results,
+                        b"}",
+                    )
+                )
             ranked = service.rank(session, sc, at=when, da_id=da_id, top_n=top_n, what_if=what_if)
             return {
                 "scenario_id": sc.id,

@@ -73,6 +73,7 @@ from argus.tewa.service.ranking import (
     latest_score,
     latest_scores,
     rank,
+    ranking_json_postgres,
     score_history,
 )
 from argus.tewa.service.scenarios import (
@@ -166,6 +167,7 @@ __all__ = [
     "params_use_quality",
     "plan_assignment",
     "rank",
+    "ranking_json_postgres",
     "scenario_assets",
     "scenario_id_by_name",
     "scenario_revision",

@@ -159,6 +159,6 @@ def stored_run(
     ref = report.stored[1] if ref_obsid else None
     run = service.record_difference_run(session, store, new, subtraction(), reference=ref)
     service.store_candidates(session, run, candidate_table(ra, dec, **table))
-    cands = list(service.list_candidates(session, difference_run_id=run.id, limit=1000))
+    cands = list(service.list_candidates(session, difference_run_id=run.id, limit=100_000))
     cands.sort(key=lambda c: c.pixel_x)
     return Stored(new, ref, run, cands)

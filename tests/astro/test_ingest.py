@@ -155,11 +155,11 @@ def test_an_extension_image_and_the_primary_header(session: Session, store: Obje
 
 
 def test_empty_inputs(session: Session, store: ObjectStore, tmp_path: Path) -> None:
-    with pytest.raises(service.InvalidInput, match="^files:"):
+    with pytest.raises(service.InvalidInput, match=r"^files:"):
         service.ingest_fits(session, store, [])
-    with pytest.raises(service.InvalidInput, match="^folder:"):
+    with pytest.raises(service.InvalidInput, match=r"^folder:"):
         service.ingest_folder(session, store, tmp_path)
-    with pytest.raises(service.InvalidInput, match="^folder:"):
+    with pytest.raises(service.InvalidInput, match=r"^folder:"):
         service.ingest_folder(session, store, tmp_path / "missing")
 
 

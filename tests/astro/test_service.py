@@ -47,7 +47,7 @@ def test_survey_crud_is_audited(session: Session) -> None:
     who = service.Actor("alice", "10.0.0.1", "pytest")
     s = service.create_survey(session, " ZTF ", description="Zwicky", actor=who)
     assert s.name == "ZTF" and service.find_survey(session, "ZTF") is s
-    with pytest.raises(service.InvalidInput, match="^name: a survey named 'ZTF' exists"):
+    with pytest.raises(service.InvalidInput, match=r"^name: a survey named 'ZTF' exists"):
         service.create_survey(session, "ZTF")
     service.update_survey(session, s, description="Zwicky Transient Facility", actor=who)
     rows = session.scalars(
@@ -63,9 +63,9 @@ def test_survey_crud_is_audited(session: Session) -> None:
     )
     service.delete_survey(session, s)
     assert service.list_surveys(session) == []
-    with pytest.raises(service.NotFoundError, match="^survey_id:"):
+    with pytest.raises(service.NotFoundError, match=r"^survey_id:"):
         service.get_survey(session, s.id)
-    with pytest.raises(service.InvalidInput, match="^survey_id: not a UUID"):
+    with pytest.raises(service.InvalidInput, match=r"^survey_id: not a UUID"):
         service.get_survey(session, "nope")
 
 
@@ -99,9 +99,9 @@ def test_job_lifecycle_retries_and_timings(session: Session) -> None:
     service.finish_job(session, ok, result={"candidates": 3})
     assert ok.status == JobStatus.COMPLETED and ok.result == {"candidates": 3}
     assert ok.duration_seconds is not None and ok.duration_seconds >= 0
-    with pytest.raises(service.InvalidInput, match="^status:"):
+    with pytest.raises(service.InvalidInput, match=r"^status:"):
         service.start_job(session, ok)
-    with pytest.raises(service.InvalidInput, match="^job_type:"):
+    with pytest.raises(service.InvalidInput, match=r"^job_type:"):
         service.create_job(session, "teleport")
     assert [j.id for j in service.list_jobs(session, status=JobStatus.FAILED)] == [job.id]
     assert service.get_job(session, str(ok.id)) is ok
@@ -110,10 +110,12 @@ def test_job_lifecycle_retries_and_timings(session: Session) -> None:
 def test_job_step_rolls_back_the_step_and_keeps_the_failure(
     session: Session, store: ObjectStore
 ) -> None:
-    with pytest.raises(ValueError, match="boom"):
-        with service.job_step(session, "ingest", entity_type="folder", entity_id="x"):
-            service.create_survey(session, "HalfWritten")
-            raise ValueError("boom")
+    with (
+        pytest.raises(ValueError, match="boom"),
+        service.job_step(session, "ingest", entity_type="folder", entity_id="x"),
+    ):
+        service.create_survey(session, "HalfWritten")
+        raise ValueError("boom")
     assert service.find_survey(session, "HalfWritten") is None  # the step's write is gone
     (job,) = service.list_jobs(session)
     assert job.status == JobStatus.FAILED and "boom" in (job.error_message or "")
@@ -187,7 +189,7 @@ def test_bad_candidate_rows_reject_the_table(session: Session, store: ObjectStor
     assert _count(session, Candidate) == before
     missing = candidate_table([1.0], [0.0])
     del missing["snr"]
-    with pytest.raises(service.InvalidInput, match="^snr: candidate column missing"):
+    with pytest.raises(service.InvalidInput, match=r"^snr: candidate column missing"):
         service.store_candidates(session, st.run, missing)
 
 
@@ -214,9 +216,9 @@ def test_model_registry_versions_and_activation(session: Session) -> None:
     assert m1.precision == 0.96 and m1.training_metrics["tpr_at_1pct_fpr"] == 0.965
     assert service.model_bytes(m1) == b"model-1"
     assert m1.sha512 == hashlib.sha512(b"model-1").hexdigest()
-    with pytest.raises(service.InvalidInput, match="^accuracy:"):
+    with pytest.raises(service.InvalidInput, match=r"^accuracy:"):
         service.register_model(session, name="x", model_type="real_bogus", blob=b"x", metrics={"accuracy": 1.5})  # fmt: skip
-    with pytest.raises(service.InvalidInput, match="^version:"):
+    with pytest.raises(service.InvalidInput, match=r"^version:"):
         service.register_model(session, name="rb-gbm", model_type="real_bogus", blob=b"x", metrics={}, version="1")  # fmt: skip
 
 
@@ -238,7 +240,7 @@ def test_model_run_makes_detections(session: Session, store: ObjectStore) -> Non
     assert service.latest_detection(session, st.candidates[0]) == dets[0]
     with pytest.raises(service.RejectedBatch, match="scores"):
         service.record_model_run(session, m, st.candidates, [0.5, 1.2, 0.1])
-    with pytest.raises(service.InvalidInput, match="^scores:"):
+    with pytest.raises(service.InvalidInput, match=r"^scores:"):
         service.record_model_run(session, m, st.candidates, [0.5])
 
 
@@ -268,11 +270,11 @@ def test_validation_events_and_the_queue(session: Session, store: ObjectStore) -
     assert service.list_candidates(session, status=CandidateStatus.VALIDATED)[0].id == st.candidates[1].id  # fmt: skip
     audits = session.scalars(sa.select(AuditLog.action).where(AuditLog.entity_type == "detection")).all()  # fmt: skip
     assert sorted(audits) == ["validate_bogus", "validate_label", "validate_real"]
-    with pytest.raises(service.InvalidInput, match="^label:"):
+    with pytest.raises(service.InvalidInput, match=r"^label:"):
         service.validate_detection(session, mid.id, "label", validator="ops2")
-    with pytest.raises(service.InvalidInput, match="^decision:"):
+    with pytest.raises(service.InvalidInput, match=r"^decision:"):
         service.validate_detection(session, mid.id, "maybe", validator="ops2")  # type: ignore[arg-type]
-    with pytest.raises(service.NotFoundError, match="^detection_id:"):
+    with pytest.raises(service.NotFoundError, match=r"^detection_id:"):
         service.validate_detection(session, run.id, "real", validator="ops2")
     assert _count(session, Detection) == 3
 
@@ -333,5 +335,5 @@ def test_stamps_from_the_stored_products(session: Session, store: ObjectStore) -
     png = service.stamps_png(stamps, title="c")
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert Image.open(io.BytesIO(png)).size == (750, 280)
-    with pytest.raises(service.InvalidInput, match="^size:"):
+    with pytest.raises(service.InvalidInput, match=r"^size:"):
         service.candidate_stamps(session, store, c.id, size=1000)

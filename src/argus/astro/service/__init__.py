@@ -112,6 +112,15 @@ from argus.astro.service.surveys import (
     set_observation_status,
     update_survey,
 )
+from argus.db.models.astro import (
+    AlertPriority,
+    AlertStatus,
+    CandidateStatus,
+    DetectionStatus,
+    JobStatus,
+    ModelType,
+    ObservationStatus,
+)
 
 __all__ = [
     "ALERT_RULES",
@@ -122,13 +131,20 @@ __all__ = [
     "JOB_TYPES",
     "WEBHOOK_URL",
     "Actor",
+    "AlertPriority",
     "AlertRules",
+    "AlertStatus",
+    "CandidateStatus",
     "ConeMatch",
+    "DetectionStatus",
     "IngestReport",
     "InvalidInput",
+    "JobStatus",
     "LightCurvePoint",
+    "ModelType",
     "NoActiveModel",
     "NotFoundError",
+    "ObservationStatus",
     "QueueItem",
     "RejectedBatch",
     "RowError",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,3 +163,102 @@ def stored_run(
     cands = list(service.list_candidates(session, difference_run_id=run.id, limit=100_000))
     cands.sort(key=lambda c: c.pixel_x)
     return Stored(new, ref, run, cands)
+
+
+# ---- the route-authorization walk's astronomy rows (fixed ids) ----
+
+WALK_NAMES = (
+    "survey", "observation", "reference", "run", "candidate", "model", "model_run",
+    "detection", "alert", "job",
+)  # fmt: skip
+WALK: dict[str, uuid.UUID] = {
+    name: uuid.UUID(f"00000000-0000-4000-a000-{i:012d}") for i, name in enumerate(WALK_NAMES, 1)
+}
+WALK_INCOMING = "walk-night"
+
+
+def _fits_product(arr: npt.NDArray[Any], header: Any = None) -> bytes:
+    buf = io.BytesIO()
+    fits.PrimaryHDU(np.asarray(arr, dtype=np.float32), header=header).writeto(buf)
+    return buf.getvalue()
+
+
+def seed_walk(url: str, var_dir: Path) -> None:
+    """One of each astronomy row under the fixed ids of ``WALK`` (products in the object store
+    at ``<var_dir>/objects``), and a FITS file in ``<var_dir>/astro-incoming/walk-night``."""
+    from argus.db.models.astro import (
+        Alert,
+        Candidate,
+        Detection,
+        DifferenceRun,
+        JobStatus,
+        Model,
+        ModelRun,
+        ModelType,
+        Observation,
+        ProcessingJob,
+        RunStatus,
+        Survey,
+    )
+    from argus.db.session import make_engine, make_sessionmaker, session_scope
+
+    store = ObjectStore(str(var_dir / "objects"))
+    incoming = var_dir / "astro-incoming" / WALK_INCOMING
+    incoming.mkdir(parents=True, exist_ok=True)
+    write_fits(incoming / "w1.fits", obsid="WALK-FOLDER-1", survey="WalkSurvey")
+    sub = subtraction()
+    products = {}
+    for name, arr in (("D", sub.D), ("Scorr", sub.Scorr), ("new", sub.new), ("ref", sub.ref_aligned)):  # fmt: skip
+        key = f"astro/difference/{WALK['run']}/{name}.fits"
+        obj = store.put_bytes(key, _fits_product(arr, sub.header))
+        products[name] = {"key": key, "url": obj.url, "sha512": obj.sha512, "size_bytes": obj.size_bytes}  # fmt: skip
+    hp = int(service.healpix_ids([150.0], [2.2])[0])
+    engine = make_engine(url)
+    try:
+        with session_scope(make_sessionmaker(engine)) as s:
+            s.add(Survey(id=WALK["survey"], name="WalkSurvey"))
+            s.flush()
+            for key, obsid, when in (("observation", "WALK-NEW", T0 + dt.timedelta(days=1)), ("reference", "WALK-REF", T0)):  # fmt: skip
+                s.add(Observation(
+                    id=WALK[key], survey_id=WALK["survey"], observation_id=obsid, ra=150.0,
+                    dec=2.2, healpix=hp, observation_time=when, exposure_time=30.0,
+                    filter_band="r", airmass=1.2, seeing=1.1, pixel_scale=1.0,
+                ))  # fmt: skip
+            s.flush()
+            s.add(DifferenceRun(
+                id=WALK["run"], observation_id=WALK["observation"],
+                reference_observation_id=WALK["reference"], status=RunStatus.COMPLETED,
+                products=products, difference_image_path=products["D"]["url"],
+                significance_map_path=products["Scorr"]["url"], candidates_found=1,
+            ))  # fmt: skip
+            s.flush()
+            s.add(Candidate(
+                id=WALK["candidate"], difference_run_id=WALK["run"],
+                observation_id=WALK["observation"], ra=150.0, dec=2.2, healpix=hp, pixel_x=40.0,
+                pixel_y=30.0, flux=500.0, flux_error=50.0, snr=10.0, rb_score=0.95,
+            ))  # fmt: skip
+            s.add(Model(
+                id=WALK["model"], name="rb-walk", version="1", model_type=ModelType.REAL_BOGUS,
+                is_active=True, blob=b"walk", training_metrics={"accuracy": 0.9}, accuracy=0.9,
+            ))  # fmt: skip
+            s.flush()
+            s.add(ModelRun(
+                id=WALK["model_run"], model_id=WALK["model"], observation_id=WALK["observation"],
+                difference_run_id=WALK["run"], total_predictions=1, status=RunStatus.COMPLETED,
+            ))  # fmt: skip
+            s.flush()
+            s.add(Detection(
+                id=WALK["detection"], model_run_id=WALK["model_run"],
+                observation_id=WALK["observation"], candidate_id=WALK["candidate"], ra=150.0,
+                dec=2.2, healpix=hp, pixel_x=40.0, pixel_y=30.0, confidence_score=0.95,
+            ))  # fmt: skip
+            s.flush()
+            s.add(Alert(
+                id=WALK["alert"], detection_id=WALK["detection"], alert_type="new_transient",
+                title="walk", message="walk alert", delivery_attempts=1,
+                delivery_log=[{"at": T0.isoformat(), "url": "http://127.0.0.1:9/x", "attempt": 1,
+                               "status_code": 503, "error": "HTTP 503", "elapsed_ms": 1.0}],
+            ))  # fmt: skip
+            s.add(ProcessingJob(id=WALK["job"], job_type="difference", status=JobStatus.COMPLETED))
+    finally:
+        engine.dispose()

@@ -121,3 +121,11 @@ def test_coarse_order_scales_with_the_radius() -> None:
     assert coarse_order(1 / 3600) == 17  # pixels ~1.6 arcsec
     assert coarse_order(1.0) == 5
     assert coarse_order(60.0) == 0
+    # found by the API fuzz: a subnormal radius overflowed the order (now the finest order)
+    assert coarse_order(6.18e-317) == 29 and coarse_order(1e-12) == 29
+
+
+def test_a_vanishing_radius_finds_the_exact_position(session: Session, store: ObjectStore) -> None:
+    stored_run(session, store, ra=[20.0, 20.0 + 1e-6], dec=[-10.0, -10.0])
+    (hit,) = service.cone_search(session, 20.0, -10.0, 1e-300)
+    assert hit.row.ra == 20.0 and hit.separation_arcsec == 0.0

@@ -206,7 +206,12 @@ def product_bytes(store: ObjectStore, run: DifferenceRun, name: str) -> bytes:
     entry = (run.products or {}).get(name)
     if not entry:
         raise NotFoundError(f"product: difference run {run.id} has no {name!r} product")
-    data = store.get_bytes(entry["key"])
+    try:
+        data = store.get_bytes(entry["key"])
+    except FileNotFoundError:
+        raise NotFoundError(
+            f"product: {entry['key']} of difference run {run.id} is missing from the object store"
+        ) from None
     if hashlib.sha512(data).hexdigest() != entry["sha512"]:
         raise InvalidInput(f"product: {entry['key']} does not match its recorded sha512")
     return data

@@ -65,7 +65,7 @@ def coarse_order(radius_deg: float) -> int:
     """The finest order whose pixel size (sqrt of the pixel area) is still >= ``radius_deg``."""
     # resolution(k) = sqrt(4 pi / (12 * 4**k)) rad = sqrt(pi / 3) / 2**k rad
     res0 = math.degrees(math.sqrt(math.pi / 3))
-    if radius_deg <= 0:
+    if not radius_deg > 0 or res0 / radius_deg >= 2.0**HEALPIX_ORDER:  # finer than order 29
         return HEALPIX_ORDER
     k = math.floor(math.log2(res0 / radius_deg))
     return max(0, min(HEALPIX_ORDER, k))

@@ -126,6 +126,26 @@ def test_job_step_rolls_back_the_step_and_keeps_the_failure(
     assert ok.status == JobStatus.COMPLETED and ok.result == {"n": 1}
 
 
+# ---- preprocessing ----
+
+
+def test_preprocess_runs(session: Session, store: ObjectStore) -> None:
+    (o,) = service.ingest_fits(session, store, [("a.fits", fits_image())]).stored
+    failed = service.record_preprocess_run(
+        session, o, status="failed", error_message="no stars for the WCS fit", retry_count=1
+    )
+    assert o.status == ObservationStatus.FAILED and failed.retry_count == 1
+    ok = service.record_preprocess_run(
+        session, o, calibration_applied=True, wcs_aligned=True, registration_quality=0.05,
+        wcs_info={"CTYPE1": "RA---TAN"}, processing_time_seconds=1.5,
+    )  # fmt: skip
+    assert o.status == ObservationStatus.PREPROCESSED
+    assert {r.id for r in service.preprocess_runs(session, o)} == {failed.id, ok.id}
+    assert ok.wcs_info == {"CTYPE1": "RA---TAN"} and ok.registration_quality == 0.05
+    with pytest.raises(service.InvalidInput, match=r"^registration_quality:"):
+        service.record_preprocess_run(session, o, registration_quality=-1.0)
+
+
 # ---- difference runs and candidates ----
 
 

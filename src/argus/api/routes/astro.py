@@ -312,7 +312,7 @@ def ingest_folder(
         )
     root = Path(request.app.state.settings.var_dir) / INCOMING
     folder = root.joinpath(*rel.parts)
-    if not folder.is_dir():
+    if not folder.is_dir() or not folder.resolve().is_relative_to(root.resolve()):
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail=f"folder: {body.folder!r} is not a folder under {INCOMING}",

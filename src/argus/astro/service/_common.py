@@ -82,6 +82,7 @@ def audit(
         change_summary=summary,
         ip_address=a.ip_address,
         user_agent=(a.user_agent or None) and str(a.user_agent)[:400],
+        created_at=now(),  # the call's own time: rows of one transaction keep their order
     )
     session.add(row)
     return row

@@ -158,6 +158,7 @@ def raise_alerts(
             ),
             status=AlertStatus.PENDING,
             delivery_log=[],
+            created_at=now(),
         )
         session.add(a)
         existing.add((d.id, alert_type))

@@ -10,7 +10,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from argus.astro.service._common import Actor, audit
+from argus.astro.service._common import Actor, audit, now
 from argus.astro.service.errors import InvalidInput
 from argus.astro.service.products import get_detection
 from argus.db.models.astro import (
@@ -76,6 +76,7 @@ def validate_detection(
         tags=[str(t)[:60] for t in tags],
         image_quality=iq,
         detection_quality=dq,
+        created_at=now(),
     )
     session.add(event)
     if is_valid is not None:

@@ -64,6 +64,7 @@ def create_job(
         status=JobStatus.PENDING,
         scheduled_at=now(),
         retry_count=0,
+        created_at=now(),
     )
     session.add(job)
     session.flush()

@@ -43,6 +43,7 @@ from argus.db.models.astro import (
     ModelType,
     Observation,
     ObservationStatus,
+    PreprocessRun,
     RunStatus,
 )
 from argus.db.objectstore import ObjectStore
@@ -87,6 +88,66 @@ def robust_std(a: npt.ArrayLike) -> float:
     if x.size == 0:
         return math.nan
     return float(1.4826 * np.median(np.abs(x - np.median(x))))
+
+
+# ---- preprocessing ------------------------------------------------------------------------
+
+
+def record_preprocess_run(
+    session: Session,
+    observation: Observation,
+    *,
+    status: RunStatus | str = RunStatus.COMPLETED,
+    calibration_applied: bool = False,
+    wcs_aligned: bool = False,
+    registration_quality: float | None = None,
+    processed_fits_path: str | None = None,
+    wcs_info: dict[str, Any] | None = None,
+    processing_time_seconds: float | None = None,
+    error_message: str | None = None,
+    retry_count: int = 0,
+    actor: Actor | None = None,
+) -> PreprocessRun:
+    """A preprocessing run of an observation (calibration, WCS alignment, its quality); the
+    observation becomes ``preprocessed`` when the run completed, ``failed`` when it failed."""
+    try:
+        st = RunStatus(status)
+    except ValueError:
+        raise InvalidInput(f"status: {status!r} is not a run status") from None
+    if registration_quality is not None and not (
+        math.isfinite(registration_quality) and registration_quality >= 0
+    ):
+        raise InvalidInput("registration_quality: must be a finite number >= 0")
+    run = PreprocessRun(
+        observation_id=observation.id,
+        status=st,
+        calibration_applied=calibration_applied,
+        wcs_aligned=wcs_aligned,
+        registration_quality=registration_quality,
+        processed_fits_path=processed_fits_path,
+        wcs_info=jsonable(wcs_info) if wcs_info is not None else None,
+        processing_time_seconds=processing_time_seconds,
+        error_message=error_message,
+        retry_count=retry_count,
+    )
+    session.add(run)
+    if st == RunStatus.COMPLETED:
+        observation.status = ObservationStatus.PREPROCESSED
+    elif st == RunStatus.FAILED:
+        observation.status = ObservationStatus.FAILED
+    session.flush()
+    audit(session, actor, "preprocess_run", run.id, "create", new={"status": str(st)})
+    return run
+
+
+def preprocess_runs(session: Session, observation: Observation) -> Sequence[PreprocessRun]:
+    return list(
+        session.scalars(
+            select(PreprocessRun)
+            .where(PreprocessRun.observation_id == observation.id)
+            .order_by(PreprocessRun.created_at, PreprocessRun.id)
+        )
+    )
 
 
 # ---- difference runs ----------------------------------------------------------------------

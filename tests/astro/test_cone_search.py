@@ -129,3 +129,18 @@ def test_a_vanishing_radius_finds_the_exact_position(session: Session, store: Ob
     stored_run(session, store, ra=[20.0, 20.0 + 1e-6], dec=[-10.0, -10.0])
     (hit,) = service.cone_search(session, 20.0, -10.0, 1e-300)
     assert hit.row.ra == 20.0 and hit.separation_arcsec == 0.0
+
+
+def test_an_overfull_cone_is_refused_not_truncated(
+    session: Session, store: ObjectStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from argus.astro.service import queries
+
+    stored_run(session, store, ra=[30.0, 30.0001, 30.0002, 30.0003], dec=[5.0] * 4)
+    monkeypatch.setattr(queries, "MAX_SCANNED_ROWS", 3)
+    with pytest.raises(service.InvalidInput, match=r"^radius_arcsec: the cone of 60 arcsec"):
+        service.cone_search(session, 30.0, 5.0, 60.0)
+    with pytest.raises(service.InvalidInput, match=r"^radius_arcsec:"):
+        service.light_curve(session, 30.0, 5.0, radius_arcsec=60.0)
+    monkeypatch.setattr(queries, "MAX_SCANNED_ROWS", 4)
+    assert len(service.cone_search(session, 30.0, 5.0, 60.0)) == 4

@@ -47,6 +47,9 @@ from argus.db.models.astro import (
     DetectionType,
     Observation,
 )
+from argus.logs import get_logger
+
+log = get_logger("argus.astro")
 
 
 @dataclass(frozen=True)
@@ -214,7 +217,7 @@ def deliver_alert(
         return alert
     own = client is None
     http = client or httpx.Client(timeout=timeout_s)
-    log = list(alert.delivery_log or [])
+    attempts = list(alert.delivery_log or [])
     body = alert_payload(alert)
     try:
         for k in range(max_attempts):
@@ -231,7 +234,7 @@ def deliver_alert(
                 entry["status_code"] = None
                 entry["error"] = f"{type(exc).__name__}: {exc}"[:300]
             entry["elapsed_ms"] = round((time.perf_counter() - t0) * 1000, 2)
-            log.append(entry)
+            attempts.append(entry)
             alert.delivery_attempts = (alert.delivery_attempts or 0) + 1
             alert.sent_at = now()
             if ok:
@@ -246,8 +249,15 @@ def deliver_alert(
     finally:
         if own:
             http.close()
-    alert.delivery_log = log
+    alert.delivery_log = attempts
     session.flush()
+    log.info(
+        "alert_delivery",
+        stage="deliver",
+        alert_id=str(alert.id),
+        status=str(alert.status),
+        attempts=alert.delivery_attempts,
+    )
     audit(
         session,
         None,

@@ -52,6 +52,9 @@ from argus.astro.service.sky import healpix_id
 from argus.astro.service.surveys import get_or_create_survey
 from argus.db.models.astro import Observation, ObservationStatus, Survey
 from argus.db.objectstore import ObjectStore
+from argus.logs import get_logger
+
+log = get_logger("argus.astro")
 
 ID_KEYS = ("OBSID", "OBS_ID", "OBS-ID", "EXPID", "EXPNUM", "FRAMEID")
 EXPTIME_KEYS = ("EXPTIME", "EXPOSURE", "ITIME", "EXP_TIME")
@@ -338,6 +341,7 @@ def ingest_fits(
         seen[key] = name
         parsed.append((p, source))
     if report.errors and not partial:
+        log.info("fits_batch_rejected", files=len(items), errors=len(report.errors))
         raise RejectedBatch("FITS batch", report.errors)
 
     written: list[str] = []
@@ -381,6 +385,13 @@ def ingest_fits(
     except BaseException:
         store.delete_many(written)
         raise
+    log.info(
+        "observations_ingested",
+        stage="ingest",
+        stored=len(report.stored),
+        skipped=len(report.errors),
+        observation_ids=[str(o.id) for o in report.stored][:20],
+    )
     return report
 
 

@@ -36,6 +36,9 @@ from argus.astro.service.products import (
 from argus.astro.service.surveys import get_observation
 from argus.db.models.astro import Detection, DifferenceAlgorithm, Observation
 from argus.db.objectstore import ObjectStore
+from argus.logs import get_logger
+
+log = get_logger("argus.astro")
 
 
 def run_pipeline(
@@ -146,5 +149,12 @@ def run_pipeline(
                         job.result = {"delivered": sum(a.status == "delivered" for a in done)}
         except Exception as exc:  # the job row keeps the details; go on with the next image
             summary["errors"].append({"observation_id": str(obs.id), "error": str(exc)[:500]})
+            log.warning(
+                "pipeline_observation_failed",
+                workflow_id=workflow,
+                observation_id=str(obs.id),
+                error=f"{type(exc).__name__}: {exc}"[:300],
+            )
         summary["observations"].append(entry)
+        log.info("pipeline_observation", stage="pipeline", workflow_id=workflow, **entry)
     return summary

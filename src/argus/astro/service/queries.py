@@ -12,12 +12,23 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from argus.astro.service.errors import InvalidInput
 from argus.astro.service.sky import angular_distance_deg, check_cone, cone_ranges, healpix_filter
 from argus.db.models.astro import Candidate, Detection, Observation
 
 Target = Literal["candidates", "detections"]
 #: Most rows a cone search returns (nearest first).
 MAX_CONE_ROWS = 10_000
+#: Most rows the HEALPix ranges of one cone may hold before the exact filter: a wider question
+#: is refused (422 naming the radius) rather than answered from a truncated superset.
+MAX_SCANNED_ROWS = 200_000
+
+
+def _too_many(radius_arcsec: float) -> InvalidInput:
+    return InvalidInput(
+        f"radius_arcsec: the cone of {radius_arcsec:g} arcsec covers more than "
+        f"{MAX_SCANNED_ROWS} stored rows; search a smaller radius"
+    )
 
 
 @dataclass(frozen=True)
@@ -47,7 +58,9 @@ def cone_search(
         q = q.join(Observation, Observation.id == model.observation_id).where(
             Observation.observation_time < before
         )
-    rows = list(session.scalars(q.limit(50 * MAX_CONE_ROWS)))
+    rows = list(session.scalars(q.limit(MAX_SCANNED_ROWS + 1)))
+    if len(rows) > MAX_SCANNED_ROWS:
+        raise _too_many(radius_arcsec)
     if not rows:
         return []
     sep = angular_distance_deg(
@@ -91,7 +104,9 @@ def light_curve(
         .where(healpix_filter(Candidate.healpix, cone_ranges(ra, dec, radius_deg)))
     )
     best: dict[uuid.UUID, tuple[float, Candidate, Observation]] = {}
-    pairs = list(session.execute(q))
+    pairs = list(session.execute(q.limit(MAX_SCANNED_ROWS + 1)))
+    if len(pairs) > MAX_SCANNED_ROWS:
+        raise _too_many(radius_arcsec)
     if not pairs:
         return []
     sep = angular_distance_deg(

@@ -207,3 +207,19 @@ def test_jobs_listing(api: TestClient, auth: Any, seeded_db_url: str) -> None:
     j = api.get(f"/api/astro/jobs/{jid}", headers=auth["viewer"]).json()
     assert j["error_message"] == "RuntimeError: no stars" and j["status"] == "failed"
     assert api.get("/api/astro/jobs?status=running", headers=auth["viewer"]).json() == []
+
+
+def test_json_writes_are_authorized_before_the_body_is_read(api: TestClient, auth: Any) -> None:
+    huge = b'{"name": "' + b"x" * 100_000 + b'"}'
+    json_ct = {"content-type": "application/json"}
+    for path in ("/api/astro/surveys", "/api/astro/validations", "/api/astro/observations/ingest"):
+        assert "not authenticated" in assert_problem(api.post(path, content=huge, headers=json_ct), 401)["detail"]  # fmt: skip
+        assert_problem(api.post(path, content=huge, headers={**json_ct, **auth["viewer"]}), 403)
+        body = assert_problem(api.post(path, content=huge, headers={**json_ct, **auth["operator"]}), 413)  # fmt: skip
+        assert body["detail"] == "body: at most 16384 bytes"
+        body = assert_problem(api.post(path, content=b'{"oops": ', headers={**json_ct, **auth["operator"]}), 422)  # fmt: skip
+        assert "JSON" in body["detail"]
+    r = api.post("/api/astro/surveys", json={"name": ""}, headers=auth["operator"])
+    assert assert_problem(r, 422)["errors"][0]["field"] == "name"
+    r = api.post("/api/astro/validations", json={"detection_id": "x", "decision": "real"}, headers=auth["operator"])  # fmt: skip
+    assert assert_problem(r, 422)["errors"][0]["field"] == "detection_id"

@@ -12,12 +12,14 @@ from __future__ import annotations
 import base64
 import enum
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
 from argus.api.deps import Operator, SessionDep, Viewer
@@ -65,6 +67,49 @@ Ra = Annotated[float, Query(ge=0, lt=360, description="right ascension, degrees 
 Dec = Annotated[float, Query(ge=-90, le=90, description="declination, degrees (ICRS)")]
 #: Folder under <var_dir> that POST /api/astro/observations/ingest reads from.
 INCOMING = "astro-incoming"
+
+#: Largest JSON body of an astro write; checked after the caller is authorized, as it streams.
+MAX_JSON_BYTES = 16_384
+
+
+def bounded_json(model: type[BaseModel]) -> Callable[[Request], Awaitable[Any]]:
+    """A dependency reading the JSON body as ``model``, at most MAX_JSON_BYTES, after the
+    dependencies declared before it (the caller's role): an anonymous or oversized body is
+    refused without being read (FastAPI reads a declared body parameter before any dependency).
+    """
+
+    async def read(request: Request) -> Any:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_JSON_BYTES:
+            raise HTTPException(
+                status.HTTP_413_CONTENT_TOO_LARGE, detail=f"body: at most {MAX_JSON_BYTES} bytes"
+            )
+        raw = bytearray()
+        async for chunk in request.stream():
+            raw.extend(chunk)
+            if len(raw) > MAX_JSON_BYTES:
+                raise HTTPException(
+                    status.HTTP_413_CONTENT_TOO_LARGE,
+                    detail=f"body: at most {MAX_JSON_BYTES} bytes",
+                )
+        try:
+            return model.model_validate_json(bytes(raw))
+        except ValidationError as exc:
+            raise RequestValidationError(
+                [{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors()]
+            ) from None
+
+    return read
+
+
+def json_body_doc(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` documenting ``model`` as the JSON request body."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        }
+    }
 
 
 def store_of(request: Request) -> ObjectStore:
@@ -167,9 +212,13 @@ def list_surveys(session: SessionDep, _: Viewer) -> list[dict[str, Any]]:
     summary="Register a survey",
     status_code=status.HTTP_201_CREATED,
     response_model=SurveyOut,
+    openapi_extra=json_body_doc(SurveyIn),
 )
 def create_survey(
-    session: SessionDep, user: Operator, request: Request, body: SurveyIn
+    session: SessionDep,
+    user: Operator,
+    request: Request,
+    body: Annotated[SurveyIn, Depends(bounded_json(SurveyIn))],
 ) -> dict[str, Any]:
     s = service.create_survey(
         session, body.name, description=body.description, base_url=body.base_url,
@@ -299,10 +348,14 @@ async def upload_observation(request: Request, user: Operator) -> dict[str, Any]
     summary="Ingest a folder of FITS files under <ARGUS_VAR_DIR>/astro-incoming",
     status_code=status.HTTP_201_CREATED,
     response_model=IngestOut,
+    openapi_extra=json_body_doc(IngestFolderIn),
     responses={422: problem_doc("a bad folder, or rejected files (named with their keyword)")},
 )
 def ingest_folder(
-    session: SessionDep, user: Operator, request: Request, body: IngestFolderIn
+    session: SessionDep,
+    user: Operator,
+    request: Request,
+    body: Annotated[IngestFolderIn, Depends(bounded_json(IngestFolderIn))],
 ) -> dict[str, Any]:
     rel = PurePosixPath(body.folder)
     if rel.is_absolute() or any(p in ("..", "") for p in rel.parts) or "\\" in body.folder:
@@ -505,9 +558,13 @@ def lightcurve(
     summary="Record a human judgement of a detection: real, bogus or a label",
     status_code=status.HTTP_201_CREATED,
     response_model=ValidationOut,
+    openapi_extra=json_body_doc(ValidationIn),
 )
 def create_validation(
-    session: SessionDep, user: Operator, request: Request, body: ValidationIn
+    session: SessionDep,
+    user: Operator,
+    request: Request,
+    body: Annotated[ValidationIn, Depends(bounded_json(ValidationIn))],
 ) -> dict[str, Any]:
     e = service.validate_detection(
         session, body.detection_id, body.decision, validator=user.username, label=body.label,

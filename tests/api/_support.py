@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import make_url
 from sqlalchemy.orm import Session
 
 from argus.accounts.service import create_user
@@ -43,9 +45,20 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "broker_url": None,
         "bus_url": None,
         "compute_interval_s": 0,
+        # objects (FITS uploads, products) next to the test database, never in ./var
+        "var_dir": var_dir_for(database_url),
+        "object_store": None,
     }
     values.update(overrides)
     return Settings(**values)
+
+
+def var_dir_for(database_url: str) -> Path:
+    """``<folder of the SQLite file>/var`` for a file database, else a fresh temporary folder."""
+    db = make_url(database_url).database if database_url.startswith("sqlite") else None
+    if db and db != ":memory:":
+        return Path(db).parent / "var"
+    return Path(tempfile.mkdtemp(prefix="argus-test-var-"))
 
 
 def seed_database(url: str) -> None:

@@ -23,6 +23,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -43,6 +44,7 @@ from argus.db import migrate
 from argus.db.session import make_engine, make_sessionmaker, session_scope
 from argus.defense.service.runtime import DefenseRuntime
 from tests.api._support import PASSWORDS, make_settings, seed_database
+from tests.astro._support import seed_walk
 from tests.conftest import _create_pg_database, _drop_pg_database
 from tests.defense._support import seed_defense
 
@@ -65,10 +67,10 @@ CHECKS = [
 STATEFUL_CHECKS = [*CHECKS, oa_checks.use_after_free, oa_checks.ensure_resource_availability]
 
 
-def _settings(url: str) -> Any:
+def _settings(url: str, **overrides: Any) -> Any:
     # The fuzz's failed logins all come from one client address: keep that address's limit out
     # of the way of the admin's re-login (the username limit still answers 429 as documented).
-    return make_settings(url, login_max_failures_per_address=1_000_000)
+    return make_settings(url, login_max_failures_per_address=1_000_000, **overrides)
 
 
 # The operations are parametrized at collection time from the document, which does not depend on
@@ -178,7 +180,8 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
         migrate.upgrade(url)
         seed_database(url)
         sid = seed_defense(url, users=False)
-        app = create_app(_settings(url))
+        seed_walk(url, Path(tmp) / "var")  # astro rows (issue 12) with their stored products
+        app = create_app(_settings(url, var_dir=Path(tmp) / "var"))
         # the defense routes answer from a live runtime (not started: a few cycles stepped here,
         # POST /api/controller/restart starts its thread, stopped at the end)
         rt = DefenseRuntime(app.state.sessionmaker, sid)

@@ -11,6 +11,7 @@ slip in unclassified.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from tests.api._support import (
     make_settings,
     open_session,
 )
+from tests.astro._support import WALK, WALK_INCOMING, fits_image, seed_walk
 from tests.defense._support import seed_defense
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
@@ -106,6 +108,29 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/controller/restart"): "admin",
     ("WS", "/ws/threats"): "viewer",
     ("WS", "/ws/radar-stream"): "viewer",
+    # astro (issue 12)
+    ("GET", "/api/astro/surveys"): "viewer",
+    ("POST", "/api/astro/surveys"): "operator",
+    ("GET", "/api/astro/surveys/{survey_id}"): "viewer",
+    ("GET", "/api/astro/observations"): "viewer",
+    ("GET", "/api/astro/observations/{observation_id}"): "viewer",
+    ("POST", "/api/astro/observations/upload"): "operator",
+    ("POST", "/api/astro/observations/ingest"): "operator",
+    ("GET", "/api/astro/jobs"): "viewer",
+    ("GET", "/api/astro/jobs/{job_id}"): "viewer",
+    ("GET", "/api/astro/difference-runs"): "viewer",
+    ("GET", "/api/astro/difference-runs/{run_id}"): "viewer",
+    ("GET", "/api/astro/candidates"): "viewer",
+    ("GET", "/api/astro/candidates/{candidate_id}"): "viewer",
+    ("GET", "/api/astro/candidates/{candidate_id}/stamps.png"): "viewer",
+    ("GET", "/api/astro/cone"): "viewer",
+    ("GET", "/api/astro/lightcurve"): "viewer",
+    ("POST", "/api/astro/validations"): "operator",
+    ("GET", "/api/astro/validations"): "viewer",
+    ("GET", "/api/astro/validation-queue"): "viewer",
+    ("GET", "/api/astro/alerts"): "viewer",
+    ("GET", "/api/astro/alerts/{alert_id}/deliveries"): "viewer",
+    ("GET", "/api/astro/models"): "viewer",
 }
 
 #: Routes left out of the OpenAPI document on purpose (the console's page is public).
@@ -250,6 +275,49 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/api/metrics/{area}"): Call("/api/metrics/pipeline"),
     ("GET", "/api/controller/status"): Call("/api/controller/status"),
     ("POST", "/api/controller/restart"): Call("/api/controller/restart"),
+    # astro (issue 12): the rows seeded by tests.astro._support.seed_walk
+    ("GET", "/api/astro/surveys"): Call("/api/astro/surveys"),
+    ("POST", "/api/astro/surveys"): Call("/api/astro/surveys", 201, json={"name": "WalkNew"}),
+    ("GET", "/api/astro/surveys/{survey_id}"): Call(f"/api/astro/surveys/{WALK['survey']}"),
+    ("GET", "/api/astro/observations"): Call("/api/astro/observations"),
+    ("GET", "/api/astro/observations/{observation_id}"): Call(
+        f"/api/astro/observations/{WALK['observation']}"
+    ),
+    ("POST", "/api/astro/observations/upload"): Call(
+        "/api/astro/observations/upload",
+        201,
+        files={"file": ("walk.fits", fits_image(obsid="WALK-UPLOAD", survey="WalkSurvey"))},
+    ),
+    ("POST", "/api/astro/observations/ingest"): Call(
+        "/api/astro/observations/ingest", 201, json={"folder": WALK_INCOMING}
+    ),
+    ("GET", "/api/astro/jobs"): Call("/api/astro/jobs"),
+    ("GET", "/api/astro/jobs/{job_id}"): Call(f"/api/astro/jobs/{WALK['job']}"),
+    ("GET", "/api/astro/difference-runs"): Call("/api/astro/difference-runs"),
+    ("GET", "/api/astro/difference-runs/{run_id}"): Call(
+        f"/api/astro/difference-runs/{WALK['run']}"
+    ),
+    ("GET", "/api/astro/candidates"): Call("/api/astro/candidates?status=pending"),
+    ("GET", "/api/astro/candidates/{candidate_id}"): Call(
+        f"/api/astro/candidates/{WALK['candidate']}"
+    ),
+    ("GET", "/api/astro/candidates/{candidate_id}/stamps.png"): Call(
+        f"/api/astro/candidates/{WALK['candidate']}/stamps.png"
+    ),
+    ("GET", "/api/astro/cone"): Call("/api/astro/cone?ra=150&dec=2.2&radius_arcsec=5"),
+    ("GET", "/api/astro/lightcurve"): Call("/api/astro/lightcurve?ra=150&dec=2.2"),
+    ("POST", "/api/astro/validations"): Call(
+        "/api/astro/validations",
+        201,
+        json={"detection_id": str(WALK["detection"]), "decision": "real"},
+    ),
+    ("GET", "/api/astro/validations"): Call("/api/astro/validations"),
+    ("GET", "/api/astro/validation-queue"): Call("/api/astro/validation-queue"),
+    ("GET", "/api/astro/alerts"): Call("/api/astro/alerts"),
+    ("GET", "/api/astro/alerts/{alert_id}/deliveries"): Call(
+        f"/api/astro/alerts/{WALK['alert']}/deliveries"
+    ),
+    ("GET", "/api/astro/models"): Call("/api/astro/models"),
 }
 
 
@@ -341,11 +409,16 @@ def walk_template(seeded_sqlite_template: Path, tmp_path_factory: pytest.TempPat
             )
         )  # fmt: skip
         s.commit()
-    return Path(sa.make_url(url).database or "")
+    path = Path(sa.make_url(url).database or "")
+    seed_walk(url, path.parent / "var")  # astro rows and their objects
+    return path
 
 
 @pytest.fixture
 def walk_url(walk_template: Path, tmp_path: Path) -> str:
+    var = walk_template.parent / "var"  # the objects and incoming files next to the database
+    if var.exists():
+        shutil.copytree(var, tmp_path / "var")
     return copy_template(walk_template, tmp_path)
 
 

@@ -26,6 +26,7 @@ from argus.api.errors import COMMON_RESPONSES, install_error_handlers, problem, 
 from argus.api.ranking_cache import RankingCache
 from argus.api.routes import (
     assets,
+    astro,
     auth,
     defense,
     exports,
@@ -268,6 +269,7 @@ def create_app(
     for resource in (scenarios, assets, tracks, exports, params, weapons, picture):
         app.include_router(resource.router)
     app.include_router(defense.router)
+    app.include_router(astro.router)
     app.include_router(ws.router)
 
     web = _web_dir()

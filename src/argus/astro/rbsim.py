@@ -405,10 +405,13 @@ def _chunk(rng: np.random.Generator, kinds: npt.NDArray[np.str_]) -> dict[str, n
     nz = np.flatnonzero(is_["noise"])
     if nz.size:
         nu = 5.0 + rng.exponential(0.2, nz.size)
-        dn, dr = _constrained_bumps(
-            est_psf_n[nz], est_psf_r[nz], p_d[nz], sig_n[nz], sig_r[nz], fn[nz]
+        # the fluctuation peaks anywhere within the centre pixel, like a real source
+        at = rng.uniform(-0.5, 0.5, (nz.size, 2))
+        dn, dr, w_at = _constrained_bumps(
+            est_psf_n[nz], est_psf_r[nz], p_d[nz], sig_n[nz], sig_r[nz], fn[nz], at
         )
-        excess = (nu - scorr[nz])[:, None, None]
+        s_at = (d[nz] * w_at).sum(axis=(1, 2))  # the filter's SNR at that point now
+        excess = (nu - s_at)[:, None, None]
         new[nz] += excess * dn
         ref[nz] += excess * dr
         d[nz], p_d[nz] = zogy_difference(
@@ -437,11 +440,13 @@ def _constrained_bumps(
     sig_n: FloatArray,
     sig_r: FloatArray,
     fn: FloatArray,
-) -> tuple[FloatArray, FloatArray]:
-    """Images (dn, dr) such that adding t*dn to N and t*dr to R raises the centre's
-    matched-filter SNR by t, and which are the conditional means of N's and R's noise given
+    at: FloatArray,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Images (dn, dr) such that adding t*dn to N and t*dr to R raises the matched-filter SNR
+    at the centre + ``at`` (n, 2: sub-pixel x, y offsets) by t, and which are the conditional means of N's and R's noise given
     that SNR: Cov(noise, S) / Var(S) with S = L_n . n + L_r . r (Var(S) = 1 for white noise
-    of variance s_n^2, s_r^2), i.e. dn = s_n^2 L_n, dr = s_r^2 L_r."""
+    of variance s_n^2, s_r^2), i.e. dn = s_n^2 L_n, dr = s_r^2 L_r; and the unit-norm filter
+    w placed at that point (S = sum w D)."""
     sn = sig_n[:, None, None]
     sr = sig_r[:, None, None]
     f = fn[:, None, None]
@@ -449,13 +454,17 @@ def _constrained_bumps(
     den = np.sqrt(sn**2 * np.abs(pr) ** 2 + sr**2 * f**2 * np.abs(pn) ** 2)
     w = np.roll(p_d, (_C, _C), axis=(1, 2))
     w = w / np.sqrt((w * w).sum(axis=(1, 2), keepdims=True))
-    w_hat = np.fft.rfft2(w)
+    k_y = np.fft.fftfreq(CANVAS)[None, :, None]
+    k_x = np.fft.rfftfreq(CANVAS)[None, None, :]
+    shift = np.exp(-2j * np.pi * (k_x * at[:, 0, None, None] + k_y * at[:, 1, None, None]))
+    w_hat = np.fft.rfft2(w) * shift  # the filter centred at the sub-pixel peak
     # S = sum_x w(x) D(x); D = irfft(K_n N_hat - K_r R_hat) => L = irfft(conj(K) W_hat)
     k_n = pr / den
     k_r = f * pn / den
     l_n = np.fft.irfft2(np.conj(k_n) * w_hat, s=w.shape[1:])
     l_r = -np.fft.irfft2(np.conj(k_r) * w_hat, s=w.shape[1:])
-    return sn**2 * l_n, sr**2 * l_r
+    w_at = np.fft.irfft2(w_hat, s=w.shape[1:])
+    return sn**2 * l_n, sr**2 * l_r, w_at
 
 
 def _add_cosmic_rays(

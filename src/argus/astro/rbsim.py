@@ -44,6 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from scipy import fft as sfft
 
 __all__ = [
     "BOGUS_KINDS",
@@ -177,14 +178,14 @@ def zogy_difference(
     sr = np.asarray(sigma_ref, dtype=np.float64).reshape(-1, 1, 1)
     fn = np.asarray(flux_new, dtype=np.float64).reshape(-1, 1, 1)
     fr = np.asarray(flux_ref, dtype=np.float64).reshape(-1, 1, 1)
-    pn = np.fft.rfft2(psf_new)
-    pr = np.fft.rfft2(psf_ref)
+    pn = sfft.rfft2(psf_new)
+    pr = sfft.rfft2(psf_ref)
     den = np.sqrt(sn**2 * fr**2 * np.abs(pr) ** 2 + sr**2 * fn**2 * np.abs(pn) ** 2)
     den = np.maximum(den, 1e-300)
-    d_hat = (fr * pr * np.fft.rfft2(new) - fn * pn * np.fft.rfft2(ref)) / den
+    d_hat = (fr * pr * sfft.rfft2(new) - fn * pn * sfft.rfft2(ref)) / den
     f_d = fr * fn / np.sqrt(sn**2 * fr**2 + sr**2 * fn**2)
     pd_hat = fr * fn * pr * pn / (f_d * den)
-    return np.fft.irfft2(d_hat, s=shape), np.fft.irfft2(pd_hat, s=shape)
+    return sfft.irfft2(d_hat, s=shape), sfft.irfft2(pd_hat, s=shape)
 
 
 def _mix(bogus_mix: Mapping[str, float] | None) -> dict[str, float]:
@@ -315,15 +316,15 @@ def _chunk(rng: np.random.Generator, kinds: npt.NDArray[np.str_]) -> dict[str, n
         disk /= disk.sum(axis=(1, 2), keepdims=True)
         gal_flux = np.exp(rng.uniform(np.log(20.0), np.log(800.0), g.size)) * sig_n[g] * h
         disk *= gal_flux[:, None, None]
-        d_hat = np.fft.rfft2(disk)
-        scene_n[g] += np.fft.irfft2(d_hat * np.fft.rfft2(true_psf_n[g]), s=(CANVAS, CANVAS))
+        d_hat = sfft.rfft2(disk)
+        scene_n[g] += sfft.irfft2(d_hat * sfft.rfft2(true_psf_n[g]), s=(CANVAS, CANVAS))
         # the reference sees the same galaxy through its PSF and its registration shift
         k_y = np.fft.fftfreq(CANVAS)[:, None]
         k_x = np.fft.rfftfreq(CANVAS)[None, :]
         phase = np.exp(
             -2j * np.pi * (k_x * shift[g, 0, None, None] + k_y * shift[g, 1, None, None])
         )
-        scene_r[g] += np.fft.irfft2(d_hat * np.fft.rfft2(true_psf_r[g]) * phase, s=(CANVAS, CANVAS))
+        scene_r[g] += sfft.irfft2(d_hat * sfft.rfft2(true_psf_r[g]) * phase, s=(CANVAS, CANVAS))
 
     # --- the pipeline's PSF and flux-ratio estimates (imperfect) ------------------------
     err_w = rng.normal(0.0, 0.02, n)
@@ -345,8 +346,8 @@ def _chunk(rng: np.random.Generator, kinds: npt.NDArray[np.str_]) -> dict[str, n
     # --- the transient (new image only) ---------------------------------------------------
     # SNR of unit flux in D (background-limited; ZOGY paper eq. 17 with Parseval):
     # SNR^2 = sum_k |F_n F_r P_n P_r|^2 / (s_n^2 F_r^2 |P_r|^2 + s_r^2 F_n^2 |P_n|^2) / N_pix
-    pn_hat = np.abs(np.fft.fft2(true_psf_n)) ** 2
-    pr_hat = np.abs(np.fft.fft2(true_psf_r)) ** 2
+    pn_hat = np.abs(sfft.fft2(true_psf_n)) ** 2
+    pr_hat = np.abs(sfft.fft2(true_psf_r)) ** 2
     snr_per_flux = np.sqrt(
         (
             pn_hat * pr_hat / (var_n_bg[:, None, None] * pr_hat + var_r_bg[:, None, None] * pn_hat)
@@ -450,20 +451,20 @@ def _constrained_bumps(
     sn = sig_n[:, None, None]
     sr = sig_r[:, None, None]
     f = fn[:, None, None]
-    pn, pr = np.fft.rfft2(psf_n), np.fft.rfft2(psf_r)
+    pn, pr = sfft.rfft2(psf_n), sfft.rfft2(psf_r)
     den = np.sqrt(sn**2 * np.abs(pr) ** 2 + sr**2 * f**2 * np.abs(pn) ** 2)
     w = np.roll(p_d, (_C, _C), axis=(1, 2))
     w = w / np.sqrt((w * w).sum(axis=(1, 2), keepdims=True))
     k_y = np.fft.fftfreq(CANVAS)[None, :, None]
     k_x = np.fft.rfftfreq(CANVAS)[None, None, :]
     shift = np.exp(-2j * np.pi * (k_x * at[:, 0, None, None] + k_y * at[:, 1, None, None]))
-    w_hat = np.fft.rfft2(w) * shift  # the filter centred at the sub-pixel peak
+    w_hat = sfft.rfft2(w) * shift  # the filter centred at the sub-pixel peak
     # S = sum_x w(x) D(x); D = irfft(K_n N_hat - K_r R_hat) => L = irfft(conj(K) W_hat)
     k_n = pr / den
     k_r = f * pn / den
-    l_n = np.fft.irfft2(np.conj(k_n) * w_hat, s=w.shape[1:])
-    l_r = -np.fft.irfft2(np.conj(k_r) * w_hat, s=w.shape[1:])
-    w_at = np.fft.irfft2(w_hat, s=w.shape[1:])
+    l_n = sfft.irfft2(np.conj(k_n) * w_hat, s=w.shape[1:])
+    l_r = -sfft.irfft2(np.conj(k_r) * w_hat, s=w.shape[1:])
+    w_at = sfft.irfft2(w_hat, s=w.shape[1:])
     return sn**2 * l_n, sr**2 * l_r, w_at
 
 

@@ -165,18 +165,38 @@ def _templates() -> dict[str, FloatArray]:
 _T = _templates()
 
 
+def _row_nanmedian(rows: FloatArray) -> FloatArray:
+    """Median of each row ignoring NaN, vectorized: np.sort puts NaN last, so the median of a
+    row with c finite values is the mean of its sorted elements (c-1)//2 and c//2 (numpy's
+    nanmedian loops over rows in Python, ~100x slower here). All-NaN rows give NaN."""
+    srt = np.sort(rows, axis=1)
+    cnt = np.isfinite(rows).sum(axis=1)
+    lo = np.maximum((cnt - 1) // 2, 0)
+    hi = np.maximum(cnt // 2, 0)
+    pick = (
+        np.take_along_axis(srt, lo[:, None], 1)[:, 0]
+        + np.take_along_axis(srt, hi[:, None], 1)[:, 0]
+    )
+    return np.where(cnt > 0, 0.5 * pick, np.nan)
+
+
 def _robust_normalise(stamps: FloatArray) -> tuple[FloatArray, FloatArray]:
     """z = (x - median) / (1.4826 MAD) per stamp and channel, NaN -> 0; and the finite mask."""
     finite = np.isfinite(stamps)
-    med = np.nanmedian(stamps, axis=(-2, -1), keepdims=True)
-    mad = np.nanmedian(np.abs(stamps - med), axis=(-2, -1), keepdims=True) * 1.4826
+    shape = stamps.shape
+    rows = stamps.reshape(-1, shape[-2] * shape[-1])
+    med = _row_nanmedian(rows)
+    mad = _row_nanmedian(np.abs(rows - med[:, None])) * 1.4826
     mad = np.where(np.isfinite(mad) & (mad > 0), mad, 1.0)
-    z = (stamps - np.where(np.isfinite(med), med, 0.0)) / mad
+    med = np.where(np.isfinite(med), med, 0.0)
+    z = ((rows - med[:, None]) / mad[:, None]).reshape(shape)
     return np.where(finite, z, 0.0), finite
 
 
-def _validate(triplets: npt.ArrayLike) -> FloatArray:
-    arr = np.asarray(triplets, dtype=np.float64)
+def _validate(triplets: npt.ArrayLike) -> np.ndarray:
+    arr = np.asarray(triplets)
+    if not np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(np.float64)
     if arr.ndim != 4 or arr.shape[1] != 3 or arr.shape[2] != arr.shape[3]:
         raise ValueError(
             f"triplets: expected shape (n, 3, size, size) (science, reference, difference), "
@@ -193,9 +213,21 @@ def _validate(triplets: npt.ArrayLike) -> FloatArray:
     return arr
 
 
-def features(triplets: npt.ArrayLike) -> FloatArray:
-    """The (n, len(FEATURE_NAMES)) feature matrix of ``triplets`` (n, 3, size, size)."""
+def features(triplets: npt.ArrayLike, chunk: int = 512) -> FloatArray:
+    """The (n, len(FEATURE_NAMES)) feature matrix of ``triplets`` (n, 3, size, size), computed
+    ``chunk`` triplets at a time (vectorized within a chunk; bounds the float64 work arrays)."""
     arr = _validate(triplets)
+    if arr.shape[0] <= chunk:
+        return _features(np.asarray(arr, dtype=np.float64))
+    return np.concatenate(
+        [
+            _features(np.asarray(arr[a : a + chunk], dtype=np.float64))
+            for a in range(0, arr.shape[0], chunk)
+        ]
+    )
+
+
+def _features(arr: FloatArray) -> FloatArray:
     n, _, size, _ = arr.shape
     if n == 0:
         return np.zeros((0, len(FEATURE_NAMES)))

@@ -109,7 +109,9 @@ def write_sigmf(
     extra = {**rec.meta, **(extra_global or {})}
     for key in extra:
         if ":" not in key:
-            raise RecordingError(f"extra_global: key {key!r} needs a namespace (e.g. 'argus:{key}')")
+            raise RecordingError(
+                f"extra_global: key {key!r} needs a namespace (e.g. 'argus:{key}')"
+            )
         if key in _OWN_GLOBAL:
             raise RecordingError(f"extra_global: {key!r} is written from the recording itself")
     rec.iq.astype("<c8", copy=False).tofile(data_path)

@@ -63,6 +63,8 @@ DEFAULT_NFFT = 1024
 SUMMARY_BINS = 64
 NOISE_QUANTILE = 0.25
 DEFAULT_PFA = 1e-4
+#: Envelope std/mean below which a signal counts as constant-envelope (FM, carriers).
+CONSTANT_ENVELOPE_CV = 0.35
 #: Segments per batched FFT: bounds the memory of a long capture (about 32 MB per batch).
 _SEGMENTS_PER_BATCH = 4096
 
@@ -296,8 +298,14 @@ def measure_iq(
         for _ in range(3):  # re-centre: the boxcar's droop is symmetric about the mixing frequency
             y = _decimate_at(x, f0 / fs, block)
             f0 = f0 + _lag1_frequency(y) * fs / block
+        y = _decimate_at(x, f0 / fs, block)
+        env = np.abs(y)
+        if float(np.std(env)) < CONSTANT_ENVELOPE_CV * float(np.mean(env)):
+            # FM / carrier: the mean instantaneous frequency, end to end on the unwrapped phase
+            phase = np.unwrap(np.angle(y))
+            f0 = f0 + float(phase[-1] - phase[0]) / (2.0 * np.pi * (y.size - 1)) * fs / block
+            y = _decimate_at(x, f0 / fs, block)
         centroid = f0
-        y = _decimate_at(x, centroid / fs, block)
         peak = centroid + _padded_peak(y) * fs / block
         if obw <= 3.0 * psd.enbw_hz:  # a carrier, unresolved by the PSD: the ML tone frequency
             centroid = peak

@@ -9,7 +9,7 @@ import scipy.signal as ss
 from argus.rf.measure import measure_iq, occupied_bandwidth, welch_psd
 from argus.rf.simulate import Emitter, envelope_spectrum
 
-from ._helpers import FS, noisy, nfm, tone
+from ._helpers import FS, nfm, noisy, tone
 
 NOISE_VAR = 1e-4
 N0_DBFS_HZ = 10 * np.log10(NOISE_VAR / FS)
@@ -18,9 +18,7 @@ N0_DBFS_HZ = 10 * np.log10(NOISE_VAR / FS)
 def test_welch_equals_scipy_two_sided_shifted() -> None:
     x = noisy(tone(50_000, 1e5), 10.0, seed=1)
     ours = welch_psd(x, FS, nfft=1024)
-    f, p = ss.welch(
-        x, FS, window="hann", nperseg=1024, return_onesided=False, detrend=False
-    )
+    f, p = ss.welch(x, FS, window="hann", nperseg=1024, return_onesided=False, detrend=False)
     np.testing.assert_allclose(ours.psd, np.fft.fftshift(p), rtol=2e-5)
     np.testing.assert_allclose(ours.f_hz, np.fft.fftshift(f))
     assert ours.enbw_hz == pytest.approx(1.5 * FS / 1024, rel=1e-9)  # Hann ENBW = 1.5 bins
@@ -58,7 +56,9 @@ def test_wideband_occupied_bandwidth_matches_its_spectrum() -> None:
     f = np.linspace(-FS / 2, FS / 2, 200_001)
     a = np.abs(f)
     lo, hi = 0.9 * 100e3, 1.1 * 100e3
-    amp = np.where(a <= lo, 1.0, np.where(a < hi, 0.5 * (1 + np.cos(np.pi * (a - lo) / (hi - lo))), 0))
+    amp = np.where(
+        a <= lo, 1.0, np.where(a < hi, 0.5 * (1 + np.cos(np.pi * (a - lo) / (hi - lo))), 0)
+    )
     f_lo, f_hi = occupied_bandwidth(f, amp**2)
     assert m.occupied_bandwidth_hz == pytest.approx(f_hi - f_lo, rel=0.02)
     assert m.snr_db == pytest.approx(10.0, abs=0.3)

@@ -42,8 +42,18 @@ def test_round_trip_is_bit_exact(tmp_path: Path) -> None:
     back = read_sigmf(meta)
     assert back.iq.dtype == np.complex64
     assert back.iq.tobytes() == rec.iq.tobytes()
-    for name in ("sample_rate_hz", "center_frequency_hz", "start", "start_ns_frac", "lat_deg",
-                 "lon_deg", "alt_m", "receiver", "annotations", "meta"):
+    for name in (
+        "sample_rate_hz",
+        "center_frequency_hz",
+        "start",
+        "start_ns_frac",
+        "lat_deg",
+        "lon_deg",
+        "alt_m",
+        "receiver",
+        "annotations",
+        "meta",
+    ):
         assert getattr(back, name) == getattr(rec, name), name
 
 
@@ -105,17 +115,25 @@ def _edit(meta: Path, fn: object) -> None:
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda d: d["captures"][0].pop("core:datetime"), "captures\\[0\\] core:datetime is missing"),
+        (
+            lambda d: d["captures"][0].pop("core:datetime"),
+            "captures\\[0\\] core:datetime is missing",
+        ),
         (lambda d: d["captures"][0].update({"core:datetime": "yesterday"}), "core:datetime"),
         (lambda d: d["global"].pop("core:sample_rate"), "global core:sample_rate is missing"),
         (lambda d: d["global"].update({"core:datatype": "ci16_le"}), "core:datatype"),
         (lambda d: d["global"].pop("core:sha512"), "global core:sha512 is missing"),
         (
-            lambda d: (d["captures"][0].pop("core:geolocation"), d["global"].pop("core:geolocation")),
+            lambda d: (
+                d["captures"][0].pop("core:geolocation"),
+                d["global"].pop("core:geolocation"),
+            ),
             "core:geolocation",
         ),
         (
-            lambda d: d["captures"][0].update({"core:geolocation": {"type": "Point", "coordinates": [1]}}),
+            lambda d: d["captures"][0].update(
+                {"core:geolocation": {"type": "Point", "coordinates": [1]}}
+            ),
             "GeoJSON Point",
         ),
         (lambda d: d["captures"][0].pop("core:frequency"), "core:frequency is missing"),

@@ -18,11 +18,18 @@ FS = 2e6
 
 def _pair(kind: str, snr_db: float, seed: int, start_b_s: float = 37.3e-6, **em: object):  # type: ignore[no-untyped-def]
     a = ReceiverSpec("a", 45.00, 7.60, clock_sigma_s=50e-9, lo_offset_hz=4.0)
-    b = ReceiverSpec("b", 45.12, 7.81, clock_sigma_s=50e-9, lo_offset_hz=-6.0,
-                     start_offset_s=start_b_s)
+    b = ReceiverSpec(
+        "b", 45.12, 7.81, clock_sigma_s=50e-9, lo_offset_hz=-6.0, start_offset_s=start_b_s
+    )
     recs, truth = simulate_acquisition(
-        Emitter(45.05, 7.75, kind=kind, **em), [a, b], sample_rate_hz=FS,  # type: ignore[arg-type]
-        center_frequency_hz=145e6, duration_s=0.005, start=START, seed=seed, snr_db=snr_db,
+        Emitter(45.05, 7.75, kind=kind, **em),
+        [a, b],
+        sample_rate_hz=FS,  # type: ignore[arg-type]
+        center_frequency_hz=145e6,
+        duration_s=0.005,
+        start=START,
+        seed=seed,
+        snr_db=snr_db,
     )
     d = truth.stamped_arrival_s
     return recs, d[0] - d[1], truth

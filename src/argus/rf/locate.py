@@ -338,6 +338,10 @@ def localize(
             if p is not None and not p.ok and detected[i]:
                 reasons[i] = f"tdoa: {p.reason}"
     tdoa_ok = len(tdoa_idx) >= 3
+    if method != "rss" and not tdoa_ok:
+        for i in range(len(recs)):
+            if detected[i] and not reasons[i]:
+                reasons[i] = "tdoa: fewer than 3 receivers give a good TDOA"
     rss_idx = [i for i in range(len(recs)) if detected[i]]
     rss_ok = len(rss_idx) >= 3
     use_tdoa = tdoa_ok and method in ("auto", "tdoa", "fused")

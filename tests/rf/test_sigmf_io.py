@@ -157,7 +157,7 @@ def test_missing_files_are_named(tmp_path: Path) -> None:
         read_sigmf(tmp_path / "nothing.sigmf-meta")
     meta, data = write_sigmf(tmp_path / "cap", _recording())
     data.unlink()
-    with pytest.raises(RecordingError, match="cap.sigmf-data is missing"):
+    with pytest.raises(RecordingError, match=r"cap\.sigmf-data is missing"):
         read_sigmf(meta)
 
 

@@ -60,7 +60,7 @@ def test_predicted_sigma_matches_the_spread() -> None:
 
 
 def test_nfm_delay_is_unbiased() -> None:
-    errs, sig = [], []
+    errs = []
     for seed in range(8):
         recs, true_tdoa, _ = _pair("nfm", 20.0, 200 + seed, start_b_s=150e-6)
         p = pair_tdoa(recs[0], recs[1])

@@ -208,20 +208,37 @@ def pair_tdoa(
             peak=peak / threshold,
         )
     m0 = int(lags[l_idx])
-    # de-rotate a by ν, then maximize the band-limited correlation over continuous lag
+    # Joint refinement of (lag, ν): for a non-stationary signal (FM) delay and frequency couple,
+    # so ν from the grid alone would bias the lag. Each evaluation de-rotates a by ν (one FFT).
     k = np.arange(na)
-    xa_nu = sfft.fft(a.iq * np.exp(-2j * np.pi * nu * k / fs), n=size)
-    g = xa_nu * np.conj(yb) * weight
     fn = f / fs
+    yw = np.conj(yb) * weight
 
-    def neg_corr(lag: float) -> float:
-        ov = float(overlap_samples(np.array([lag]), na, nb)[0])
-        return -float(np.abs(np.dot(g, np.exp(2j * np.pi * fn * lag)))) / ov
+    def spectrum(nu_hz: float) -> ComplexArray:
+        return np.asarray(sfft.fft(a.iq * np.exp(-2j * np.pi * nu_hz * k / fs), n=size))
 
-    res = optimize.minimize_scalar(
-        neg_corr, bounds=(m0 - 1.0, m0 + 1.0), method="bounded", options={"xatol": 1e-5}
+    def neg_caf(params: FloatArray) -> float:
+        lag_, nu_ = float(params[0]), float(params[1]) * fs / size
+        ov = float(overlap_samples(np.array([lag_]), na, nb)[0])
+        return -float(np.abs(np.dot(spectrum(nu_) * yw, np.exp(2j * np.pi * fn * lag_)))) / ov
+
+    res = optimize.minimize(
+        neg_caf,
+        np.array([float(m0), nu_bins]),
+        method="Nelder-Mead",
+        options={
+            "xatol": 1e-4,
+            "fatol": 1e-9,
+            "initial_simplex": np.array(
+                [[m0, nu_bins], [m0 + 0.5, nu_bins], [m0, nu_bins + 0.5]], dtype=float
+            ),
+        },
     )
-    lag = float(res.x)
+    lag = float(res.x[0])
+    nu = float(res.x[1]) * fs / size
+    if abs(lag - m0) > 10.0 or not (lags[0] <= lag <= lags[-1]):
+        return fail("the delay refinement left the correlation peak", nu=nu, peak=peak / threshold)
+    xa_nu = spectrum(nu)
     norm = math.sqrt(
         float(np.sum(weight * np.abs(xa_nu) ** 2)) * float(np.sum(weight * np.abs(yb) ** 2))
     )

@@ -185,14 +185,14 @@ def plot(snr_cells: list[dict[str, object]], rx_cells: list[dict[str, object]], 
         ax1.semilogy(s, [c["crlb"] for c in cs], "k:", alpha=0.4)
         ax1.fill_between(s, [c["median"] for c in cs], [c["p95"] for c in cs], alpha=0.15)  # type: ignore[misc]
     ax1.set_xlabel("SNR at the strongest receiver (dB, whole band)")
-    ax1.set_ylabel("horizontal error (m); band to the 95th percentile; dotted: CRLB")
+    ax1.set_ylabel("error (m): median, band to p95, dotted CRLB")
     ax1.set_title("5 receivers, 50 km area, 50 ns clocks")
     ax1.legend()
     ax1.grid(True, which="both", alpha=0.3)
     n = [c["n_rx"] for c in rx_cells]
-    ax2.plot(n, [c["median"] for c in rx_cells], "o-", label="median")
-    ax2.plot(n, [c["p95"] for c in rx_cells], "s--", label="95th percentile")
-    ax2.plot(n, [c["crlb"] for c in rx_cells], "k:", label="CRLB (median)")
+    ax2.semilogy(n, [c["median"] for c in rx_cells], "o-", label="median")
+    ax2.semilogy(n, [c["p95"] for c in rx_cells], "s--", label="95th percentile")
+    ax2.semilogy(n, [c["crlb"] for c in rx_cells], "k:", label="CRLB (median)")
     ax2.set_xlabel("receivers")
     ax2.set_ylabel("horizontal error (m)")
     ax2.set_title("200 kHz wideband at 20 dB")

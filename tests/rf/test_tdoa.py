@@ -88,3 +88,22 @@ def test_different_tuning_is_refused() -> None:
     other = dataclasses.replace(recs[1], sample_rate_hz=1e6)
     with pytest.raises(RecordingError, match="sample_rate_hz"):
         pair_tdoa(recs[0], other)
+
+
+def test_time_frequency_coupling_of_a_chirp_and_of_noise() -> None:
+    import scipy.fft as sfft
+
+    from argus.rf.tdoa import time_frequency_coupling
+
+    n, size = 8192, 16384
+    t = np.arange(n) / FS
+    f = sfft.fftfreq(size, 1 / FS)
+    chirp = np.exp(1j * np.pi * 2e7 * (t - t.mean()) ** 2)  # 20 MHz/s: ±82 kHz over the capture
+    band = np.abs(f) < 200e3
+    spec = sfft.fft(chirp, n=size)
+    # a linear chirp: instantaneous frequency ∝ time, r² = 1 (capped at 0.9)
+    assert time_frequency_coupling(spec, n, band, f, 0.0, 0.0) == pytest.approx(0.9)
+    rng = np.random.default_rng(1)
+    noise = rng.standard_normal(n) + 1j * rng.standard_normal(n)
+    r2 = time_frequency_coupling(sfft.fft(noise, n=size), n, np.ones(size, bool), f, 0.0, 0.0)
+    assert r2 < 0.01

@@ -33,6 +33,7 @@ from argus.cli.common import (
     settings,
     state,
 )
+from argus.cli.rf import app as rf_app
 from argus.cli.sim import app as sim_app
 from argus.config import get_settings
 from argus.logs import configure_logging
@@ -59,6 +60,7 @@ tewa_cli.register(app)
 ops_cli.register(app)
 defense_cli.register(app)
 app.add_typer(sim_app, name="sim")
+app.add_typer(rf_app, name="rf")
 
 
 # Files bigger than this get a progress bar (about 5,000 rows of a track CSV).

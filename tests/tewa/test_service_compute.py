@@ -380,8 +380,7 @@ def test_ranking_built_by_postgresql_equals_the_python_ranking(pg_url: str, seed
             for da in [None, *[d.id for d in das]]:
                 for top_n in (None, 3):
                     want = [
-                        r.as_json()
-                        for r in service.rank(session, sc, at=at, da_id=da, top_n=top_n)
+                        r.as_json() for r in service.rank(session, sc, at=at, da_id=da, top_n=top_n)
                     ]
                     got = json.loads(
                         service.ranking_json_postgres(session, sc, at=at, da_id=da, top_n=top_n)

@@ -112,11 +112,12 @@ def find_candidates(
     sum_p2 = (P**2).sum(axis=(1, 2))
     flux = (cut * P).sum(axis=(1, 2)) / (F_D * sum_p2)
     err0 = 1.0 / (F_D * np.sqrt(sum_p2))
-    if sub.variance_S is not None and "F_S" in sub.meta:
-        scale = np.sqrt(np.maximum(sub.variance_S[iy, ix] / float(sub.meta["F_S"]), 1.0))
+    if sub.variance_S is not None:
+        # sqrt(V(S)) / F_S with the local F_S = F_D^2 sum(P_D^2) (eq. 42): all noise terms.
+        err_v = np.sqrt(sub.variance_S[iy, ix]) / (F_D**2 * np.sum(psf**2))
+        flux_err = np.maximum(err_v, err0)
     else:
-        scale = np.ones(x.size)
-    flux_err = err0 * scale
+        flux_err = err0
     snr = np.abs(flux) / flux_err
 
     # Shape from Gaussian-weighted moments of sign * D.

@@ -19,7 +19,7 @@ from astropy.stats import sigma_clipped_stats  # type: ignore[import-untyped]
 from scipy.spatial import cKDTree
 
 from argus.astro.psf import PSFModel, extract_sources, measure_psf
-from argus.astro.zogy import align_reference, zogy
+from argus.astro.zogy import align_reference, noise_acf, zogy
 
 __all__ = [
     "MASK_NO_COVERAGE",
@@ -251,21 +251,12 @@ def subtract_images(
     bad = no_cov | sat
     N, rms_n_map, rms_n = _background(np.nan_to_num(new_img), bad)
     R, rms_r_map, rms_r = _background(np.nan_to_num(ref_al), bad)
-    # Bilinear resampling averages neighbouring pixels: it lowers the per-pixel rms of the
-    # aligned reference (by up to 2x at half-pixel shifts) but not its low-frequency noise
-    # power, which is what the matched filter S integrates. The reference's noise is therefore
-    # measured on its native grid and carried onto the aligned one.
-    ref_bad = ~np.isfinite(ref_img)
-    if sat_r is not None:
-        ref_bad |= ref_img >= 0.98 * sat_r
-    # Every other pixel in each axis: the same per-pixel rms at a quarter of the cost.
-    _, _, rms_r_native = _background(
-        np.ascontiguousarray(np.nan_to_num(ref_img)[::2, ::2]),
-        np.ascontiguousarray(ref_bad[::2, ::2]),
-    )
-    interp_factor = rms_r_native / rms_r
-    rms_r_map = rms_r_map * np.float32(interp_factor)
-    rms_r = rms_r_native
+    # Resampling (here, or before the files were written) correlates neighbouring pixels:
+    # the per-pixel rms then understates the low-frequency noise that the matched filter S
+    # integrates. Each image's noise autocorrelation is measured and ZOGY uses the coloured
+    # spectrum (zogy.noise_acf).
+    acf_n = noise_acf(N, bad, rms_n)
+    acf_r = noise_acf(R, bad, rms_r)
     bkg_n = float(np.median(np.nan_to_num(new_img)[~bad][::97] - N[~bad][::97]))
     bkg_r = float(np.median(np.nan_to_num(ref_al)[~bad][::97] - R[~bad][::97]))
     sat_above_n = sat_n - bkg_n if sat_n is not None else None
@@ -295,7 +286,8 @@ def subtract_images(
         "psf_source_ref": psf_r.source,
         "sigma_new": rms_n,
         "sigma_ref": rms_r,
-        "ref_resampling_noise_factor": float(interp_factor),
+        "noise_lowfreq_factor_new": float(np.sqrt(acf_n.sum())),
+        "noise_lowfreq_factor_ref": float(np.sqrt(acf_r.sum())),
         "coverage": covered,
         "n_saturated_px": int(sat.sum()),
         "source_noise": "on" if gain_n and gain_r else "off: no GAIN keyword",
@@ -345,6 +337,8 @@ def subtract_images(
             sigma_x=sigma_x,
             sigma_y=sigma_y,
             tile_size=tile_size,
+            acf_n=acf_n,
+            acf_r=acf_r,
         )
         D, S, Scorr, VS, psf_D, FD = res.D, res.S, res.Scorr, res.V_S, res.psf_D, res.F_D_map
         meta["F_D"] = res.F_D

@@ -253,11 +253,11 @@ def simulate_pair(
     rng = np.random.default_rng(seed)
     shape = (size, size)
     area = size * size / 2048**2
-    n_stars = int(round(6000 * area)) if n_stars is None else n_stars
-    n_transients = int(round(400 * area)) if n_transients is None else n_transients
-    n_variables = int(round(40 * area)) if n_variables is None else n_variables
-    n_cosmic_rays = int(round(120 * area)) if n_cosmic_rays is None else n_cosmic_rays
-    n_hot_pixels = int(round(60 * area)) if n_hot_pixels is None else n_hot_pixels
+    n_stars = round(6000 * area) if n_stars is None else n_stars
+    n_transients = round(400 * area) if n_transients is None else n_transients
+    n_variables = round(40 * area) if n_variables is None else n_variables
+    n_cosmic_rays = round(120 * area) if n_cosmic_rays is None else n_cosmic_rays
+    n_hot_pixels = round(60 * area) if n_hot_pixels is None else n_hot_pixels
     if not with_sources:
         n_stars = n_transients = n_variables = n_cosmic_rays = n_hot_pixels = 0
 

@@ -38,7 +38,7 @@ from astropy.io import fits  # type: ignore[import-untyped]
 from astropy.wcs import WCS  # type: ignore[import-untyped]
 from scipy import ndimage
 
-__all__ = ["ZogyResult", "align_reference", "zogy"]
+__all__ = ["ZogyResult", "align_reference", "noise_acf", "zogy"]
 
 
 @dataclass(frozen=True)
@@ -166,6 +166,42 @@ class _Kernels:
     psf_D: np.ndarray
     F_D: float
     F_S: float
+    c_n: float
+    c_r: float
+
+
+def _psi(acf: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | float:
+    """The noise power spectrum shape (transform of the unit-zero-lag ACF), floored at 2 %."""
+    if acf is None:
+        return 1.0
+    psi = sfft.rfft2(_embed(acf, shape), workers=1).real
+    return np.maximum(psi, 0.02).astype(np.float32)
+
+
+def noise_acf(
+    img: np.ndarray, bad: np.ndarray, sigma: float, half: int = 3, box: int = 1024
+) -> np.ndarray:
+    """The background noise autocorrelation (lags up to ``half``, unit at zero lag) of a
+    background-subtracted image, measured in its central ``box`` with sources (|pixel| > 3
+    sigma, grown by 4 px) and ``bad`` pixels masked: masked correlation via FFTs,
+    ``ACF = IFFT|FFT(x m)|^2 / IFFT|FFT(m)|^2``. White noise gives a unit delta; resampled
+    (interpolated) images show their neighbour correlations."""
+    ny, nx = img.shape
+    by, bx = min(box, ny), min(box, nx)
+    y0, x0 = (ny - by) // 2, (nx - bx) // 2
+    sub = img[y0 : y0 + by, x0 : x0 + bx].astype(np.float64)
+    mask = bad[y0 : y0 + by, x0 : x0 + bx] | (np.abs(sub) > 3 * sigma)
+    mask = ndimage.binary_dilation(mask, iterations=4)
+    m = (~mask).astype(np.float64)
+    x = sub * m
+    shape = (by + half + 1, bx + half + 1)
+    a = sfft.irfft2(np.abs(sfft.rfft2(x, s=shape)) ** 2, s=shape)
+    c = sfft.irfft2(np.abs(sfft.rfft2(m, s=shape)) ** 2, s=shape)
+    acf = _crop_centre(a, half) / np.maximum(_crop_centre(c, half), 1.0)
+    if not acf[half, half] > 0:
+        raise ValueError("noise_acf: no background pixels to measure the noise on")
+    acf = acf / acf[half, half]
+    return 0.5 * (acf + acf[::-1, ::-1])
 
 
 def _fourier_terms(
@@ -176,22 +212,43 @@ def _fourier_terms(
     sigma_r: float,
     F_n: float,
     F_r: float,
+    acf_n: np.ndarray | None = None,
+    acf_r: np.ndarray | None = None,
 ) -> dict[str, np.ndarray | float]:
-    """Eqs. 13-15 and 26-29 on a grid of ``shape``: the D filters, k_n^, k_r^, P_D^, F_D."""
+    """Eqs. 13-15 and 26-29 on a grid of ``shape``: the D filters, k_n^, k_r^, P_D^, F_D.
+
+    With noise autocorrelations ``acf_n``/``acf_r`` (unit at zero lag) the white ``sigma^2``
+    becomes the power spectrum ``sigma^2 psi(k)``, ``psi`` the transform of the ACF: ZOGY's
+    derivation is per Fourier mode and holds for any stationary noise (ZOGY section 3)."""
     Pn = sfft.rfft2(_embed(psf_n, shape), workers=1)
     Pr = sfft.rfft2(_embed(psf_r, shape), workers=1)
     aPn2 = Pn.real**2 + Pn.imag**2
     aPr2 = Pr.real**2 + Pr.imag**2
-    den = (sigma_n**2 * F_r**2 * aPr2 + sigma_r**2 * F_n**2 * aPn2).astype(np.float32)
+    psi_n = _psi(acf_n, shape)
+    psi_r = _psi(acf_r, shape)
+    den = (sigma_n**2 * psi_n * F_r**2 * aPr2 + sigma_r**2 * psi_r * F_n**2 * aPn2).astype(
+        np.float32
+    )
     den = np.maximum(den, np.float32(1e-12) * den.max())
     sq = np.sqrt(den)
-    F_D = F_r * F_n / np.sqrt(sigma_n**2 * F_r**2 + sigma_r**2 * F_n**2)
+    psi_n0 = float(np.sum(acf_n)) if acf_n is not None else 1.0
+    psi_r0 = float(np.sum(acf_r)) if acf_r is not None else 1.0
+    F_D = F_r * F_n / np.sqrt(sigma_n**2 * psi_n0 * F_r**2 + sigma_r**2 * psi_r0 * F_n**2)
+    kn_hat = F_r**2 * F_n * aPr2 * np.conj(Pn) / den
+    kr_hat = F_n**2 * F_r * aPn2 * np.conj(Pr) / den
+    akn2 = kn_hat.real**2 + kn_hat.imag**2
+    akr2 = kr_hat.real**2 + kr_hat.imag**2
+    # Colored / white variance of S_N and S_R: scales the source-noise convolutions.
+    c_n = float(np.sum(akn2 * psi_n) / np.sum(akn2)) if acf_n is not None else 1.0
+    c_r = float(np.sum(akr2 * psi_r) / np.sum(akr2)) if acf_r is not None else 1.0
     # float32 / complex64 throughout: the tile-sized element-wise work is the kernels' cost.
     return {
         "dn_hat": F_r * Pr / sq,
         "dr_hat": F_n * Pn / sq,
-        "kn_hat": F_r**2 * F_n * aPr2 * np.conj(Pn) / den,
-        "kr_hat": F_n**2 * F_r * aPn2 * np.conj(Pr) / den,
+        "kn_hat": kn_hat,
+        "kr_hat": kr_hat,
+        "c_n": c_n,
+        "c_r": c_r,
         "PD_hat": F_r * F_n * Pr * Pn / (F_D * sq),
         "F_D": float(F_D),
     }
@@ -206,14 +263,16 @@ def _kernels(
     F_n: float,
     F_r: float,
     half_out: int,
+    acf_n: np.ndarray | None = None,
+    acf_r: np.ndarray | None = None,
 ) -> _Kernels:
     """The Fourier-space kernels of one tile shape. The real-space kernels k_n, k_r and P_D
     are compact (a few PSF widths), so they are formed on a small grid (8 PSF half-widths a
     side, at least 64 px) and only their squares are transformed at the tile's size."""
-    big = _fourier_terms(shape, psf_n, psf_r, sigma_n, sigma_r, F_n, F_r)
+    big = _fourier_terms(shape, psf_n, psf_r, sigma_n, sigma_r, F_n, F_r, acf_n, acf_r)
     m = max(64, 8 * half_out)
     small_shape = (min(m, shape[0]), min(m, shape[1]))
-    small = _fourier_terms(small_shape, psf_n, psf_r, sigma_n, sigma_r, F_n, F_r)
+    small = _fourier_terms(small_shape, psf_n, psf_r, sigma_n, sigma_r, F_n, F_r, acf_n, acf_r)
     kn = sfft.irfft2(small["kn_hat"], s=small_shape, workers=1)
     kr = sfft.irfft2(small["kr_hat"], s=small_shape, workers=1)
     PD = sfft.irfft2(small["PD_hat"], s=small_shape, workers=1)
@@ -237,6 +296,8 @@ def _kernels(
         psf_D=psf_D / psf_D.sum(),
         F_D=F_D,
         F_S=F_S,
+        c_n=float(big["c_n"]),
+        c_r=float(big["c_r"]),
     )
 
 
@@ -264,13 +325,16 @@ def zogy(
     sigma_x: float = 0.0,
     sigma_y: float = 0.0,
     tile_size: int | None = None,
+    acf_n: np.ndarray | None = None,
+    acf_r: np.ndarray | None = None,
 ) -> ZogyResult:
     """ZOGY on background-subtracted, aligned images ``N`` and ``R`` (NaN-free).
 
     ``sigma_n``/``sigma_r``: background rms (scalars, or maps whose tile medians are used);
     ``var_n``/``var_r``: per-pixel variance images for the source-noise terms (default: the
     background variance alone); ``sigma_x``, ``sigma_y``: registration noise (pixels);
-    ``tile_size``: core tile side (None: the whole frame in one transform).
+    ``tile_size``: core tile side (None: the whole frame in one transform); ``acf_n``/``acf_r``:
+    noise autocorrelations (:func:`noise_acf`; None: white noise).
     """
     if N.shape != R.shape:
         raise ValueError(f"N and R: shapes differ, {N.shape} vs {R.shape}")
@@ -298,7 +362,7 @@ def zogy(
             shape = (sfft.next_fast_len(y1 - y0, real=True), sfft.next_fast_len(x1 - x0, real=True))
             key = (shape[0], shape[1], round(sn, 4), round(sr, 4))
             if key not in cache:
-                cache[key] = _kernels(shape, psf_n, psf_r, sn, sr, F_n, F_r, half)
+                cache[key] = _kernels(shape, psf_n, psf_r, sn, sr, F_n, F_r, half, acf_n, acf_r)
             kern = cache[key]
             Nh = sfft.rfft2(tn.astype(np.float32), s=shape, workers=1)
             Rh = sfft.rfft2(tr.astype(np.float32), s=shape, workers=1)
@@ -319,7 +383,7 @@ def zogy(
             )
             h, w = y1 - y0, x1 - x0
             s_n, s_r = s_n[:h, :w], s_r[:h, :w]
-            v = v_sn[:h, :w] + v_sr[:h, :w]
+            v = kern.c_n * v_sn[:h, :w] + kern.c_r * v_sr[:h, :w]
             if sigma_x > 0 or sigma_y > 0:
                 gny, gnx = np.gradient(s_n)
                 gry, grx = np.gradient(s_r)

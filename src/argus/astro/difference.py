@@ -19,7 +19,7 @@ from astropy.stats import sigma_clipped_stats  # type: ignore[import-untyped]
 from scipy.spatial import cKDTree
 
 from argus.astro.psf import PSFModel, extract_sources, measure_psf
-from argus.astro.zogy import align_reference, noise_acf, zogy
+from argus.astro.zogy import align_reference, zogy
 
 __all__ = [
     "MASK_NO_COVERAGE",
@@ -227,7 +227,7 @@ def subtract_images(
         raise SubtractionError(f"algorithm: one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
     new_img = _as_image("new", new)
     ref_img = _as_image("ref", ref)
-    ref_al, _ = align_reference(ref_img, ref_header, new_header, new_img.shape)
+    ref_al, acf_r = align_reference(ref_img, ref_header, new_header, new_img.shape)
     sat_n = header_saturation(new_header)
     sat_r = header_saturation(ref_header)
     gain_n = header_gain(new_header)
@@ -251,12 +251,11 @@ def subtract_images(
     bad = no_cov | sat
     N, rms_n_map, rms_n = _background(np.nan_to_num(new_img), bad)
     R, rms_r_map, rms_r = _background(np.nan_to_num(ref_al), bad)
-    # Resampling (here, or before the files were written) correlates neighbouring pixels:
-    # the per-pixel rms then understates the low-frequency noise that the matched filter S
-    # integrates. Each image's noise autocorrelation is measured and ZOGY uses the coloured
-    # spectrum (zogy.noise_acf).
-    acf_n = noise_acf(N, bad, rms_n)
-    acf_r = noise_acf(R, bad, rms_r)
+    # Bilinear resampling correlates neighbouring reference pixels: the per-pixel rms then
+    # understates the low-frequency noise that the matched filter S integrates. ZOGY uses the
+    # coloured spectrum of the resampled noise (zogy.bilinear_noise_acf); the inputs are
+    # taken to have white noise, as ZOGY assumes (zogy.noise_acf measures it, for diagnostics).
+    acf_n = None
     bkg_n = float(np.median(np.nan_to_num(new_img)[~bad][::97] - N[~bad][::97]))
     bkg_r = float(np.median(np.nan_to_num(ref_al)[~bad][::97] - R[~bad][::97]))
     sat_above_n = sat_n - bkg_n if sat_n is not None else None
@@ -286,8 +285,7 @@ def subtract_images(
         "psf_source_ref": psf_r.source,
         "sigma_new": rms_n,
         "sigma_ref": rms_r,
-        "noise_lowfreq_factor_new": float(np.sqrt(acf_n.sum())),
-        "noise_lowfreq_factor_ref": float(np.sqrt(acf_r.sum())),
+        "ref_resampling_noise_factor": float(np.sqrt(acf_r.sum())),
         "coverage": covered,
         "n_saturated_px": int(sat.sum()),
         "source_noise": "on" if gain_n and gain_r else "off: no GAIN keyword",

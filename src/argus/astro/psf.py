@@ -166,8 +166,12 @@ def _select_psf_stars(
     ok &= objects["a"] < 1.6 * objects["b"]
     sharp = objects["peak"] / np.clip(objects["flux"], 1e-30, None)
     if ok.sum() >= 3:
-        med = np.median(size[ok])
-        med_sharp = np.median(sharp[ok])
+        # Reference size and sharpness from the brightest candidates (stars outshine the
+        # cosmic rays and hot pixels, which may outnumber them at faint fluxes).
+        cand = np.flatnonzero(ok)
+        top = cand[np.argsort(-objects["flux"][cand])][:10]
+        med = np.median(size[top])
+        med_sharp = np.median(sharp[top])
         ok &= (size > 0.7 * med) & (size < 1.4 * med)
         ok &= (sharp > 0.6 * med_sharp) & (sharp < 1.6 * med_sharp)
     idx = np.flatnonzero(ok)

@@ -25,6 +25,7 @@ from argus import __version__
 from argus.cli import defense as defense_cli
 from argus.cli import ops as ops_cli
 from argus.cli import tewa as tewa_cli
+from argus.cli.astro import app as astro_app
 from argus.cli.common import (
     console,
     err_console,
@@ -60,6 +61,7 @@ tewa_cli.register(app)
 ops_cli.register(app)
 defense_cli.register(app)
 app.add_typer(sim_app, name="sim")
+app.add_typer(astro_app, name="astro")
 app.add_typer(rf_app, name="rf")
 
 

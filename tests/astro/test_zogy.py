@@ -1,0 +1,177 @@
+"""ZOGY: closed forms (F_D, identical images, white D), injected flux, tiling, alignment,
+noise autocorrelation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from argus.astro.difference import Subtraction, SubtractionError, subtract_images
+from argus.astro.psf import render_moffat
+from argus.astro.simulate import SimulatedPair, tan_header
+from argus.astro.zogy import align_reference, noise_acf, zogy
+
+from .conftest import source_free
+
+
+def _psfs() -> tuple[np.ndarray, np.ndarray]:
+    return render_moffat(3.0, 3.0, 0.05, 20.0, 12), render_moffat(2.2, 3.5, 0.0, 0.0, 9)
+
+
+def test_identical_images_give_zero_difference() -> None:
+    rng = np.random.default_rng(0)
+    img = rng.normal(0, 3.0, (256, 256)).astype(np.float32)
+    p, _ = _psfs()
+    res = zogy(img, img, p, p, sigma_n=3.0, sigma_r=3.0, F_r=1.0)
+    assert np.abs(res.D).max() < 1e-4
+    assert np.abs(res.Scorr).max() < 1e-4
+
+
+def test_independent_noise_gives_white_unit_d_and_scorr() -> None:
+    rng = np.random.default_rng(1)
+    pn, pr = _psfs()
+    n = rng.normal(0, 4.0, (512, 512)).astype(np.float32)
+    r = rng.normal(0, 1.5, (512, 512)).astype(np.float32)
+    res = zogy(n, r, pn, pr, sigma_n=4.0, sigma_r=1.5, F_r=3.0)
+    assert res.D.std() == pytest.approx(1.0, abs=0.01)
+    assert res.Scorr.std() == pytest.approx(1.0, abs=0.03)
+    # White: neighbouring pixels of D are uncorrelated.
+    corr = np.corrcoef(res.D[:, :-1].ravel(), res.D[:, 1:].ravel())[0, 1]
+    assert abs(corr) < 0.01
+    # Eq. 15 closed form.
+    assert pytest.approx(3.0 / np.sqrt(16 * 9 + 1.5**2), rel=1e-5) == res.F_D
+    assert res.psf_D.sum() == pytest.approx(1.0)
+
+
+def test_injected_point_source_flux_is_recovered_within_its_error() -> None:
+    rng = np.random.default_rng(2)
+    pn, pr = _psfs()
+    size, sig_n, sig_r, F_r = 256, 5.0, 2.0, 4.0
+    pulls = []
+    for k in range(30):
+        n = rng.normal(0, sig_n, (size, size))
+        r = rng.normal(0, sig_r, (size, size))
+        flux = 400.0  # new-image units: SNR ~ 400 * sqrt(sum P^2) / 5 ~ 15
+        y0, x0 = 128, 128
+        n[y0 - 12 : y0 + 13, x0 - 12 : x0 + 13] += flux * pn
+        res = zogy(
+            n.astype(np.float32),
+            r.astype(np.float32),
+            pn,
+            pr,
+            sigma_n=sig_n,
+            sigma_r=sig_r,
+            F_r=F_r,
+        )
+        alpha = res.S[y0, x0] / res.F_S  # eqs. 41-42
+        err = np.sqrt(res.V_S[y0, x0]) / res.F_S
+        pulls.append((alpha - flux) / err)
+        if k == 0:
+            assert res.Scorr[y0, x0] == pytest.approx(flux / err, rel=0.3)
+    pulls_a = np.asarray(pulls)
+    assert abs(pulls_a.mean()) < 0.6  # unbiased (30 draws: mean error 0.18)
+    assert 0.6 < pulls_a.std() < 1.4
+
+
+def test_source_noise_term_lowers_scorr_on_bright_sources() -> None:
+    rng = np.random.default_rng(3)
+    pn, pr = _psfs()
+    n = rng.normal(0, 5.0, (256, 256)).astype(np.float32)
+    r = rng.normal(0, 2.0, (256, 256)).astype(np.float32)
+    star = np.zeros(n.shape, np.float32)
+    star[116:141, 116:141] = 2e5 * pn  # a bright star mis-subtracted: only in N
+    n = n + star
+    var_n = np.full(n.shape, 25.0, np.float32) + star  # gain 1: Poisson variance = counts
+    plain = zogy(n, r, pn, pr, sigma_n=5.0, sigma_r=2.0, F_r=4.0)
+    corr = zogy(
+        n, r, pn, pr, sigma_n=5.0, sigma_r=2.0, F_r=4.0, var_n=var_n, sigma_x=0.1, sigma_y=0.1
+    )
+    assert corr.Scorr[128, 128] < 0.5 * plain.Scorr[128, 128]
+    far = (slice(0, 60), slice(0, 60))
+    # Far from the star only the astrometric term (sigma_x^2 |grad S|^2, ~1 %) differs.
+    np.testing.assert_allclose(corr.Scorr[far], plain.Scorr[far], rtol=0.03, atol=0.01)
+
+
+def test_tiling_matches_the_single_transform() -> None:
+    rng = np.random.default_rng(4)
+    pn, pr = _psfs()
+    n = rng.normal(0, 5.0, (600, 600)).astype(np.float32)
+    r = rng.normal(0, 2.0, (600, 600)).astype(np.float32)
+    n[300:325, 280:305] += 3000 * pn
+    whole = zogy(n, r, pn, pr, sigma_n=5.0, sigma_r=2.0, F_r=4.0)
+    tiled = zogy(n, r, pn, pr, sigma_n=5.0, sigma_r=2.0, F_r=4.0, tile_size=200)
+    inner = (slice(60, 540), slice(60, 540))  # away from the frame's own wrap-around
+    np.testing.assert_allclose(tiled.D[inner], whole.D[inner], atol=2e-3)
+    np.testing.assert_allclose(tiled.Scorr[inner], whole.Scorr[inner], atol=2e-3)
+
+
+def test_fast_alignment_matches_reproject() -> None:
+    shape = (200, 220)
+    h_new = tan_header(shape, ra_deg=30.0, dec_deg=40.0, pixel_scale_arcsec=1.0)
+    h_ref = tan_header(
+        shape,
+        ra_deg=30.0,
+        dec_deg=40.0,
+        pixel_scale_arcsec=1.0,
+        rotation_deg=0.3,
+        crpix_offset=(2.3, -1.7),
+    )
+    yy, xx = np.mgrid[0:200, 0:220]
+    ref = (np.sin(xx / 7.0) * np.cos(yy / 9.0) * 100).astype(np.float32)
+    fast, _ = align_reference(ref, h_ref, h_new, shape)
+    slow, _ = align_reference(ref, h_ref, h_new, shape, method="reproject")
+    both = np.isfinite(fast) & np.isfinite(slow)
+    assert both.mean() > 0.95
+    np.testing.assert_allclose(fast[both], slow[both], atol=1e-2)
+    with pytest.raises(ValueError, match="method"):
+        align_reference(ref, h_ref, h_new, shape, method="nearest")
+
+
+def test_noise_acf_white_and_bilinear_shift() -> None:
+    rng = np.random.default_rng(5)
+    white = rng.normal(0, 1.0, (512, 512))
+    bad = np.zeros(white.shape, bool)
+    acf = noise_acf(white, bad, 1.0)
+    assert acf[3, 3] == 1.0 and np.abs(acf[acf < 1]).max() < 0.02
+    f = 0.3  # a bilinear shift by f in x: neighbours share noise
+    shifted = (1 - f) * white[:, :-1] + f * white[:, 1:]
+    acf2 = noise_acf(shifted, bad[:, :-1], float(shifted.std()))
+    expected = f * (1 - f) / ((1 - f) ** 2 + f**2)
+    assert acf2[3, 4] == pytest.approx(expected, abs=0.02)
+    assert abs(acf2[4, 3]) < 0.02
+
+
+def test_subtraction_d_is_white_away_from_sources(
+    pair_1k: SimulatedPair, sub_1k: Subtraction
+) -> None:
+    away = source_free(sub_1k, pair_1k)
+    assert away.mean() > 0.5
+    assert sub_1k.D[away].std() == pytest.approx(1.0, abs=0.05)
+    m = sub_1k.meta
+    assert m["algorithm"] == "zogy" and m["psf_source"] == "stars"
+    assert float(m["fwhm_new_px"]) == pytest.approx(2.6, rel=0.03)
+    # Measured on the aligned reference: bilinear resampling adds f(1 - f) px^2 per axis.
+    assert 2.0 < float(m["fwhm_ref_px"]) < 2.3
+    assert sub_1k.flux_ratio == pytest.approx(20.0, rel=0.02)  # the reference is a 20x stack
+    assert 0 < float(m["registration_rms_px"]) < 0.3
+    assert sub_1k.D.shape == sub_1k.new.shape == sub_1k.ref_aligned.shape == (1024, 1024)
+
+
+def test_noise_pair_falls_back_to_header_and_exptime(noise_sub_1k: Subtraction) -> None:
+    m = noise_sub_1k.meta
+    assert m["psf_source"] == "header" and m["flux_ratio_source"] == "exptime"
+    assert noise_sub_1k.flux_ratio == 20.0
+    assert noise_sub_1k.D.std() == pytest.approx(1.0, abs=0.05)
+    assert noise_sub_1k.Scorr.std() == pytest.approx(1.0, abs=0.05)
+
+
+def test_bad_input_is_named() -> None:
+    h = tan_header((128, 128), ra_deg=1.0, dec_deg=1.0, pixel_scale_arcsec=1.0)
+    img = np.zeros((128, 128), np.float32)
+    with pytest.raises(SubtractionError, match="algorithm"):
+        subtract_images(img, h, img, h, algorithm="hotpants")
+    with pytest.raises(SubtractionError, match="new: a 2-D image"):
+        subtract_images(np.zeros(10), h, img, h)
+    far = tan_header((128, 128), ra_deg=100.0, dec_deg=1.0, pixel_scale_arcsec=1.0)
+    with pytest.raises(SubtractionError, match="covered"):
+        subtract_images(img, h, img, far)

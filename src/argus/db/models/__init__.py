@@ -11,6 +11,14 @@ from argus.db.models.defense import (
     RadarType,
 )
 from argus.db.models.ops import Job, User
+from argus.db.models.rf import (
+    Receiver,
+    RfAcquisition,
+    RfHourlyPending,
+    RfLocalization,
+    RfMeasurement,
+    RfMeasurementHourly,
+)
 from argus.db.models.tewa import (
     Assignment,
     DefendedAsset,
@@ -40,6 +48,12 @@ __all__ = [
     "PipelineEvent",
     "RadarSiteRow",
     "RadarType",
+    "Receiver",
+    "RfAcquisition",
+    "RfHourlyPending",
+    "RfLocalization",
+    "RfMeasurement",
+    "RfMeasurementHourly",
     "Scenario",
     "ScenarioAsset",
     "ThreatScore",

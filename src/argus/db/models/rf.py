@@ -121,6 +121,8 @@ class RfAcquisition(TimestampMixin, Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     captures: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    #: Options of the source (the simulated emitter, a SigMF folder), as given when started.
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     simulated: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     truth: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_by: Mapped[str | None] = mapped_column(String(80), nullable=True)

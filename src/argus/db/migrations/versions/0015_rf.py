@@ -121,6 +121,7 @@ def upgrade() -> None:
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("captures", sa.JSON(), nullable=False),
+        sa.Column("params", sa.JSON(), nullable=True),
         sa.Column("simulated", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("truth", sa.JSON(), nullable=True),
         sa.Column("created_by", sa.String(length=80), nullable=True),

@@ -90,19 +90,24 @@ def test_partitions_are_created_ahead_and_models_still_match(pg_url: str) -> Non
         ).scalar_one()
         assert "2026-12-08 00:00:00+00" in bound and "2026-12-09 00:00:00+00" in bound
         # BRIN on time, cascaded to the partitions
-        kinds = s.execute(
-            sa.text(
-                "SELECT am.amname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-                "JOIN pg_am am ON am.oid = c.relam JOIN pg_class t ON t.oid = i.indrelid "
-                "WHERE t.relname = 'rf_measurement_p20261208' AND 'time' = ALL("
-                "SELECT a.attname FROM pg_attribute a WHERE a.attrelid = t.oid "
-                "AND a.attnum = ANY(i.indkey))"
+        kinds = (
+            s.execute(
+                sa.text(
+                    "SELECT am.amname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                    "JOIN pg_am am ON am.oid = c.relam JOIN pg_class t ON t.oid = i.indrelid "
+                    "WHERE t.relname = 'rf_measurement_p20261208' AND 'time' = ALL("
+                    "SELECT a.attname FROM pg_attribute a WHERE a.attrelid = t.oid "
+                    "AND a.attnum = ANY(i.indkey))"
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         assert "brin" in kinds
     with engine.connect() as conn:  # the partitions are not a difference from the models
         ctx = MigrationContext.configure(
-            conn, opts={"compare_type": True, "include_object": migrate.include_object("postgresql")}
+            conn,
+            opts={"compare_type": True, "include_object": migrate.include_object("postgresql")},
         )
         assert compare_metadata(ctx, Base.metadata) == []
     engine.dispose()
@@ -201,8 +206,14 @@ def _brute_force(s: Session) -> dict[tuple[int, dt.datetime], tuple[float, ...]]
 def _aggregates(s: Session) -> dict[tuple[int, dt.datetime], tuple[float, ...]]:
     return {
         (h.receiver_id, h.hour): (
-            float(h.count), h.snr_mean_db, h.snr_min_db, h.snr_max_db, h.signal_power_mean_dbfs,
-            h.noise_floor_mean_dbfs, h.frequency_offset_mean_hz, h.occupied_bandwidth_mean_hz,
+            float(h.count),
+            h.snr_mean_db,
+            h.snr_min_db,
+            h.snr_max_db,
+            h.signal_power_mean_dbfs,
+            h.noise_floor_mean_dbfs,
+            h.frequency_offset_mean_hz,
+            h.occupied_bandwidth_mean_hz,
         )  # fmt: skip
         for h in s.scalars(sa.select(RfMeasurementHourly))
     }
@@ -214,7 +225,9 @@ def _assert_equal(a: dict[Any, tuple[float, ...]], b: dict[Any, tuple[float, ...
         assert a[k] == pytest.approx(b[k], rel=1e-12, abs=1e-9), k
 
 
-def test_hourly_aggregates_equal_brute_force_and_refresh_incrementally(factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_hourly_aggregates_equal_brute_force_and_refresh_incrementally(
+    factory, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     store = ObjectStore(str(tmp_path / "o"))
     rng = np.random.default_rng(7)
     with session_scope(factory) as s:
@@ -231,7 +244,9 @@ def test_hourly_aggregates_equal_brute_force_and_refresh_incrementally(factory, 
         assert service.refresh_hourly(s, now=NOW) == 0  # nothing touched since
     touched = base + dt.timedelta(hours=2, minutes=30)
     with session_scope(factory) as s:
-        service.insert_measurements(s, _rows(ids[:1], acq, [touched, touched + dt.timedelta(seconds=1)], seed=4))
+        service.insert_measurements(
+            s, _rows(ids[:1], acq, [touched, touched + dt.timedelta(seconds=1)], seed=4)
+        )
         stale = _aggregates(s)
     later = NOW + dt.timedelta(hours=1)
     with session_scope(factory) as s:

@@ -214,7 +214,7 @@ def _aggregates(s: Session) -> dict[tuple[int, dt.datetime], tuple[float, ...]]:
             h.noise_floor_mean_dbfs,
             h.frequency_offset_mean_hz,
             h.occupied_bandwidth_mean_hz,
-        )  # fmt: skip
+        )
         for h in s.scalars(sa.select(RfMeasurementHourly))
     }
 

@@ -15,7 +15,7 @@ from argus.config import Settings
 from argus.db.objectstore import ObjectStore
 from argus.db.session import make_engine, make_sessionmaker, session_scope
 from argus.rf import service
-from tests.rf._support import FREQ, START, SITES, write_folder
+from tests.rf._support import FREQ, SITES, START, write_folder
 
 runner = CliRunner()
 

@@ -31,6 +31,7 @@ from argus.api.routes import (
     exports,
     params,
     picture,
+    rf,
     scenarios,
     tewa,
     tracks,
@@ -268,6 +269,7 @@ def create_app(
     for resource in (scenarios, assets, tracks, exports, params, weapons, picture):
         app.include_router(resource.router)
     app.include_router(defense.router)
+    app.include_router(rf.router)
     app.include_router(ws.router)
 
     web = _web_dir()

@@ -83,6 +83,19 @@ def make_celery(settings: Settings | None = None, interval_s: float | None = Non
             s.database_url, every or 1.0, now, job_id=self.request.id
         )
 
+    @app.task(
+        name="argus.rf_acquire",
+        bind=True,
+        autoretry_for=(OSError, TimeoutError, OperationalError, RuntimeError),
+        retry_backoff=1,
+        retry_backoff_max=60,
+        retry_jitter=False,
+        max_retries=5,
+    )
+    def rf_acquire(self: Any, acquisition_id: str) -> dict[str, Any]:
+        # RuntimeError covers the RF CaptureError and the network receiver's protocol errors.
+        return tasks.rf_acquire(s, acquisition_id)
+
     return app
 
 

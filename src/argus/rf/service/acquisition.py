@@ -426,7 +426,7 @@ def _complete(
 
             loc = locate([c.recording for c in results], clock_sigma_s=max(
                 c.receiver.clock_sigma_s for c in results))  # fmt: skip
-        except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+        except (ImportError, ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
             loc_error = f"localization: {exc}"
     elif localize:
         loc_error = f"localization: {len(results)} receiver(s), at least 3 are needed"

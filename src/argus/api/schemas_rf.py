@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+import json
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+#: Ids are 32-bit (as argus.api.routes._common.MAX_ID).
+_MAX_ID = 2_147_483_647
+#: Largest ``params`` object an acquisition takes, as JSON text (bytes).
+MAX_PARAMS_BYTES = 8192
 
 KINDS = Literal["network", "websdr", "simulated", "sigmf"]
 CLOCKS = Literal["gpsdo", "gps", "ntp", "internal", "unknown"]
@@ -63,11 +69,18 @@ class AcquisitionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     frequency_hz: float = Field(gt=0, le=3e11)
     duration_s: float = Field(gt=0, le=10)
-    receiver_ids: list[int] = Field(min_length=1, max_length=64)
+    receiver_ids: list[Annotated[int, Field(ge=1, le=_MAX_ID)]] = Field(min_length=1, max_length=64)
     source: Literal["network", "sigmf", "simulated"] = "network"
     params: dict[str, Any] | None = Field(
         default=None, description="source options: the simulated emitter, a SigMF folder"
     )
+
+    @field_validator("params")
+    @classmethod
+    def _small(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        if v is not None and len(json.dumps(v)) > MAX_PARAMS_BYTES:
+            raise ValueError(f"at most {MAX_PARAMS_BYTES} bytes of JSON")
+        return v
 
 
 class CaptureOut(BaseModel):

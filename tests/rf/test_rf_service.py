@@ -193,3 +193,25 @@ def test_insert_measurements_lists_every_bad_row(factory) -> None:  # type: igno
         )
     assert "rows[1].snr_db" in str(err.value) and "rows[2].time" in str(err.value)
     assert "rows[0]" not in str(err.value)
+
+
+def test_the_maintenance_job_refreshes_and_sweeps(db_url: str, tmp_path: Path) -> None:
+    from argus.config import Settings
+    from argus.jobs import tasks
+
+    settings = Settings(database_url=db_url, var_dir=tmp_path / "var")
+    store = ObjectStore.from_settings(settings)
+    engine = make_engine(db_url)
+    factory = make_sessionmaker(engine)
+    folder = tmp_path / "rec"
+    write_folder(folder, NAMES)
+    with session_scope(factory) as s:
+        ids = add_receivers(s, folder, NAMES)
+    service.acquire_iq(
+        factory, FREQ, 0.002, ids, source=service.SigmfFolderSource(), store=store, localize=False
+    )
+    out = tasks.rf_maintenance(settings)
+    assert out["hours_refreshed"] == 3 and out["orphans_deleted"] == 0
+    # today's partition exists already (the insert made it): the next 7 days
+    assert len(out["partitions_created"]) == (7 if db_url.startswith("postgresql") else 0)
+    engine.dispose()

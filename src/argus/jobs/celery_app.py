@@ -45,13 +45,18 @@ def make_celery(settings: Settings | None = None, interval_s: float | None = Non
         },
         timezone="UTC",
         beat_schedule={
-            "periodic-compute-threats": {
-                "task": "argus.periodic_compute_threats",
-                "schedule": every,
-            }
-        }
-        if every > 0
-        else {},
+            **(
+                {
+                    "periodic-compute-threats": {
+                        "task": "argus.periodic_compute_threats",
+                        "schedule": every,
+                    }
+                }
+                if every > 0
+                else {}
+            ),
+            "rf-maintenance": {"task": "argus.rf_maintenance", "schedule": 3600.0},
+        },
     )
 
     @app.task(
@@ -95,6 +100,10 @@ def make_celery(settings: Settings | None = None, interval_s: float | None = Non
     def rf_acquire(self: Any, acquisition_id: str) -> dict[str, Any]:
         # RuntimeError covers the RF CaptureError and the network receiver's protocol errors.
         return tasks.rf_acquire(s, acquisition_id)
+
+    @app.task(name="argus.rf_maintenance")
+    def rf_maintenance() -> dict[str, Any]:
+        return tasks.rf_maintenance(s)
 
     return app
 

@@ -131,6 +131,20 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/astro/alerts"): "viewer",
     ("GET", "/api/astro/alerts/{alert_id}/deliveries"): "viewer",
     ("GET", "/api/astro/models"): "viewer",
+    # rf (issue 13)
+    ("GET", "/api/rf/receivers"): "viewer",
+    ("POST", "/api/rf/receivers"): "operator",
+    ("GET", "/api/rf/receivers/{receiver_id}"): "viewer",
+    ("PATCH", "/api/rf/receivers/{receiver_id}"): "operator",
+    ("DELETE", "/api/rf/receivers/{receiver_id}"): "admin",
+    ("POST", "/api/rf/receivers/{receiver_id}/check"): "operator",
+    ("POST", "/api/rf/acquisitions"): "operator",
+    ("GET", "/api/rf/acquisitions"): "viewer",
+    ("GET", "/api/rf/acquisitions/{acquisition_id}"): "viewer",
+    ("GET", "/api/rf/acquisitions/{acquisition_id}/sigmf/{receiver_id}"): "viewer",
+    ("GET", "/api/rf/measurements"): "viewer",
+    ("GET", "/api/rf/localizations"): "viewer",
+    ("GET", "/api/rf/localizations/{localization_id}"): "viewer",
 }
 
 #: Routes left out of the OpenAPI document on purpose (the console's page is public).
@@ -145,9 +159,11 @@ ADMIN_MUTATIONS = {
     ("DELETE", "/api/scenarios/{scenario_id}"),
     ("DELETE", "/api/assets/{da_id}"),
     ("POST", "/api/controller/restart"),
+    ("DELETE", "/api/rf/receivers/{receiver_id}"),
 }
 
 JOB_ID = "00000000-0000-4000-8000-000000000001"
+RF_ACQUISITION_ID = "00000000-0000-4000-8000-0000000000a1"
 FLIGHT_ID = "walk-flight-1"
 #: Routes answered by the defense runtime: the walk attaches one (not started) to the app.
 DEFENSE_PREFIXES = (
@@ -318,6 +334,32 @@ CALLS: dict[tuple[str, str], Call] = {
         f"/api/astro/alerts/{WALK['alert']}/deliveries"
     ),
     ("GET", "/api/astro/models"): Call("/api/astro/models"),
+    # rf (issue 13): receiver 1, acquisition RF_ACQUISITION_ID and localization 1 (walk_template)
+    ("GET", "/api/rf/receivers"): Call("/api/rf/receivers"),
+    ("POST", "/api/rf/receivers"): Call(
+        "/api/rf/receivers",
+        201,
+        json={"name": "walk-rx", "url": "ws://127.0.0.1:9", "lat_deg": 45.0, "lon_deg": 7.0},
+    ),
+    ("GET", "/api/rf/receivers/{receiver_id}"): Call("/api/rf/receivers/1"),
+    ("PATCH", "/api/rf/receivers/{receiver_id}"): Call("/api/rf/receivers/1", json={"alt_m": 5.0}),
+    ("DELETE", "/api/rf/receivers/{receiver_id}"): Call("/api/rf/receivers/1", 204),
+    ("POST", "/api/rf/receivers/{receiver_id}/check"): Call("/api/rf/receivers/1/check"),
+    ("POST", "/api/rf/acquisitions"): Call(
+        "/api/rf/acquisitions",
+        202,
+        json={"frequency_hz": 145.5e6, "duration_s": 0.01, "receiver_ids": [1]},
+    ),
+    ("GET", "/api/rf/acquisitions"): Call("/api/rf/acquisitions"),
+    ("GET", "/api/rf/acquisitions/{acquisition_id}"): Call(
+        f"/api/rf/acquisitions/{RF_ACQUISITION_ID}"
+    ),
+    ("GET", "/api/rf/acquisitions/{acquisition_id}/sigmf/{receiver_id}"): Call(
+        f"/api/rf/acquisitions/{RF_ACQUISITION_ID}/sigmf/1"
+    ),
+    ("GET", "/api/rf/measurements"): Call("/api/rf/measurements?aggregation=hourly"),
+    ("GET", "/api/rf/localizations"): Call("/api/rf/localizations"),
+    ("GET", "/api/rf/localizations/{localization_id}"): Call("/api/rf/localizations/1"),
 }
 
 
@@ -386,7 +428,49 @@ def test_table_follows_the_policy() -> None:
 
 
 @pytest.fixture(scope="module")
-def walk_template(seeded_sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def rf_objects(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The walk's object store (``ARGUS_VAR_DIR``), holding the seeded RF capture."""
+    var = tmp_path_factory.mktemp("rf-var")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ARGUS_VAR_DIR", str(var))
+        mp.delenv("ARGUS_OBJECT_STORE", raising=False)
+        yield var / "objects"
+
+
+def _seed_rf(s: Any, objects: Path) -> None:
+    """Receiver 1, a complete acquisition with its objects, localization 1."""
+    from types import SimpleNamespace
+
+    from argus.db.objectstore import ObjectStore
+    from argus.rf import service as rf
+
+    store = ObjectStore(str(objects))
+    r = rf.add_receiver(
+        s, name="walk-kiwi", kind="network", url="ws://127.0.0.1:9", lat_deg=45.0, lon_deg=7.0,
+        sample_rate_hz=1e6,
+    )  # fmt: skip
+    acq = rf.start_acquisition(
+        s, 145.5e6, 0.01, [r.id], source="network", acquisition_id=RF_ACQUISITION_ID
+    )
+    caps = {}
+    for rid, cap in acq.captures.items():
+        store.put_bytes(cap["meta_key"], b"{}")
+        data = store.put_bytes(cap["data_key"], b"\0" * 16)
+        caps[rid] = {**cap, "stored": True, "size_bytes": 16, "sha512": data.sha512}
+    acq.captures, acq.status, acq.progress = caps, "complete", 1.0
+    loc = SimpleNamespace(
+        lat_deg=45.01, lon_deg=7.01, alt_m=0.0, method="rss", cov_enu_m2=[[4.0, 0.0], [0.0, 9.0]],
+        ellipse95=(7.3, 4.9, 90.0), gdop=1.5, crlb_m=3.0, residuals=[0.1], receivers_used=["walk-kiwi"],
+        per_receiver={},
+    )  # fmt: skip
+    rf.store_localization(s, acq.id, loc, time=dt.datetime(2026, 12, 7, tzinfo=dt.UTC))
+    s.flush()
+
+
+@pytest.fixture(scope="module")
+def walk_template(
+    seeded_sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory, rf_objects: Path
+) -> Path:
     """The seeded database plus one stored batch of scores and one job (for the GET routes)."""
     url = copy_template(seeded_sqlite_template, tmp_path_factory.mktemp("walk"))
     with open_session(url) as s:
@@ -401,6 +485,7 @@ def walk_template(seeded_sqlite_template: Path, tmp_path_factory: pytest.TempPat
     defense_sid = seed_defense(url, users=False)  # the defense demo next to TEWA's
     with open_session(url) as s:
         scud = s.scalars(sa.select(MissileType).where(MissileType.name == "SCUD-C")).one()
+        _seed_rf(s, rf_objects)
         s.add(
             MissileFlight(
                 flight_id=FLIGHT_ID, scenario_id=defense_sid, missile_type_id=scud.id,

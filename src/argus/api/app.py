@@ -32,6 +32,7 @@ from argus.api.routes import (
     exports,
     params,
     picture,
+    rf,
     scenarios,
     tewa,
     tracks,
@@ -270,6 +271,7 @@ def create_app(
         app.include_router(resource.router)
     app.include_router(defense.router)
     app.include_router(astro.router)
+    app.include_router(rf.router)
     app.include_router(ws.router)
 
     web = _web_dir()

@@ -45,13 +45,18 @@ def make_celery(settings: Settings | None = None, interval_s: float | None = Non
         },
         timezone="UTC",
         beat_schedule={
-            "periodic-compute-threats": {
-                "task": "argus.periodic_compute_threats",
-                "schedule": every,
-            }
-        }
-        if every > 0
-        else {},
+            **(
+                {
+                    "periodic-compute-threats": {
+                        "task": "argus.periodic_compute_threats",
+                        "schedule": every,
+                    }
+                }
+                if every > 0
+                else {}
+            ),
+            "rf-maintenance": {"task": "argus.rf_maintenance", "schedule": 3600.0},
+        },
     )
 
     @app.task(
@@ -82,6 +87,23 @@ def make_celery(settings: Settings | None = None, interval_s: float | None = Non
         return tasks.periodic_compute_threats(
             s.database_url, every or 1.0, now, job_id=self.request.id
         )
+
+    @app.task(
+        name="argus.rf_acquire",
+        bind=True,
+        autoretry_for=(OSError, TimeoutError, OperationalError, RuntimeError),
+        retry_backoff=1,
+        retry_backoff_max=60,
+        retry_jitter=False,
+        max_retries=5,
+    )
+    def rf_acquire(self: Any, acquisition_id: str) -> dict[str, Any]:
+        # RuntimeError covers the RF CaptureError and the network receiver's protocol errors.
+        return tasks.rf_acquire(s, acquisition_id)
+
+    @app.task(name="argus.rf_maintenance")
+    def rf_maintenance() -> dict[str, Any]:
+        return tasks.rf_maintenance(s)
 
     return app
 

@@ -173,3 +173,49 @@ def _job_state(
         service.set_job_state(
             s, job_id, status=status, result=result, error=error, attempts_inc=attempts_inc
         )
+
+
+def rf_acquire(settings: Any, acquisition_id: str) -> dict[str, Any]:
+    """Run one recorded RF acquisition (``argus.rf.service.run_acquisition``): the Celery task
+    ``argus.rf_acquire`` and the API's in-process background run call this same function."""
+    from argus.db.objectstore import ObjectStore
+    from argus.rf import service as rf
+
+    engine = make_engine(settings.database_url)
+    factory = make_sessionmaker(engine)
+    try:
+        with factory() as s:
+            acq = rf.get_acquisition(s, acquisition_id)
+            infos = [rf.info(rf.get_receiver(s, rid)) for rid in acq.receiver_ids]
+            source = rf.source_for(acq.source, infos, acq.params)
+        res = rf.run_acquisition(
+            factory, acquisition_id, source=source, store=ObjectStore.from_settings(settings)
+        )
+        return {"id": res.id, "status": res.status, "measurements": res.measurements}
+    finally:
+        engine.dispose()
+
+
+def rf_maintenance(settings: Any) -> dict[str, Any]:
+    """The RF periodic job: partitions ahead, hourly aggregates refreshed, the sweeper (each in
+    its own transaction). Celery beat runs it hourly as ``argus.rf_maintenance``."""
+    from argus.db.objectstore import ObjectStore
+    from argus.rf import service as rf
+
+    engine = make_engine(settings.database_url)
+    factory = make_sessionmaker(engine)
+    try:
+        with session_scope(factory) as s:
+            created = rf.ensure_partitions_ahead(s)
+        with session_scope(factory) as s:
+            hours = rf.refresh_hourly(s)
+        with session_scope(factory) as s:
+            swept = rf.sweep(s, ObjectStore.from_settings(settings))
+        return {
+            "partitions_created": created,
+            "hours_refreshed": hours,
+            "orphans_deleted": len(swept.orphans_deleted),
+            "acquisitions_failed": swept.failed_acquisitions,
+        }
+    finally:
+        engine.dispose()

@@ -26,6 +26,14 @@ from argus.db.models.defense import (
     RadarType,
 )
 from argus.db.models.ops import Job, User
+from argus.db.models.rf import (
+    Receiver,
+    RfAcquisition,
+    RfHourlyPending,
+    RfLocalization,
+    RfMeasurement,
+    RfMeasurementHourly,
+)
 from argus.db.models.tewa import (
     Assignment,
     DefendedAsset,
@@ -65,6 +73,12 @@ __all__ = [
     "ProcessingJob",
     "RadarSiteRow",
     "RadarType",
+    "Receiver",
+    "RfAcquisition",
+    "RfHourlyPending",
+    "RfLocalization",
+    "RfMeasurement",
+    "RfMeasurementHourly",
     "Scenario",
     "ScenarioAsset",
     "Survey",

@@ -485,7 +485,8 @@ def walk_template(
     defense_sid = seed_defense(url, users=False)  # the defense demo next to TEWA's
     with open_session(url) as s:
         scud = s.scalars(sa.select(MissileType).where(MissileType.name == "SCUD-C")).one()
-        _seed_rf(s, rf_objects)
+        # into the template's var folder, which walk_url copies next to each test's database
+        _seed_rf(s, Path(sa.make_url(url).database or "").parent / "var" / "objects")
         s.add(
             MissileFlight(
                 flight_id=FLIGHT_ID, scenario_id=defense_sid, missile_type_id=scud.id,

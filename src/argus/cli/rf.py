@@ -335,3 +335,9 @@ def simulate_cmd(
         f"{len(recs)} receivers × {recs[0].iq.size} samples written to [bold]{out}[/] "
         f"(emitter {kind.value} at {e_lat:.5f}, {e_lon:.5f}; truth.json)"
     )
+
+
+# receivers, acquisitions, retention, sweeper and the network receiver (argus.rf.service)
+from argus.cli import rf_ops as _rf_ops  # noqa: E402
+
+_rf_ops.register(app)

@@ -106,7 +106,13 @@ def write_sigmf(
     """
     meta_path, data_path = _paths(base_path)
     meta_path.parent.mkdir(parents=True, exist_ok=True)
-    extra = {**rec.meta, **(extra_global or {})}
+    for key in extra_global or {}:
+        if key in _OWN_GLOBAL:
+            raise RecordingError(f"extra_global: {key!r} is written from the recording itself")
+    # A recording read from SigMF carries its file's own fields in ``meta``: they are written
+    # again from the recording (the sha512 of these bytes, this sample rate), never copied.
+    kept = {k: v for k, v in rec.meta.items() if k not in _OWN_GLOBAL}
+    extra = {**kept, **(extra_global or {})}
     for key in extra:
         if ":" not in key:
             raise RecordingError(

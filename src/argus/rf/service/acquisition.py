@@ -262,7 +262,7 @@ def _write_capture(
         meta_path, data_path = write_sigmf(
             Path(tmp) / f"r{receiver.id}",
             rec,
-            extra_global={"core:sha512": digest, "argus:receiver_id": receiver.id},
+            extra_global={"argus:receiver_id": receiver.id},
         )
         data = store.put_file(data_key, data_path)
         if data.sha512 != digest:

@@ -190,3 +190,9 @@ def subtract(
         f"registration rms {float(m['registration_rms_px']):.3f} px; wrote {out}/D.fits, "
         f"Scorr.fits, candidates.csv"
     )
+
+
+# train, pipeline (argus.astro.service)
+from argus.cli import astro_ops as _astro_ops  # noqa: E402
+
+_astro_ops.register(app)

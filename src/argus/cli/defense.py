@@ -176,6 +176,15 @@ def _raid(launch: Any, spacing: float = 1.0) -> None:
         launch(r["lat"], r["lon"], c["lat"], c["lon"], "SCUD-C")
 
 
+def _register_other_demos() -> None:
+    from argus.cli.astro_ops import register_demo
+
+    register_demo(demo_app)
+
+
+_register_other_demos()
+
+
 @demo_app.command("defense")
 def demo_defense(
     serve: Annotated[

@@ -93,10 +93,12 @@ def test_receivers_acquisition_download_measurements(
     h = c.get("/api/rf/measurements", params={**window, "aggregation": "hourly",
               "receiver_id": ids[2]}, headers=viewer).json()  # fmt: skip
     assert [(x["count"], x["hour"][:13]) for x in h["items"]] == [(1, START.isoformat()[:13])]
-    assert c.get("/api/rf/localizations", headers=viewer).json() == {
-        "items": [],
-        "next_cursor": None,
-    }
+    # the acquisition's localization (argus.rf.locate), listed and fetched alike
+    locs = c.get("/api/rf/localizations", headers=viewer).json()
+    assert locs["next_cursor"] is None and len(locs["items"]) <= 1
+    for item in locs["items"]:
+        got = c.get(f"/api/rf/localizations/{item['id']}", headers=viewer).json()
+        assert got["id"] == item["id"] and got["method"] in ("tdoa", "rss", "fused")
     assert_problem(c.get("/api/rf/localizations/7", headers=viewer), 404)
     assert c.delete(f"/api/rf/receivers/{ids[0]}", headers=op).status_code == 403
     assert c.delete(f"/api/rf/receivers/{ids[0]}", headers=auth["admin"]).status_code == 204

@@ -39,6 +39,15 @@ TEXT_BODIES = {
     ("get", "/api/scenarios/{scenario_id}/scores.csv"): "text/csv",
     ("get", "/metrics"): "text/plain; version=",
 }
+#: File downloads: the media types each documents (SigMF as a zip, its data or its metadata).
+FILE_BODIES = {
+    ("get", "/api/astro/candidates/{candidate_id}/stamps.png"): ("image/png",),
+    ("get", "/api/rf/acquisitions/{acquisition_id}/sigmf/{receiver_id}"): (
+        "application/zip",
+        "application/octet-stream",
+        "application/json",
+    ),
+}
 
 
 def _resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -78,6 +87,10 @@ def test_every_operation_has_a_typed_success_body_and_problem_errors() -> None:
             content = resp.get("content") or {}
             if not content:
                 untyped.append((method, path, code, "no content"))
+                continue
+            media = FILE_BODIES.get((method, path))
+            if media is not None:  # a file download: exactly its documented media types
+                assert sorted(content) == sorted(media), (method, path, list(content))
                 continue
             text = TEXT_BODIES.get((method, path))
             if text is not None:

@@ -88,7 +88,7 @@ class IngestFolderIn(BaseModel):
     partial: bool = Field(default=False, description="store the good files, report the bad")
 
 
-class JobOut(BaseModel):
+class ProcessingJobOut(BaseModel):
     id: uuid.UUID
     job_type: str
     entity_type: str | None

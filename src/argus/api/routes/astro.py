@@ -36,7 +36,7 @@ from argus.api.schemas_astro import (
     DifferenceRunPage,
     IngestFolderIn,
     IngestOut,
-    JobOut,
+    ProcessingJobOut,
     JobStatusName,
     LightCurveOut,
     ModelOut,
@@ -170,7 +170,7 @@ def observation_json(o: Any) -> dict[str, Any]:
 
 
 def job_json(j: Any) -> dict[str, Any]:
-    return _cols(j, JobOut.model_fields)
+    return _cols(j, ProcessingJobOut.model_fields)
 
 
 def run_json(r: Any) -> dict[str, Any]:
@@ -383,7 +383,11 @@ def ingest_folder(
 # ---- jobs and difference runs -----------------------------------------------------------------
 
 
-@router.get("/api/astro/jobs", summary="Processing jobs, newest first", response_model=list[JobOut])
+@router.get(
+    "/api/astro/jobs",
+    summary="Processing jobs, newest first",
+    response_model=list[ProcessingJobOut],
+)
 def list_jobs(
     session: SessionDep,
     _: Viewer,
@@ -400,7 +404,9 @@ def list_jobs(
     return [job_json(j) for j in rows]
 
 
-@router.get("/api/astro/jobs/{job_id}", summary="One processing job", response_model=JobOut)
+@router.get(
+    "/api/astro/jobs/{job_id}", summary="One processing job", response_model=ProcessingJobOut
+)
 def get_job(session: SessionDep, _: Viewer, job_id: uuid.UUID) -> dict[str, Any]:
     return job_json(service.get_job(session, job_id))
 

@@ -221,6 +221,9 @@ function showTab(name) {
   document.querySelectorAll(".tabpane").forEach((p) => (p.hidden = p.id !== `tab-${name}`));
   if (name === "map") drawMap();
   if (name === "defense") defenseShown();
+  // other panes (astro.js, rf.js) define window.<name>Shown to load when first shown
+  const hook = name !== "defense" ? window[`${name}Shown`] : undefined;
+  if (typeof hook === "function") hook();
 }
 
 // ---------------------------------------------------------------- map (canvas, local projection)

@@ -1,0 +1,2 @@
+// Transients tab: the validation queue (placeholder until the queue lands).
+"use strict";

@@ -1,0 +1,2 @@
+// RF tab: receivers, localizations, measurements (placeholder until the page lands).
+"use strict";

@@ -238,10 +238,21 @@ async def ranking(
         with state.sessionmaker() as session:
             sc = scenario_or_404(session, scenario_id)
             if not what_if and session.get_bind().dialect.name == "postgresql":
-                # The database ranks and writes the JSON: this process only receives it, so
-                # its event loop keeps serving cached bodies meanwhile (the GIL is free).
-                results = service.ranking_json_postgres(
-                    session, sc, at=when, da_id=da_id, top_n=top_n
+                # The global board "now": the body the batch's writer rendered for exactly
+                # this revision, when it did (one small read, no re-rank after a batch).
+                snap = (
+                    service.ranking_snapshot_body(session, sc.id, rev)
+                    if when is None and da_id is None and top_n is None
+                    else None
+                )
+                # Else the database ranks and writes the JSON: this process only receives
+                # it, so its event loop keeps serving cached bodies meanwhile (GIL free).
+                results = (
+                    snap
+                    if snap is not None
+                    else service.ranking_json_postgres(
+                        session, sc, at=when, da_id=da_id, top_n=top_n
+                    )
                 )
                 head = {"scenario_id": sc.id, "da_id": da_id, "at": iso_z(when) if when else None}
                 return b"".join(

@@ -369,6 +369,26 @@ class ThreatScoreLatest(Base):
     score_id: Mapped[int] = mapped_column(_BIG_ID, nullable=False, index=True)
 
 
+class RankingSnapshot(Base):
+    """The live global ranking's ``results`` (JSON text), rendered by the database in the
+    transaction that wrote a live score batch on PostgreSQL, for the scenario revision that
+    batch produced (``service.store_ranking_snapshot``).
+
+    The ranking endpoint serves it on a cache miss instead of ranking the board itself, so the
+    requests that land just after a batch wait for one small read, not for a re-rank. Valid
+    only while ``scenario.scores_rev`` equals ``scores_rev`` (a rename or a deletion moves the
+    revision without a new snapshot; readers then rank themselves). One row per scenario.
+    """
+
+    __tablename__ = "ranking_snapshot"
+
+    scenario_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("scenario.id", ondelete="CASCADE"), primary_key=True
+    )
+    scores_rev: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+
+
 class Weapon(TimestampMixin, Base):
     """A fire unit (battery) of a scenario."""
 

@@ -74,7 +74,9 @@ from argus.tewa.service.ranking import (
     latest_scores,
     rank,
     ranking_json_postgres,
+    ranking_snapshot_body,
     score_history,
+    store_ranking_snapshot,
 )
 from argus.tewa.service.scenarios import (
     SCENARIO_REVISION,
@@ -168,6 +170,7 @@ __all__ = [
     "plan_assignment",
     "rank",
     "ranking_json_postgres",
+    "ranking_snapshot_body",
     "scenario_assets",
     "scenario_id_by_name",
     "scenario_revision",
@@ -180,6 +183,7 @@ __all__ = [
     "set_params",
     "set_scenario_assets",
     "set_track_identity",
+    "store_ranking_snapshot",
     "track_picture",
     "update_asset",
     "update_scenario",

@@ -362,6 +362,13 @@ def compute_at(
             params.weights,
             live=live,
         )
+        if live:
+            # The live board's new body, rendered once here (PostgreSQL), so the readers that
+            # miss their cache after this batch never re-rank (a cycle import: ranking uses
+            # this module's SCORE_FIELDS).
+            from argus.tewa.service.ranking import store_ranking_snapshot
+
+            store_ranking_snapshot(session, scenario)
     return result
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import BigInteger, Select, Text, case, cast, false, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from argus.db.models import (
@@ -20,7 +21,7 @@ from argus.db.models import (
     ThreatScoreLatest,
     Track,
 )
-from argus.db.models.tewa import ThreatScoreWhatIf
+from argus.db.models.tewa import RankingSnapshot, ThreatScoreWhatIf
 from argus.tewa.service._common import _columns, _flat_json, _iso, _or_inf
 from argus.tewa.service.errors import InvalidInput, NotFoundError
 from argus.tewa.service.evaluation import SCORE_FIELDS
@@ -286,6 +287,19 @@ def ranking_json_postgres(
     ``2.0``); their values are the same.
     """
     _check_rank_args(session, scenario, da_id=da_id, top_n=top_n)
+    q = _ranking_json_select(scenario, at=at, da_id=da_id, top_n=top_n)
+    body = session.connection().execute(q).scalar_one()
+    return str(body).encode()
+
+
+def _ranking_json_select(
+    scenario: Scenario,
+    *,
+    at: dt.datetime | None = None,
+    da_id: int | None = None,
+    top_n: int | None = None,
+) -> Any:
+    """The one-row, one-column SELECT of ``ranking_json_postgres`` (arguments checked)."""
     r = latest_scores_query(
         scenario, at=at, da_id=da_id, best_per_track=da_id is None, what_if=False
     ).subquery("r")
@@ -311,8 +325,46 @@ def ranking_json_postgres(
     q = select(func.coalesce(cast(func.json_agg(aggregate_order_by(obj, c.rank_k)), Text), "[]"))
     if top_n is not None:
         q = q.where(c.rank_k <= top_n)
-    body = session.connection().execute(q).scalar_one()
-    return str(body).encode()
+    return q
+
+
+def store_ranking_snapshot(session: Session, scenario: Scenario) -> None:
+    """Render the live global ranking in the database and keep it for the scenario's current
+    revision, in the caller's transaction (PostgreSQL only; a no-op elsewhere).
+
+    Called by the writer of a live batch after its rows (and so the revision triggers) are in:
+    readers see the new revision only when this transaction commits, and then the body for it
+    is already there (``ranking_snapshot_body``). Concurrent writers of one scenario are
+    serialized by the revision bump's row lock on ``scenario``, and under READ COMMITTED each
+    one's statement sees the rows of every batch committed before it, so the last writer's
+    snapshot is the ranking of all of them. One ``INSERT … SELECT``: the body never leaves the
+    database here.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    sel = _ranking_json_select(scenario).subquery("j")
+    rev = select(Scenario.scores_rev).where(Scenario.id == scenario.id).scalar_subquery()
+    stmt = pg_insert(RankingSnapshot).from_select(
+        ["scenario_id", "scores_rev", "body"],
+        select(literal(scenario.id), rev, sel.c[0]),
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[RankingSnapshot.scenario_id],
+        set_={"scores_rev": stmt.excluded.scores_rev, "body": stmt.excluded.body},
+    )
+    session.execute(stmt)
+
+
+def ranking_snapshot_body(session: Session, scenario_id: int, scores_rev: int) -> bytes | None:
+    """The global ranking's ``results`` JSON the writer stored for exactly this revision, or
+    None (no snapshot, or the revision moved since: a rename, a deletion, SQLite)."""
+    body = session.execute(
+        select(RankingSnapshot.body).where(
+            RankingSnapshot.scenario_id == scenario_id,
+            RankingSnapshot.scores_rev == scores_rev,
+        )
+    ).scalar_one_or_none()
+    return None if body is None else body.encode()
 
 
 def _score_row_json(r: Any, what_if: bool) -> dict[str, Any]:

@@ -32,9 +32,7 @@ def _want(url: str) -> list[dict[str, Any]]:
 def _ranking(url: str, auth: dict[str, dict[str, str]], **q: Any) -> tuple[list[Any], str]:
     """The results and X-Argus-Cache of one request to a fresh app (an empty cache)."""
     with TestClient(create_app(make_settings(url))) as c:
-        r = c.get(
-            "/api/tewa/ranking/", params={"scenario_id": DEMO_SCENARIO_ID, **q}, headers=auth
-        )
+        r = c.get("/api/tewa/ranking/", params={"scenario_id": DEMO_SCENARIO_ID, **q}, headers=auth)
         assert r.status_code == 200, r.text
         return r.json()["results"], r.headers["X-Argus-Cache"]
 

@@ -141,6 +141,24 @@ def _start_pipeline(app: FastAPI, s: Settings) -> Any:
     return rt
 
 
+async def _connect_launch_bus(app: FastAPI, url: str) -> Any:
+    """Stages on the bus, none in this process: ``POST /api/sim/launch`` publishes
+    ``missile.launched`` there (``argus.defense.service.buslaunch``). An unreachable bus is
+    reported by the launch endpoint's 503, not a crash of the whole API."""
+    from argus.defense.service.buslaunch import BusLauncher
+    from argus.pipeline.asyncbus import make_bus
+
+    app.state.bus_launcher = None
+    try:
+        bus = await make_bus(url)
+    except Exception as exc:
+        app.state.defense_error = f"event bus {url.split('?')[0]} unreachable: {exc}"
+        logging.getLogger("argus.defense").error("launches disabled: %s", app.state.defense_error)
+        return None
+    app.state.bus_launcher = BusLauncher(app.state.sessionmaker, bus)
+    return bus
+
+
 def create_app(
     settings: Settings | None = None, *, run_scheduler: bool = False, run_pipeline: bool = False
 ) -> FastAPI:
@@ -168,11 +186,16 @@ def create_app(
             scheduler.start()
             app.state.scheduler = scheduler
         runtime = None
+        launch_bus = None
         if run_pipeline or s.pipeline:
             runtime = _start_pipeline(app, s)
+        elif s.bus_url:
+            launch_bus = await _connect_launch_bus(app, s.bus_url)
         yield
         if runtime is not None:
             await asyncio.to_thread(runtime.stop)
+        if launch_bus is not None:
+            await launch_bus.close()
         if scheduler is not None:
             await scheduler.stop()
         await app.state.reader.close()

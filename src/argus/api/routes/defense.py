@@ -62,6 +62,24 @@ def _views(request: Request) -> defense.RuntimeViews:
 # ---- simulator
 
 
+async def _launch_on_bus(launcher: Any, data: LaunchIn, username: str) -> dict[str, Any]:
+    """The stages run elsewhere (``argus stage …``): commit the flight, then publish it; a
+    failed publish removes the row again (503), so a launch is both or neither."""
+    event, out = await run_in_threadpool(
+        launcher.plan_and_record, data.lat, data.lon, data.targetLat, data.targetLon,
+        data.missileType, trajectory=data.trajectory, created_by=username,
+    )  # fmt: skip
+    try:
+        await launcher.bus.publish(event)
+    except Exception as exc:
+        await run_in_threadpool(launcher.forget, event.flight_id)
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail=f"event bus: the launch could not be published ({exc}); nothing was stored",
+        ) from None
+    return out
+
+
 @router.post(
     "/api/sim/launch",
     summary="Launch a threat in the running scenario",
@@ -104,6 +122,9 @@ async def launch(
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
         raise InvalidInput(f"{loc}: {err['msg']}") from None  # problem+json naming the field
+    launcher = getattr(request.app.state, "bus_launcher", None)
+    if getattr(request.app.state, "defense", None) is None and launcher is not None:
+        return await _launch_on_bus(launcher, data, user.username)
     rt = runtime_or_503(request)
     # InvalidInput (unknown missileType, target out of reach) → 422 whose `errors` names the field
     return await run_in_threadpool(

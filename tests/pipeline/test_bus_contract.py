@@ -439,3 +439,41 @@ def test_make_bus() -> None:
             await make_bus("redis://localhost")
 
     asyncio.run(main())
+
+
+def test_a_deferred_acknowledgement_keeps_the_event_until_done(backend: Backend) -> None:
+    """A handler that returns a future: delivery goes on, and each event is acknowledged only
+    when its future is done. Stopped before: the next subscriber of the durable gets exactly
+    the unacknowledged ones; a failed future: delivered again; a done one: never again."""
+
+    async def scenario(b: Backend) -> None:
+        bus = await b.open()
+        loop = asyncio.get_running_loop()
+        futures: dict[str, asyncio.Future[None]] = {}
+
+        async def deferred(event: ev.Event) -> asyncio.Future[None]:
+            assert isinstance(event, ev.EwDetection)
+            f = futures[str(event.event_id)] = loop.create_future()
+            return f
+
+        sub = await bus.subscribe("ew.detection", "dfr", deferred)
+        sent = [
+            ev.EwDetection(sensor_id="D", frequency_hz=1e9 + i, bandwidth_hz=1e3, power_dbm=-50)
+            for i in range(5)
+        ]
+        for e in sent:
+            await bus.publish(e)
+        await until(lambda: len(futures) == 5)  # all delivered though none is acknowledged
+        futures[str(sent[0].event_id)].set_result(None)
+        futures[str(sent[1].event_id)].set_result(None)
+        futures[str(sent[2].event_id)].set_exception(RuntimeError("cycle failed"))
+        await settle()
+        await sub.stop()  # 3 and 4 still pending; 2 failed
+        bus2 = await b.open()
+        again, handler = collector()
+        await bus2.subscribe("ew.detection", "dfr", handler)
+        await until(lambda: len(again) >= 3)  # NATS: after ack_wait
+        await settle()
+        assert sorted(e.frequency_hz for e in again) == [1e9 + 2, 1e9 + 3, 1e9 + 4]
+
+    run(backend, scenario)

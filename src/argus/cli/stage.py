@@ -54,6 +54,12 @@ def _run(name: str, scenario: str | None, run: str, **kwargs: object) -> None:
             detection_threshold_db=s.detection_threshold, **kwargs,  # type: ignore[arg-type]
         )  # fmt: skip
         await runner.start()
+        restored = getattr(runner, "restored_cycle", None)
+        if restored is not None:
+            n_tracks = len(runner.stage.picture)  # type: ignore[union-attr]
+            console.print(
+                f"stage {name}: resumed after cycle {restored} ({n_tracks} tracks) from its checkpoint"
+            )
         console.print(f"stage {name} running on {s.masked()['bus_url']} (run {run}); Ctrl-C stops")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -50,7 +50,17 @@ __all__ = [
 
 log = get_logger("argus.pipeline")
 
-Handler = Callable[[Event], Awaitable[None]]
+#: A handler acknowledges its event by returning. It may instead return an ``asyncio.Future``:
+#: the event is then acknowledged when that future is done (negatively, so redelivered, if it
+#: fails), while delivery goes on with the next events. A stage that keeps state across events
+#: (the command centre buffering a cycle's plots) acknowledges them only once the cycle is
+#: processed and its state saved, so a crash in between gets them back on restart: NATS
+#: redelivers them after ``ack_wait``; the in-process bus gives them to the durable's next
+#: subscriber when the subscription is stopped first.
+#: Unacknowledged events a NATS consumer may hold (deferred acknowledgements, see Handler).
+DEFERRED_ACK_PENDING = 50_000
+
+Handler = Callable[[Event], Awaitable[object]]
 ErrorHandler = Callable[[Exception], None]
 
 #: Deliveries of one event to one durable, the first included, before it is given up.
@@ -135,15 +145,16 @@ class Idempotent:
     def __contains__(self, event_id: object) -> bool:
         return event_id in self._seen
 
-    async def __call__(self, event: Event) -> None:
+    async def __call__(self, event: Event) -> object:
         if event.event_id in self._seen:
             self._seen.move_to_end(event.event_id)
             self.skipped += 1
-            return
-        await self.handler(event)
+            return None
+        res = await self.handler(event)  # a deferred acknowledgement (Handler) passes through
         self._seen[event.event_id] = None
         if len(self._seen) > self.capacity:
             self._seen.popitem(last=False)
+        return res
 
 
 # --------------------------------------------------------------------------- in process
@@ -170,6 +181,9 @@ class _InProcessSubscription:
     handler: Handler
     on_error: ErrorHandler
     task: asyncio.Task[None] | None = None
+    #: Delivered, waiting for their deferred acknowledgement (Handler), in delivery order.
+    _unacked: dict[int, _Message] = field(default_factory=dict)
+    _requeues: set[asyncio.Future[None]] = field(default_factory=set)
 
     async def _run(self) -> None:
         d = self.durable
@@ -193,16 +207,37 @@ class _InProcessSubscription:
             _report(self.on_error, exc)
             return
         try:
-            await self.handler(event)
+            res = await self.handler(event)
         except Exception as exc:
-            if msg.deliveries >= self.bus.max_deliver:
-                _report(self.on_error, HandlerFailed(d.subject, d.name, event, msg.deliveries))
-                return
-            await asyncio.sleep(self.bus.redeliver_delay_s)
-            async with d.ready:
-                d.pending.appendleft(msg)
-                d.ready.notify()
-            log.debug("bus_redeliver", subject=d.subject, durable=d.name, error=repr(exc))
+            await self._failed(msg, event, exc)
+            return
+        if isinstance(res, asyncio.Future) and not (res.done() and not res.cancelled()
+                                                    and res.exception() is None):  # fmt: skip
+            self._unacked[id(msg)] = msg
+            res.add_done_callback(lambda f, m=msg, e=event: self._settle(f, m, e))
+
+    def _settle(self, fut: asyncio.Future[Any], msg: _Message, event: Event) -> None:
+        """A deferred acknowledgement is done: acknowledged, or (failed) delivered again."""
+        if self._unacked.pop(id(msg), None) is None:
+            return  # requeued by stop() already
+        exc = None if fut.cancelled() else fut.exception()
+        if fut.cancelled() or exc is not None:
+            t = asyncio.ensure_future(
+                self._failed(msg, event, exc or RuntimeError("acknowledgement cancelled"))
+            )
+            self._requeues.add(t)
+            t.add_done_callback(self._requeues.discard)
+
+    async def _failed(self, msg: _Message, event: Event, exc: BaseException) -> None:
+        d = self.durable
+        if msg.deliveries >= self.bus.max_deliver:
+            _report(self.on_error, HandlerFailed(d.subject, d.name, event, msg.deliveries))
+            return
+        await asyncio.sleep(self.bus.redeliver_delay_s)
+        async with d.ready:
+            d.pending.appendleft(msg)
+            d.ready.notify()
+        log.debug("bus_redeliver", subject=d.subject, durable=d.name, error=repr(exc))
 
     async def stop(self) -> None:
         if self.task is not None:
@@ -210,6 +245,14 @@ class _InProcessSubscription:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
             self.task = None
+        # Delivered but not acknowledged yet: the durable keeps them, first in line, as a
+        # NATS consumer redelivers what a stopped subscriber never acknowledged.
+        unacked, self._unacked = list(self._unacked.values()), {}
+        if unacked:
+            d = self.durable
+            async with d.ready:
+                d.pending.extendleft(reversed(unacked))
+                d.ready.notify()
         self.bus._subs.discard(self)
 
 
@@ -282,6 +325,7 @@ class _NatsSubscription:
     handler: Handler
     on_error: ErrorHandler
     task: asyncio.Task[None] | None = None
+    _deferred: set[asyncio.Future[None]] = field(default_factory=set)
 
     async def _run(self) -> None:
         from nats.errors import TimeoutError as NatsTimeout
@@ -308,7 +352,7 @@ class _NatsSubscription:
             _report(self.on_error, exc)
             return
         try:
-            await self.handler(event)
+            res = await self.handler(event)
         except Exception as exc:
             deliveries = msg.metadata.num_delivered
             if deliveries >= self.bus.max_deliver:
@@ -320,7 +364,25 @@ class _NatsSubscription:
                     "bus_redeliver", subject=self.subject, durable=self.durable, error=repr(exc)
                 )
             return
+        if isinstance(res, asyncio.Future):  # acknowledged when the handler's work is done
+            task = asyncio.ensure_future(self._ack_when_done(res, msg))
+            self._deferred.add(task)
+            task.add_done_callback(self._deferred.discard)
+            return
         await msg.ack()
+
+    async def _ack_when_done(self, fut: asyncio.Future[Any], msg: Any) -> None:
+        try:
+            await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            return  # stopping: unacknowledged, so redelivered to the next subscriber
+        except Exception as exc:
+            log.debug("bus_redeliver", subject=self.subject, durable=self.durable, error=repr(exc))
+            with contextlib.suppress(Exception):
+                await msg.nak(delay=self.bus.redeliver_delay_s or None)
+            return
+        with contextlib.suppress(Exception):  # a closed connection: redelivered after ack_wait
+            await msg.ack()
 
     async def stop(self) -> None:
         if self.task is not None:
@@ -328,6 +390,8 @@ class _NatsSubscription:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
             self.task = None
+        for t in list(self._deferred):
+            t.cancel()
         with contextlib.suppress(Exception):
             await self.psub.unsubscribe()
         self.bus._subs.discard(self)
@@ -407,6 +471,9 @@ class NatsBus:
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self.ack_wait_s,
             max_deliver=self.max_deliver,
+            # deferred acknowledgements (Handler) keep a cycle's plots pending: room for
+            # thousands of targets per cycle (the server's default is 1,000)
+            max_ack_pending=DEFERRED_ACK_PENDING,
         )
         psub = await self.js.pull_subscribe(
             self.wire_subject(subject),

@@ -123,18 +123,44 @@ class RadarRunner(_Runner):
 
 
 class CommandCenterRunner(_Runner):
-    """Buffers plots per cycle; processes a cycle when all its plots are in, in cycle order."""
+    """Buffers plots per cycle; processes a cycle when all its plots are in, in cycle order.
 
-    def __init__(self, bus: Any, stage: CommandCenter, track_events: bool = True) -> None:
+    With a ``checkpoint`` (``load() -> (cycle, state) | None``, ``save(cycle, state)``; the
+    database's ``stage_checkpoint`` in ``argus stage command-center``) the stage's state is
+    saved after every cycle it publishes, and the events that cycle consumed (its plots and
+    radar marker, and the interceptor events applied meanwhile) are acknowledged only then (a
+    deferred acknowledgement, see ``argus.pipeline.asyncbus.Handler``). A process killed at any
+    point and restarted loads the last saved cycle and gets every later event again: tracks
+    keep their ids and histories, and what it republishes carries the same derived ids, so
+    nothing is lost or doubled.
+    """
+
+    def __init__(
+        self, bus: Any, stage: CommandCenter, track_events: bool = True,
+        checkpoint: Any | None = None,
+    ) -> None:  # fmt: skip
         super().__init__(bus, "command-center")
         self.stage = stage
         self.track_events = track_events
-        self.plots: dict[int, list[ev.RadarDetection]] = {}
+        self.checkpoint = checkpoint
+        self.plots: dict[int, dict[Any, ev.RadarDetection]] = {}
         self.expected: dict[int, tuple[int, float, float]] = {}
         self.next: int | None = None
+        #: The last cycle whose outputs are published (and saved, with a checkpoint).
+        self.done_through: int | None = None
+        self.restored_cycle: int | None = None
+        self._acks: dict[int, asyncio.Future[None]] = {}
         self.lock = asyncio.Lock()
 
     async def start(self) -> None:
+        if self.checkpoint is not None:
+            saved = await asyncio.to_thread(self.checkpoint.load)
+            if saved is not None:
+                cycle, state = saved
+                self.stage.restore(state)
+                self.next = self.done_through = self.restored_cycle = cycle
+                self.next += 1
+                log.info("command_center_restored", cycle=cycle, tracks=len(self.stage.picture))
         await self.subscribe((*self.stage.subjects, "pipeline.cycle_complete"), self._on_event)
 
     def _cycle_of(self, t: dt.datetime) -> int:
@@ -142,20 +168,39 @@ class CommandCenterRunner(_Runner):
             np.floor((t - self.stage.epoch).total_seconds() / self.stage.cfg.scan_interval_s + 1e-9)
         )
 
-    async def _on_event(self, event: ev.Event) -> None:
+    def _ack_with(self, k: int) -> asyncio.Future[None] | None:
+        """The future that acknowledges an event once cycle ``k`` is saved (None: at once)."""
+        if self.checkpoint is None:
+            return None
+        fut = self._acks.get(k)
+        if fut is None:
+            fut = self._acks[k] = asyncio.get_running_loop().create_future()
+        return fut
+
+    def _done(self, k: int | None) -> bool:
+        return self.done_through is not None and k is not None and k <= self.done_through
+
+    async def _on_event(self, event: ev.Event) -> asyncio.Future[None] | None:
         if isinstance(event, ev.RadarDetection):
-            self.plots.setdefault(self._cycle_of(event.time), []).append(event)
+            k = self._cycle_of(event.time)
+            if self._done(k):
+                return None  # in the saved state already (a redelivery after a restart)
+            self.plots.setdefault(k, {})[event.event_id] = event
+            ack = self._ack_with(k)
         elif isinstance(event, ev.PipelineCycleComplete):
-            if event.stage != "radar":
-                return
+            if event.stage != "radar" or self._done(event.cycle):
+                return None
             self.expected[event.cycle] = (event.n_detections, event.t0_s or 0.0, event.t1_s or 0.0)
             if self.next is None:
                 self.next = event.cycle
+            ack = self._ack_with(event.cycle)
         else:
-            self.stage.handle(event)
-            return
+            self.stage.handle(event)  # idempotent; saved with the next cycle
+            nxt = self.next if self.next is not None else (self.done_through or 0) + 1
+            return self._ack_with(nxt)
         async with self.lock:
             await self._drain()
+        return ack
 
     async def _drain(self) -> None:
         from argus.pipeline.controller import _track_events
@@ -163,7 +208,7 @@ class CommandCenterRunner(_Runner):
         while self.next is not None and self.next in self.expected:
             k = self.next
             n, t0, t1 = self.expected[k]
-            have = self.plots.get(k, [])
+            have = list(self.plots.get(k, {}).values())
             if len(have) < n:
                 return  # plots of this cycle still on their way
             det = plots_to_detections(have, self.stage.cfg, self.stage.epoch)
@@ -183,6 +228,19 @@ class CommandCenterRunner(_Runner):
             self.plots.pop(k, None)
             self.expected.pop(k, None)
             self.next = k + 1
+            if self.checkpoint is not None:
+                # Pickled here, on the loop: no event handler changes the state meanwhile.
+                # Events applied while it is written wait for the next cycle's save.
+                state = self.stage.snapshot()
+                await asyncio.to_thread(self.checkpoint.save, k, state)
+            self.done_through = k
+            fut = self._acks.pop(k, None)
+            if fut is not None and not fut.done():
+                fut.set_result(None)
+            for j in [j for j in self._acks if j < k]:  # events tied to skipped cycles
+                f = self._acks.pop(j)
+                if not f.done():
+                    f.set_result(None)
             self.handled += 1
 
 

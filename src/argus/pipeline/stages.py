@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import pickle
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -523,19 +524,41 @@ class CommandCenter:
         self.in_flight: dict[str, set[str]] = {}  # track -> interceptor ids
         self.shots: dict[str, int] = {}
         self.killed: set[str] = set()
+        self.detonated: set[str] = set()  # interceptor ids that have ended
         self.buffer: list[ev.RadarDetection] = []
         self.picture = TrackPicture.empty(epoch)
         self._ref = _rotation(self.lat0, self.lon0)
         self._origin = np.stack(geo.geodetic_to_ecef(self.lat0, self.lon0, 0.0), axis=-1)
         self._site_c = {s.radar.radar_id: float(s.radar.snr(1.0, 1.0)) for s in cfg.sites}
 
+    # ---- checkpoint (a restarted command-centre process resumes where it stopped)
+    #: What is rebuilt from the configuration and the database, not saved.
+    _NOT_STATE = frozenset(
+        ("cfg", "epoch", "classifier", "orders", "envelope", "model", "lat0", "lon0", "_ref",
+         "_origin", "_site_c")
+    )  # fmt: skip
+
+    def snapshot(self) -> bytes:
+        """The state a cycle leaves behind (tracker, classifier windows, labels, threat levels,
+        interceptors in flight, shots, kills, the picture), as bytes for ``restore``. Pickle:
+        written and read only by this class, from Argus's own database (never API input)."""
+        state = {k: v for k, v in self.__dict__.items() if k not in self._NOT_STATE}
+        return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def restore(self, blob: bytes) -> None:
+        """Continue from a ``snapshot`` (same configuration and epoch)."""
+        self.__dict__.update(pickle.loads(blob))
+
     # ---- bus door
     def handle(self, event: ev.Event) -> list[ev.Event]:
+        """Apply one event (idempotent: a redelivered one changes nothing)."""
         if isinstance(event, ev.RadarDetection):
             self.buffer.append(event)
         elif isinstance(event, ev.InterceptorLaunched):
-            self.in_flight.setdefault(event.track_id, set()).add(event.interceptor_id)
+            if event.interceptor_id not in self.detonated:  # a late redelivery after its end
+                self.in_flight.setdefault(event.track_id, set()).add(event.interceptor_id)
         elif isinstance(event, ev.InterceptorDetonation):
+            self.detonated.add(event.interceptor_id)
             self.in_flight.get(event.track_id, set()).discard(event.interceptor_id)
             if event.kill:
                 self.killed.add(event.track_id)

@@ -24,6 +24,7 @@ from argus.db.models.defense import (
     PipelineEvent,
     RadarSiteRow,
     RadarType,
+    StageCheckpoint,
 )
 from argus.db.models.ops import Job, User
 from argus.db.models.rf import (
@@ -83,6 +84,7 @@ __all__ = [
     "RfMeasurementHourly",
     "Scenario",
     "ScenarioAsset",
+    "StageCheckpoint",
     "Survey",
     "SystemConfig",
     "ThreatScore",

@@ -233,6 +233,23 @@ class PipelineEvent(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
 
 
+class StageCheckpoint(Base):
+    """A bus stage's state after the last cycle it finished, so a restarted process resumes
+    there (the command centre's tracker, classifier windows, engagements: migration 0017).
+
+    ``state`` is written and read only by Argus's own stage code (``pickle`` of the stage's
+    Python state; never from an API input). One row per (run, stage).
+    """
+
+    __tablename__ = "stage_checkpoint"
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(60), primary_key=True)
+    cycle: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    state: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    saved_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
 class MlModel(TimestampMixin, Base):
     """A trained model (the track classifier, ...) with its metrics; the newest of a kind is used."""
 

@@ -13,6 +13,7 @@ from argus.db.session import session_scope
 from argus.defense.envelope import engagement_envelope
 from argus.defense.service.models import WindowClassifier, load_classifier
 from argus.defense.service.store import (
+    DbCheckpoint,
     DbOrderBook,
     load_config,
     record_events,
@@ -83,7 +84,9 @@ def build_stage(
         cc = CommandCenter(
             cfg, epoch, classifier, DbOrderBook(factory, scenario_id), engagement_envelope
         )
-        return CommandCenterRunner(bus, cc)
+        return CommandCenterRunner(
+            bus, cc, checkpoint=DbCheckpoint(factory, run_tag, "command-center")
+        )
     if name == "battery":
         return BatteryRunner(bus, BatteryStage(cfg, call_signs))
     if name == "interceptor":

@@ -26,6 +26,7 @@ from argus.db.models import (
     RadarSiteRow,
     RadarType,
     Scenario,
+    StageCheckpoint,
     Track,
     TrackSample,
     Weapon,
@@ -96,6 +97,31 @@ def load_config(
         thresholds=thresholds or LevelThresholds(),
         seed=seed,
     )
+
+
+class DbCheckpoint:
+    """A stage's saved state in ``stage_checkpoint`` (one row per run and stage, replaced at
+    each save): the command centre saves after every cycle it publishes and loads at start."""
+
+    def __init__(self, factory: sessionmaker[Session], run_id: str, stage: str) -> None:
+        self.factory = factory
+        self.run_id = run_id
+        self.stage = stage
+
+    def load(self) -> tuple[int, bytes] | None:
+        with self.factory() as s:
+            row = s.get(StageCheckpoint, (self.run_id, self.stage))
+            return None if row is None else (int(row.cycle), bytes(row.state))
+
+    def save(self, cycle: int, state: bytes) -> None:
+        with session_scope(self.factory) as s:
+            row = s.get(StageCheckpoint, (self.run_id, self.stage))
+            now = dt.datetime.now(dt.UTC)
+            if row is None:
+                s.add(StageCheckpoint(run_id=self.run_id, stage=self.stage, cycle=cycle,
+                                      state=state, saved_at=now))  # fmt: skip
+            elif cycle >= row.cycle:  # never overwrite a later cycle (a stale process)
+                row.cycle, row.state, row.saved_at = cycle, state, now
 
 
 class DbOrderBook:

@@ -56,7 +56,7 @@ def _run(name: str, scenario: str | None, run: str, **kwargs: object) -> None:
         await runner.start()
         restored = getattr(runner, "restored_cycle", None)
         if restored is not None:
-            n_tracks = len(runner.stage.picture)  # type: ignore[union-attr]
+            n_tracks = len(runner.stage.picture)
             console.print(
                 f"stage {name}: resumed after cycle {restored} ({n_tracks} tracks) from its checkpoint"
             )

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -214,7 +215,7 @@ class _InProcessSubscription:
         if isinstance(res, asyncio.Future) and not (res.done() and not res.cancelled()
                                                     and res.exception() is None):  # fmt: skip
             self._unacked[id(msg)] = msg
-            res.add_done_callback(lambda f, m=msg, e=event: self._settle(f, m, e))
+            res.add_done_callback(functools.partial(self._settle, msg=msg, event=event))
 
     def _settle(self, fut: asyncio.Future[Any], msg: _Message, event: Event) -> None:
         """A deferred acknowledgement is done: acknowledged, or (failed) delivered again."""

@@ -365,6 +365,13 @@ function rfStep(span, n) {
   return (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * p;
 }
 
+// A clock-friendly time tick step (ms): 1, 2, 5, 10, 15, 30 s or min, 1, 2, 3, 6, 12 h, 1, 2, 7 days.
+const RF_TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600,
+  43200, 86400, 172800, 604800].map((s) => s * 1000);
+function rfTimeStep(span, n) {
+  return RF_TIME_STEPS.find((s) => span / s <= n) || RF_TIME_STEPS[RF_TIME_STEPS.length - 1];
+}
+
 // Hand-drawn SVG line plot: one series (polyline + points) per receiver, time on x (UTC).
 function rfPlot(rows, agg, quantity, truncated) {
   const svg = $("#rf-plot");
@@ -403,7 +410,7 @@ function rfPlot(rows, agg, quantity, truncated) {
     svg.append(rfSvg("line", { x1: L0, x2: W - R0, y1: Y(v), y2: Y(v), class: "rf-grid" }));
     svg.append(rfSvg("text", { x: L0 - 6, y: Y(v) + 4, "text-anchor": "end", class: "rf-tick" }, Number(v.toFixed(6)).toString()));
   }
-  const ts = rfStep(t1 - t0, 8);
+  const ts = rfTimeStep(t1 - t0, 8);
   const multiDay = t1 - t0 > 86400000;
   for (let t = Math.ceil(t0 / ts) * ts; t <= t1; t += ts) {
     const iso = new Date(t).toISOString();

@@ -9,7 +9,7 @@ estimate with its 95 % ellipse (checked against the API's semi-axes and orientat
 simulated truth; the side panel the API's lat/lon; the hand-drawn SVG plot one series per
 receiver holding that receiver's measured values, raw and hourly. Picking the older
 localization moves the estimate; a simulated acquisition started from the form completes and
-adds a third. No request may leave 127.0.0.1.
+adds a third; a viewer cannot start one. No request may leave 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ def _seed(url: str, settings: Settings) -> tuple[list[int], int, list[str]]:
     try:
         with session_scope(factory) as s:
             accounts.create_user(s, "op", PASSWORD, "operator")
+            accounts.create_user(s, "watcher", PASSWORD, "viewer")
             ids = []
             for i, r in enumerate(specs):
                 network = i == len(specs) - 1
@@ -282,6 +283,19 @@ def test_rf_tab_map_ellipse_truth_series_and_simulated_acquisition(rf_server: Se
             assert page.inner_text("#rf-est-id") == f"#{third['id']}"
             assert page.inner_text("#rf-est-lat") == f"{third['lat_deg']:.6f}"
             assert _count(page, "#rf-localizations tr.rf-loc") == 3
+
+            # a viewer sees the page but cannot start an acquisition (the API would answer 403)
+            page.click("#logout")
+            page.wait_for_selector("#login-view:not([hidden])")
+            page.fill("#login-user", "watcher")
+            page.fill("#login-password", PASSWORD)
+            page.click("#login-submit")
+            page.wait_for_selector("#app-view:not([hidden])")
+            page.click("button[data-tab=rf]")
+            page.wait_for_selector("#rf-state:has-text('3 localizations')", timeout=20000)
+            assert page.is_disabled("#rf-sim-submit")
+            assert "operator or admin" in page.inner_text("#rf-sim-status")
+            assert _count(page, "#rf-map path.rf-receiver") == 5
         finally:
             browser.close()
 

@@ -175,6 +175,12 @@ class LocalizationOut(BaseModel):
     per_receiver: Any
     truth: Any
     error_m: float | None
+    truth_lat_deg: float | None = Field(
+        default=None, description="the simulated emitter's latitude (simulated acquisitions)"
+    )
+    truth_lon_deg: float | None = Field(
+        default=None, description="the simulated emitter's longitude (simulated acquisitions)"
+    )
 
 
 class LocalizationPage(BaseModel):

@@ -178,8 +178,10 @@ def _raid(launch: Any, spacing: float = 1.0) -> None:
 
 def _register_other_demos() -> None:
     from argus.cli.astro_ops import register_demo
+    from argus.cli.rf_ops import register_demo as register_rf_demo
 
     register_demo(demo_app)
+    register_rf_demo(demo_app)
 
 
 _register_other_demos()

@@ -320,6 +320,19 @@ def measurements(
     }
 
 
+def _localization(row: Any) -> dict[str, Any]:
+    """The stored localization, with the simulated emitter's position (``truth_lat_deg``,
+    ``truth_lon_deg``) when its acquisition was simulated, else both null."""
+    from argus.rf.service.acquisition import _truth_position
+
+    pos = _truth_position(row.truth) if row.truth is not None else None
+    return {
+        **service.localization_json(row),
+        "truth_lat_deg": pos[0] if pos else None,
+        "truth_lon_deg": pos[1] if pos else None,
+    }
+
+
 @router.get(
     "/api/rf/localizations", summary="Emitter localizations", response_model=LocalizationPage
 )
@@ -340,7 +353,7 @@ def list_localizations(
     more = len(rows) > limit
     rows = rows[:limit]
     return {
-        "items": [service.localization_json(r) for r in rows],
+        "items": [_localization(r) for r in rows],
         "next_cursor": _encode([rows[-1].id]) if more else None,
     }
 
@@ -352,4 +365,4 @@ def list_localizations(
 def get_localization(
     session: SessionDep, _: Viewer, localization_id: LocalizationPath
 ) -> dict[str, Any]:
-    return service.localization_json(service.get_localization(session, localization_id))
+    return _localization(service.get_localization(session, localization_id))

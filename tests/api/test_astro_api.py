@@ -259,7 +259,7 @@ class _Webhook:
         hook = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 hook.received.append((json.loads(body), self.headers.get("Idempotency-Key")))
                 self.send_response(hook.status)
@@ -380,6 +380,9 @@ def test_deliver_and_redeliver_an_alert(
     assert (other["status"], other["attempts"]) == ("pending", [])
     r = api.post(f"/api/astro/alerts/{alert}/deliver", json={"max_attempts": 11}, headers=op)
     assert assert_problem(r, 422)["errors"][0]["field"] == "max_attempts"
+    # 10 attempts of 5 s and backoffs of 0.5 s doubling (255.5 s of sleep): too long to wait for
+    r = api.post(f"/api/astro/alerts/{alert}/deliver", json={"max_attempts": 10}, headers=op)
+    assert "could take 305.5 s, more than 120 s" in assert_problem(r, 422)["detail"]
     assert_problem(api.post(f"/api/astro/alerts/{alert}/deliver", headers=auth["viewer"]), 403)
     r = api.post("/api/astro/alerts/00000000-0000-4000-8000-00000000dead/deliver", headers=op)
     assert_problem(r, 404)

@@ -8,7 +8,7 @@ import datetime as dt
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 CandidateStatusName = Literal["pending", "scored", "validated", "rejected", "archived"]
 ObservationStatusName = Literal[
@@ -328,6 +328,10 @@ class AlertRaiseOut(BaseModel):
     rules: dict[str, Any] = Field(description="the rules applied")
 
 
+#: Longest a delivery may take (every attempt timing out, every backoff slept).
+MAX_DELIVERY_S = 120
+
+
 class AlertDeliverIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     max_attempts: int = Field(default=4, ge=1, le=10)
@@ -335,11 +339,22 @@ class AlertDeliverIn(BaseModel):
     timeout_s: float = Field(default=5.0, gt=0, le=30, description="per attempt")
     force: bool = Field(default=False, description="send again an alert already delivered")
 
+    @model_validator(mode="after")
+    def _bounded(self) -> AlertDeliverIn:
+        worst = self.max_attempts * self.timeout_s + self.backoff_s * (
+            2 ** (self.max_attempts - 1) - 1
+        )
+        if worst > MAX_DELIVERY_S:
+            raise ValueError(
+                f"max_attempts, backoff_s, timeout_s: the attempts could take {worst:g} s, "
+                f"more than {MAX_DELIVERY_S} s (the answer waits for the last one)"
+            )
+        return self
+
 
 class AlertDeliverOut(BaseModel):
     alert: AlertOut
     attempts: list[DeliveryAttemptOut]
-
 
 
 class SystemConfigIn(BaseModel):

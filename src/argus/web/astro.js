@@ -78,9 +78,9 @@ function renderAstroList() {
         class: "clickable" + (i === ASTRO.index ? " astro-selected" : ""), "data-detection": d.id,
         onclick: () => { ASTRO.index = i; renderAstroList(); showAstroCurrent(); },
       },
-      el("td", {}, i + 1), el("td", { class: level(d.confidence_score) }, astroFmt(d.confidence_score, 3)),
+      el("td", {}, i + 1), el("td", { class: d.confidence_score >= 0.5 ? "astro-likely" : "muted" }, astroFmt(d.confidence_score, 3)),
       el("td", {}, astroFmt(c.snr, 1)), el("td", {}, astroFmt(c.flux, 1)),
-      el("td", {}, astroFmt(d.ra, 5)), el("td", {}, astroFmt(d.dec, 5))));
+      el("td", {}, astroFmt(d.ra, 4)), el("td", {}, astroFmt(d.dec, 4))));
   });
 }
 
@@ -207,7 +207,9 @@ function drawAstroCurve(points, currentId) {
     const vy = y0 + ((y1 - y0) * i) / 4, vx = x0 + ((x1 - x0) * i) / 4;
     ctx.beginPath(); ctx.moveTo(L, Y(vy)); ctx.lineTo(L + w, Y(vy)); ctx.stroke();
     ctx.fillText(vy.toPrecision(3), 4, Y(vy) + 4);
-    ctx.fillText(vx.toFixed(2), X(vx) - 22, T + h + 14);
+    ctx.textAlign = i === 0 ? "left" : i === 4 ? "right" : "center";
+    ctx.fillText(vx.toFixed(2), X(vx), T + h + 14);
+    ctx.textAlign = "left";
   }
   ctx.fillText("MJD", L + w / 2 - 10, cv.height - 4);
   ctx.strokeStyle = "#5c6b78"; ctx.setLineDash([4, 3]);

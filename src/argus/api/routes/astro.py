@@ -529,8 +529,8 @@ CutoutKind = Literal["science", "reference", "difference"]
     summary="One of the candidate's cutouts (science, reference or difference) as a grey PNG",
     response_class=Response,
     responses={200: {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
-                     "description": "the cutout, zscaled, north down (FITS rows bottom up), "
-                                    "each pixel scale x scale"}},
+                     "description": "the cutout, zscaled, grey; the first FITS row at the "
+                                    "bottom; each pixel drawn scale x scale"}},
 )  # fmt: skip
 def candidate_cutout(
     session: SessionDep,
@@ -713,9 +713,7 @@ def raise_alerts(
     )
     rules = service.AlertRules.from_config(session)
     if body.rules is not None:
-        rules = service.AlertRules(
-            **{**rules.__dict__, **body.rules.model_dump(exclude_none=True)}
-        )
+        rules = service.AlertRules(**{**rules.__dict__, **body.rules.model_dump(exclude_none=True)})
     new = service.raise_alerts(
         session, rules=rules, detection_ids=ids, actor=actor_of(request, user.username)
     )
@@ -760,12 +758,18 @@ def deliver_alert(
             status.HTTP_409_CONFLICT,
             detail=f"alert_id: alert {a.id} is already delivered (send force: true to repeat)",
         )
-    if a.status != service.AlertStatus.PENDING:
-        a.status = service.AlertStatus.PENDING  # failed, or delivered and forced: send again
-    service.audit(session, actor_of(request, user.username), "alert", a.id, "deliver_request")
+    # Read everything before the first change: nothing is flushed (no write lock is held, on
+    # SQLite) while the webhook is being called.
+    url = service.get_config(session, service.WEBHOOK_URL)
+    if a.status == service.AlertStatus.DELIVERED:
+        a.status = service.AlertStatus.PENDING  # forced: send it again
     service.deliver_alert(
-        session, a, max_attempts=body.max_attempts, backoff_s=body.backoff_s,
+        session, a, url, max_attempts=body.max_attempts, backoff_s=body.backoff_s,
         timeout_s=body.timeout_s,
+    )  # fmt: skip
+    service.audit(
+        session, actor_of(request, user.username), "alert", a.id, "deliver_request",
+        new={"status": a.status.value, "attempts": a.delivery_attempts, "force": body.force},
     )  # fmt: skip
     session.flush()
     session.refresh(a)

@@ -59,6 +59,17 @@ def candidate_stamps(
     )
 
 
+def _zscale_limits(image: npt.NDArray[np.float64]) -> tuple[float, float]:
+    """IRAF's zscale display limits of the finite pixels (0, 1 when there are none)."""
+    from astropy.visualization import ZScaleInterval  # type: ignore[import-untyped]
+
+    finite = image[np.isfinite(image)]
+    if not finite.size:
+        return 0.0, 1.0
+    lo, hi = ZScaleInterval().get_limits(finite)
+    return float(lo), float(hi)
+
+
 #: The cutouts of a candidate, by name, and the difference-run product each is cut from.
 CUTOUT_PRODUCTS = {"science": "new", "reference": "ref", "difference": "D"}
 
@@ -79,16 +90,16 @@ def candidate_cutout(
 
 
 def cutout_png(image: npt.NDArray[np.float64], *, scale: int = 4) -> bytes:
-    """One cutout as an 8-bit grey PNG: zscale limits, north (row 0 of the array, FITS
-    convention) at the bottom as in ``stamps_png``, each pixel drawn as ``scale`` x ``scale``
-    (nearest neighbour, so the pixels stay visible). Pixels outside the image are black."""
-    from astropy.visualization import ZScaleInterval
+    """One cutout as an 8-bit grey PNG: zscale limits; the array's row 0 (the FITS image's first
+    row) at the bottom, as ``stamps_png`` draws it (origin lower: north up for a standard WCS);
+    each pixel drawn as ``scale`` x ``scale`` (nearest neighbour, so the pixels stay visible).
+    Pixels outside the image are black."""
     from PIL import Image
 
     if not (1 <= scale <= 8):
         raise InvalidInput(f"scale: {scale} is not in [1, 8]")
     finite = np.isfinite(image)
-    lo, hi = ZScaleInterval().get_limits(image[finite]) if finite.any() else (0.0, 1.0)
+    lo, hi = _zscale_limits(image)
     span = hi - lo if hi > lo else 1.0
     grey = np.clip((np.where(finite, image, lo) - lo) / span, 0.0, 1.0) * 255.0
     grey = np.flipud(np.rint(grey).astype(np.uint8))
@@ -103,7 +114,6 @@ def stamps_png(stamps: Stamps, *, title: str | None = None) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg")
-    from astropy.visualization import ZScaleInterval  # type: ignore[import-untyped]
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(7.5, 2.8), dpi=100)
@@ -117,11 +127,7 @@ def stamps_png(stamps: Stamps, *, title: str | None = None) -> bytes:
         ),
         strict=True,
     ):
-        finite = img[np.isfinite(img)]
-        if finite.size:
-            lo, hi = ZScaleInterval().get_limits(finite)
-        else:
-            lo, hi = 0.0, 1.0
+        lo, hi = _zscale_limits(img)
         ax.imshow(img, origin="lower", cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
         ax.set_title(name, fontsize=9)
         ax.set_xticks([])

@@ -223,3 +223,237 @@ def test_json_writes_are_authorized_before_the_body_is_read(api: TestClient, aut
     assert assert_problem(r, 422)["errors"][0]["field"] == "name"
     r = api.post("/api/astro/validations", json={"detection_id": "x", "decision": "real"}, headers=auth["operator"])  # fmt: skip
     assert assert_problem(r, 422)["errors"][0]["field"] == "detection_id"
+
+
+# ---- raising and delivering alerts, SystemConfig, cutouts ---------------------------------------
+
+
+def _seed_scored(url: str, var: Path) -> dict[str, Any]:
+    """A stored run of three candidates scored by a model, no alert raised yet: SNR 12, 8, 30
+    and real/bogus 0.85, 0.3, 0.99, all in one observation (so all novel)."""
+    store = ObjectStore(str(var / "objects"))
+    engine = make_engine(url)
+    try:
+        with session_scope(make_sessionmaker(engine)) as s:
+            st = stored_run(
+                s, store, ra=[150.0, 150.0 + 3 / 3600, 150.01], dec=[2.2, 2.2, 2.2],
+                snr=[12.0, 8.0, 30.0],
+            )  # fmt: skip
+            m = service.register_model(s, name="rb", model_type="real_bogus", blob=b"m", metrics={})
+            service.record_model_run(s, m, st.candidates, [0.85, 0.3, 0.99])
+            return {"run": str(st.run.id), "candidates": [str(c.id) for c in st.candidates]}
+    finally:
+        engine.dispose()
+
+
+class _Webhook:
+    """A real HTTP endpoint on the loopback answering ``status`` and keeping what it got."""
+
+    def __init__(self) -> None:
+        import http.server
+        import json
+        import threading
+
+        self.status = 200
+        self.received: list[tuple[dict[str, Any], str | None]] = []
+        hook = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                hook.received.append((json.loads(body), self.headers.get("Idempotency-Key")))
+                self.send_response(hook.status)
+                self.send_header("content-length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhook() -> Iterator[_Webhook]:
+    hook = _Webhook()
+    yield hook
+    hook.close()
+
+
+def test_raise_alerts_by_run_and_by_candidates(
+    api: TestClient, auth: Any, seeded_db_url: str, var: Path
+) -> None:
+    ids = _seed_scored(seeded_db_url, var)
+    op, v = auth["operator"], auth["viewer"]
+    assert api.get("/api/astro/alerts", headers=v).json() == []
+    # a stricter SNR for this call: only candidate 2 (SNR 30)
+    strict = {"difference_run_id": ids["run"], "rules": {"min_snr": 15}}
+    r = api.post("/api/astro/alerts/raise", json=strict, headers=op)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["detections_considered"] == 3 and body["raised"] == 1
+    assert body["rules"]["min_snr"] == 15 and body["rules"]["min_confidence"] == 0.8
+    # 0.99 and SNR 30 is critical (>= 0.97 and >= 20)
+    (a2,) = body["alerts"]
+    assert (a2["alert_metadata"]["candidate_id"], a2["priority"], a2["status"]) == (ids["candidates"][2], "critical", "pending")  # fmt: skip
+    # the default rules (confidence >= 0.8, SNR >= 7) on the whole run: candidate 0 as well
+    # (0.85 < 0.9: medium), not 1 (score 0.3) and not 2 again
+    r = api.post("/api/astro/alerts/raise", json={"difference_run_id": ids["run"]}, headers=op)
+    body = r.json()
+    assert (body["detections_considered"], body["raised"]) == (3, 1)
+    assert [(a["alert_metadata"]["candidate_id"], a["priority"]) for a in body["alerts"]] == [(ids["candidates"][0], "medium")]  # fmt: skip
+    r = api.post("/api/astro/alerts/raise", json={"difference_run_id": ids["run"]}, headers=op)
+    assert (r.json()["detections_considered"], r.json()["raised"]) == (3, 0)  # nothing twice
+    # candidate 1 by id, with looser rules: still none (the model called it an artifact)
+    one = {"candidate_ids": [ids["candidates"][1]], "rules": {"min_confidence": 0.2, "min_snr": 5}}
+    r = api.post("/api/astro/alerts/raise", json=one, headers=op)
+    assert r.status_code == 200, r.text
+    assert (r.json()["detections_considered"], r.json()["raised"]) == (1, 0)
+    assert r.json()["rules"]["min_confidence"] == 0.2
+    assert len(api.get("/api/astro/alerts", headers=v).json()) == 2
+    # the stored rules are the default of a call
+    admin = auth["admin"]
+    r = api.put("/api/astro/config/astro.alerts.rules", json={"value": {"min_snr": 40}}, headers=admin)  # fmt: skip
+    assert r.status_code == 200, r.text
+    r = api.post("/api/astro/alerts/raise", json={"difference_run_id": ids["run"]}, headers=op)
+    assert r.json()["rules"]["min_snr"] == 40 and r.json()["raised"] == 0
+    # errors name the field
+    r = api.post("/api/astro/alerts/raise", json={}, headers=op)
+    assert assert_problem(r, 422)["detail"].startswith("difference_run_id:")
+    missing = "00000000-0000-4000-8000-00000000dead"
+    r = api.post("/api/astro/alerts/raise", json={"candidate_ids": [ids["candidates"][0], missing]}, headers=op)  # fmt: skip
+    assert assert_problem(r, 404)["detail"] == f"candidate_ids: no candidate {missing}"
+    r = api.post("/api/astro/alerts/raise", json={"difference_run_id": missing}, headers=op)
+    assert assert_problem(r, 404)["detail"].startswith("difference_run_id:")
+    r = api.post("/api/astro/alerts/raise", json={"difference_run_id": ids["run"], "rules": {"min_confidence": 2}}, headers=op)  # fmt: skip
+    assert assert_problem(r, 422)["errors"][0]["field"] == "rules.min_confidence"
+    assert_problem(api.post("/api/astro/alerts/raise", json={"difference_run_id": ids["run"]}, headers=v), 403)  # fmt: skip
+    assert len(api.get("/api/astro/alerts", headers=v).json()) == 2  # nothing more stored
+
+
+def test_deliver_and_redeliver_an_alert(
+    api: TestClient, auth: Any, seeded_db_url: str, var: Path, webhook: _Webhook
+) -> None:
+    ids = _seed(seeded_db_url, var)
+    op, admin = auth["operator"], auth["admin"]
+    alert = ids["alerts"][0]
+    fast = {"max_attempts": 2, "backoff_s": 0, "timeout_s": 5}
+    # no webhook configured: a clear 422, nothing sent
+    r = api.post(f"/api/astro/alerts/{alert}/deliver", json=fast, headers=op)
+    assert "astro.alerts.webhook_url" in assert_problem(r, 422)["detail"]
+    r = api.put("/api/astro/config/astro.alerts.webhook_url", json={"value": webhook.url, "description": "test hook"}, headers=admin)  # fmt: skip
+    assert r.status_code == 200, r.text
+    # the endpoint is down (503): both attempts kept, the alert failed
+    webhook.status = 503
+    r = api.post(f"/api/astro/alerts/{alert}/deliver", json=fast, headers=op)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["alert"]["status"] == "failed" and body["alert"]["delivery_attempts"] == 2
+    assert [(a["attempt"], a["status_code"]) for a in body["attempts"]] == [(1, 503), (2, 503)]
+    assert body["alert"]["error_message"].startswith("HTTP 503")
+    # it is back: a failed alert is sent again, its earlier attempts kept
+    webhook.status = 204
+    r = api.post(f"/api/astro/alerts/{alert}/deliver", headers=op)  # no body: the defaults
+    assert r.status_code == 200, r.text
+    assert r.json()["alert"]["status"] == "delivered" and r.json()["alert"]["delivery_attempts"] == 3  # fmt: skip
+    d = api.get(f"/api/astro/alerts/{alert}/deliveries", headers=auth["viewer"]).json()
+    assert d["status"] == "delivered"
+    assert [a["status_code"] for a in d["attempts"]] == [503, 503, 204]
+    assert {a["url"] for a in d["attempts"]} == {webhook.url}
+    assert len(webhook.received) == 3
+    assert {(p["alert_id"], key) for p, key in webhook.received} == {(alert, alert)}
+    # delivered: refused unless forced
+    r = api.post(f"/api/astro/alerts/{alert}/deliver", json=fast, headers=op)
+    assert "already delivered" in assert_problem(r, 409)["detail"]
+    r = api.post(f"/api/astro/alerts/{alert}/deliver", json={**fast, "force": True}, headers=op)
+    assert r.json()["alert"]["status"] == "delivered" and r.json()["alert"]["delivery_attempts"] == 4  # fmt: skip
+    assert len(webhook.received) == 4
+    # the other alert was never sent
+    other = api.get(f"/api/astro/alerts/{ids['alerts'][1]}/deliveries", headers=op).json()
+    assert (other["status"], other["attempts"]) == ("pending", [])
+    r = api.post(f"/api/astro/alerts/{alert}/deliver", json={"max_attempts": 11}, headers=op)
+    assert assert_problem(r, 422)["errors"][0]["field"] == "max_attempts"
+    # 10 attempts of 5 s and backoffs of 0.5 s doubling (255.5 s of sleep): too long to wait for
+    r = api.post(f"/api/astro/alerts/{alert}/deliver", json={"max_attempts": 10}, headers=op)
+    assert "could take 305.5 s, more than 120 s" in assert_problem(r, 422)["detail"]
+    assert_problem(api.post(f"/api/astro/alerts/{alert}/deliver", headers=auth["viewer"]), 403)
+    r = api.post("/api/astro/alerts/00000000-0000-4000-8000-00000000dead/deliver", headers=op)
+    assert_problem(r, 404)
+
+
+def test_system_config_is_checked_and_admin_only(api: TestClient, auth: Any) -> None:
+    admin, op = auth["admin"], auth["operator"]
+    assert api.get("/api/astro/config", headers=admin).json() == []
+    key = "/api/astro/config/astro.alerts.webhook_url"
+    assert_problem(api.get(key, headers=admin), 404)
+    for bad, reason in (
+        ("ftp://example.org/x", "is not an http(s) URL with a host"),
+        ("http://", "is not an http(s) URL with a host"),
+        (42, "must be a string"),
+    ):
+        body = assert_problem(api.put(key, json={"value": bad}, headers=admin), 422)
+        assert body["detail"].startswith("value:") and reason in body["detail"], body["detail"]
+    rules = "/api/astro/config/astro.alerts.rules"
+    for bad, start in (
+        ({"min_snr": "high"}, "value.min_snr: 'high' is not a number"),
+        ({"alert_known_sources": 1}, "value.alert_known_sources: 1 is not true or false"),
+        ({"min_confidence": 1.5}, "value.min_confidence: 1.5 is not in [0, 1]"),
+        ({"loudness": 3}, "value.loudness: not an alert rule"),
+        ([1, 2], "value: the alert rules must be an object"),
+    ):
+        body = assert_problem(api.put(rules, json={"value": bad}, headers=admin), 422)
+        assert body["detail"].startswith(start), body["detail"]
+    body = assert_problem(api.put("/api/astro/config/Bad Key", json={"value": 1}, headers=admin), 422)  # fmt: skip
+    assert body["detail"].startswith("key:")
+    assert api.get("/api/astro/config", headers=admin).json() == []  # nothing stored
+    # good values
+    r = api.put(key, json={"value": "https://hooks.example.org/argus", "description": "ops"}, headers=admin)  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert (r.json()["key"], r.json()["value"], r.json()["is_active"]) == ("astro.alerts.webhook_url", "https://hooks.example.org/argus", True)  # fmt: skip
+    r = api.put(rules, json={"value": {"min_snr": 9, "alert_known_sources": True}}, headers=admin)
+    assert r.status_code == 200 and r.json()["value"] == {"min_snr": 9, "alert_known_sources": True}  # fmt: skip
+    r = api.put(key, json={"value": "https://hooks.example.org/v2", "is_active": False}, headers=admin)  # fmt: skip
+    got = api.get(key, headers=admin).json()
+    assert (got["value"], got["is_active"], got["description"]) == ("https://hooks.example.org/v2", False, "ops")  # fmt: skip
+    assert [c["key"] for c in api.get("/api/astro/config", headers=admin).json()] == ["astro.alerts.rules", "astro.alerts.webhook_url"]  # fmt: skip
+    r = api.put("/api/astro/config/site.note", json={"value": {"any": ["json", 1]}}, headers=admin)
+    assert r.status_code == 200
+    # operators and viewers neither read nor write
+    for role in ("operator", "viewer"):
+        assert_problem(api.get("/api/astro/config", headers=auth[role]), 403)
+        assert_problem(api.get(key, headers=auth[role]), 403)
+        assert_problem(api.put(key, json={"value": "https://evil.example"}, headers=auth[role]), 403)  # fmt: skip
+    assert api.get(key, headers=admin).json()["value"] == "https://hooks.example.org/v2"
+    del op
+
+
+def test_each_cutout_as_png(api: TestClient, auth: Any, seeded_db_url: str, var: Path) -> None:
+    import numpy as np
+
+    ids = _seed_scored(seeded_db_url, var)
+    mid = ids["candidates"][1]  # at pixel (35, 31): a 15 x 15 cutout lies inside the 80 x 64 image
+    got = {}
+    for kind in ("science", "reference", "difference"):
+        r = api.get(f"/api/astro/candidates/{mid}/cutouts/{kind}.png?size=15&scale=3", headers=auth["viewer"])  # fmt: skip
+        assert r.status_code == 200 and r.headers["content-type"] == "image/png", r.text
+        img = Image.open(io.BytesIO(r.content))
+        assert (img.size, img.mode) == ((45, 45), "L")
+        got[kind] = np.asarray(img, dtype=float)[::3, ::3]  # one value per image pixel
+    # the science image is 100 + row * 80 + column: brighter up (north at the top: the PNG's
+    # first row is the cutout's last) and to the right; the reference is its negative
+    sci, ref = got["science"], got["reference"]
+    assert sci[0].mean() > sci[-1].mean() and sci[:, -1].mean() > sci[:, 0].mean()
+    assert ref[0].mean() < ref[-1].mean() and ref[:, -1].mean() < ref[:, 0].mean()
+    assert got["difference"].std() > 0  # noise, not a flat grey
+    r = api.get(f"/api/astro/candidates/{mid}/cutouts/noise.png", headers=auth["viewer"])
+    assert assert_problem(r, 422)["errors"][0]["field"] == "path.kind"
+    r = api.get(f"/api/astro/candidates/{mid}/cutouts/science.png?scale=9", headers=auth["viewer"])
+    assert_problem(r, 422)
+    assert_problem(api.get(f"/api/astro/candidates/{mid}/cutouts/science.png"), 401)

@@ -123,6 +123,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/astro/candidates"): "viewer",
     ("GET", "/api/astro/candidates/{candidate_id}"): "viewer",
     ("GET", "/api/astro/candidates/{candidate_id}/stamps.png"): "viewer",
+    ("GET", "/api/astro/candidates/{candidate_id}/cutouts/{kind}.png"): "viewer",
     ("GET", "/api/astro/cone"): "viewer",
     ("GET", "/api/astro/lightcurve"): "viewer",
     ("POST", "/api/astro/validations"): "operator",
@@ -130,7 +131,12 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/astro/validation-queue"): "viewer",
     ("GET", "/api/astro/alerts"): "viewer",
     ("GET", "/api/astro/alerts/{alert_id}/deliveries"): "viewer",
+    ("POST", "/api/astro/alerts/raise"): "operator",
+    ("POST", "/api/astro/alerts/{alert_id}/deliver"): "operator",
     ("GET", "/api/astro/models"): "viewer",
+    ("GET", "/api/astro/config"): "admin",
+    ("GET", "/api/astro/config/{key}"): "admin",
+    ("PUT", "/api/astro/config/{key}"): "admin",
     # rf (issue 13)
     ("GET", "/api/rf/receivers"): "viewer",
     ("POST", "/api/rf/receivers"): "operator",
@@ -151,6 +157,9 @@ EXPECTED: dict[tuple[str, str], str] = {
 HIDDEN: dict[tuple[str, str], str] = {("GET", "/"): "public"}
 
 PUBLIC = {"/health", "/ready", "/metrics", "/api/auth/login", "/api/auth/refresh"}
+#: Reads for admins only: the users, and the SystemConfig entries (the webhook URL may carry a
+#: secret).
+ADMIN_READS = {"/api/users", "/api/astro/config", "/api/astro/config/{key}"}
 ADMIN_MUTATIONS = {
     ("POST", "/api/users"),
     ("PATCH", "/api/users/{username}"),
@@ -160,11 +169,14 @@ ADMIN_MUTATIONS = {
     ("DELETE", "/api/assets/{da_id}"),
     ("POST", "/api/controller/restart"),
     ("DELETE", "/api/rf/receivers/{receiver_id}"),
+    ("PUT", "/api/astro/config/{key}"),
 }
 
 JOB_ID = "00000000-0000-4000-8000-000000000001"
 RF_ACQUISITION_ID = "00000000-0000-4000-8000-0000000000a1"
 FLIGHT_ID = "walk-flight-1"
+#: The walk's alert webhook: a closed port on the loopback (delivery fails at once, offline).
+WALK_WEBHOOK = "http://127.0.0.1:9/walk-webhook"
 #: Routes answered by the defense runtime: the walk attaches one (not started) to the app.
 DEFENSE_PREFIXES = (
     "/api/sim/",
@@ -320,6 +332,9 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/api/astro/candidates/{candidate_id}/stamps.png"): Call(
         f"/api/astro/candidates/{WALK['candidate']}/stamps.png"
     ),
+    ("GET", "/api/astro/candidates/{candidate_id}/cutouts/{kind}.png"): Call(
+        f"/api/astro/candidates/{WALK['candidate']}/cutouts/difference.png"
+    ),
     ("GET", "/api/astro/cone"): Call("/api/astro/cone?ra=150&dec=2.2&radius_arcsec=5"),
     ("GET", "/api/astro/lightcurve"): Call("/api/astro/lightcurve?ra=150&dec=2.2"),
     ("POST", "/api/astro/validations"): Call(
@@ -333,7 +348,20 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/api/astro/alerts/{alert_id}/deliveries"): Call(
         f"/api/astro/alerts/{WALK['alert']}/deliveries"
     ),
+    ("POST", "/api/astro/alerts/raise"): Call(
+        "/api/astro/alerts/raise", json={"difference_run_id": str(WALK["run"])}
+    ),
+    # the walk's webhook is WALK_WEBHOOK (nothing listens): one attempt, answered "failed"
+    ("POST", "/api/astro/alerts/{alert_id}/deliver"): Call(
+        f"/api/astro/alerts/{WALK['alert']}/deliver",
+        json={"max_attempts": 1, "backoff_s": 0, "timeout_s": 2},
+    ),
     ("GET", "/api/astro/models"): Call("/api/astro/models"),
+    ("GET", "/api/astro/config"): Call("/api/astro/config"),
+    ("GET", "/api/astro/config/{key}"): Call("/api/astro/config/astro.alerts.webhook_url"),
+    ("PUT", "/api/astro/config/{key}"): Call(
+        "/api/astro/config/astro.alerts.rules", json={"value": {"min_snr": 6.0}}
+    ),
     # rf (issue 13): receiver 1, acquisition RF_ACQUISITION_ID and localization 1 (walk_template)
     ("GET", "/api/rf/receivers"): Call("/api/rf/receivers"),
     ("POST", "/api/rf/receivers"): Call(
@@ -397,7 +425,7 @@ def policy(method: str, path: str) -> str:
     if method == "WS":
         return "viewer"
     if method == "GET":
-        return "admin" if path == "/api/users" else "viewer"
+        return "admin" if path in ADMIN_READS else "viewer"
     return "admin" if (method, path) in ADMIN_MUTATIONS else "operator"
 
 
@@ -497,6 +525,11 @@ def walk_template(
         s.commit()
     path = Path(sa.make_url(url).database or "")
     seed_walk(url, path.parent / "var")  # astro rows and their objects
+    with open_session(url) as s:
+        from argus.astro import service as astro
+
+        astro.set_config(s, astro.WEBHOOK_URL, WALK_WEBHOOK)
+        s.commit()
     return path
 
 

@@ -42,6 +42,7 @@ TEXT_BODIES = {
 #: File downloads: the media types each documents (SigMF as a zip, its data or its metadata).
 FILE_BODIES = {
     ("get", "/api/astro/candidates/{candidate_id}/stamps.png"): ("image/png",),
+    ("get", "/api/astro/candidates/{candidate_id}/cutouts/{kind}.png"): ("image/png",),
     ("get", "/api/rf/acquisitions/{acquisition_id}/sigmf/{receiver_id}"): (
         "application/zip",
         "application/octet-stream",

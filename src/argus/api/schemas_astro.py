@@ -8,7 +8,7 @@ import datetime as dt
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 CandidateStatusName = Literal["pending", "scored", "validated", "rejected", "archived"]
 ObservationStatusName = Literal[
@@ -294,3 +294,80 @@ class ModelOut(BaseModel):
     deployment_date: dt.datetime | None
     sha512: str | None
     created_at: dt.datetime | None
+
+
+class AlertRulesIn(BaseModel):
+    """Overrides of the alert rules for one call (the others: SystemConfig
+    ``astro.alerts.rules``, else the defaults of ``argus.astro.service.AlertRules``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    min_confidence: float | None = Field(default=None, ge=0, le=1)
+    min_snr: float | None = Field(default=None, ge=0, le=1e6)
+    novelty_radius_arcsec: float | None = Field(default=None, gt=0, le=3600)
+    alert_known_sources: bool | None = None
+    high_confidence: float | None = Field(default=None, ge=0, le=1)
+    critical_confidence: float | None = Field(default=None, ge=0, le=1)
+    critical_snr: float | None = Field(default=None, ge=0, le=1e6)
+
+
+class AlertRaiseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    difference_run_id: uuid.UUID | None = Field(
+        default=None, description="judge every candidate of this difference run"
+    )
+    candidate_ids: list[uuid.UUID] = Field(
+        default_factory=list, max_length=1000, description="and/or these candidates"
+    )
+    rules: AlertRulesIn | None = None
+
+
+class AlertRaiseOut(BaseModel):
+    detections_considered: int = Field(description="latest detections of the candidates")
+    raised: int
+    alerts: list[AlertOut] = Field(description="the new alerts (none twice per detection)")
+    rules: dict[str, Any] = Field(description="the rules applied")
+
+
+#: Longest a delivery may take (every attempt timing out, every backoff slept).
+MAX_DELIVERY_S = 120
+
+
+class AlertDeliverIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_attempts: int = Field(default=4, ge=1, le=10)
+    backoff_s: float = Field(default=0.5, ge=0, le=10, description="first retry delay")
+    timeout_s: float = Field(default=5.0, gt=0, le=30, description="per attempt")
+    force: bool = Field(default=False, description="send again an alert already delivered")
+
+    @model_validator(mode="after")
+    def _bounded(self) -> AlertDeliverIn:
+        worst = self.max_attempts * self.timeout_s + self.backoff_s * (
+            2 ** (self.max_attempts - 1) - 1
+        )
+        if worst > MAX_DELIVERY_S:
+            raise ValueError(
+                f"max_attempts, backoff_s, timeout_s: the attempts could take {worst:g} s, "
+                f"more than {MAX_DELIVERY_S} s (the answer waits for the last one)"
+            )
+        return self
+
+
+class AlertDeliverOut(BaseModel):
+    alert: AlertOut
+    attempts: list[DeliveryAttemptOut]
+
+
+class SystemConfigIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    value: Any = Field(description="any JSON value; the keys the service reads are checked")
+    description: str | None = Field(default=None, max_length=4000)
+    is_active: bool = True
+
+
+class SystemConfigOut(BaseModel):
+    key: str
+    value: Any
+    description: str | None
+    is_active: bool
+    created_at: dt.datetime | None
+    updated_at: dt.datetime | None

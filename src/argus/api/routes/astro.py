@@ -1,8 +1,10 @@
 """Astronomy (issue 12): surveys, observations (list, get, FITS upload, folder ingest), jobs,
-difference runs, candidates (by status, one, its stamps as PNG), cone search, light curve,
-validation events and queue, alerts and their deliveries, models.
+difference runs, candidates (by status, one, its stamps as PNG, each cutout as PNG), cone
+search, light curve, validation events and queue, alerts (raised by the rules, delivered to the
+webhook) and their deliveries, models, SystemConfig entries.
 
-Reads need a viewer, writes an operator; each write answers 2xx only after its transaction
+Reads need a viewer, writes an operator; the SystemConfig entries (the webhook URL may carry a
+secret) are read and written by an admin only; each write answers 2xx only after its transaction
 committed (``SessionDep``, or ``session_scope`` in the upload's worker thread). The upload is
 authorized before its body is read, and read within ARGUS_UPLOAD_MAX_BYTES.
 """
@@ -17,15 +19,20 @@ from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import Path as Path_
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
-from argus.api.deps import Operator, SessionDep, Viewer
+from argus.api.deps import Admin, Operator, SessionDep, Viewer
 from argus.api.errors import problem_doc
 from argus.api.schemas_astro import (
+    AlertDeliverIn,
+    AlertDeliverOut,
     AlertOut,
+    AlertRaiseIn,
+    AlertRaiseOut,
     AlertStatusName,
     CandidateOut,
     CandidatePage,
@@ -47,6 +54,8 @@ from argus.api.schemas_astro import (
     QueueOut,
     SurveyIn,
     SurveyOut,
+    SystemConfigIn,
+    SystemConfigOut,
     ValidationIn,
     ValidationOut,
 )
@@ -72,10 +81,13 @@ INCOMING = "astro-incoming"
 MAX_JSON_BYTES = 16_384
 
 
-def bounded_json(model: type[BaseModel]) -> Callable[[Request], Awaitable[Any]]:
+def bounded_json(
+    model: type[BaseModel], *, optional: bool = False
+) -> Callable[[Request], Awaitable[Any]]:
     """A dependency reading the JSON body as ``model``, at most MAX_JSON_BYTES, after the
     dependencies declared before it (the caller's role): an anonymous or oversized body is
     refused without being read (FastAPI reads a declared body parameter before any dependency).
+    ``optional``: an empty body is ``model()`` (all defaults).
     """
 
     async def read(request: Request) -> Any:
@@ -92,6 +104,8 @@ def bounded_json(model: type[BaseModel]) -> Callable[[Request], Awaitable[Any]]:
                     status.HTTP_413_CONTENT_TOO_LARGE,
                     detail=f"body: at most {MAX_JSON_BYTES} bytes",
                 )
+        if optional and not raw.strip():
+            return model()
         try:
             return model.model_validate_json(bytes(raw))
         except ValidationError as exc:
@@ -197,6 +211,10 @@ def alert_json(a: Any) -> dict[str, Any]:
 
 def model_json(m: Any) -> dict[str, Any]:
     return _cols(m, ModelOut.model_fields)
+
+
+def config_json(c: Any) -> dict[str, Any]:
+    return _cols(c, SystemConfigOut.model_fields)
 
 
 # ---- surveys ----------------------------------------------------------------------------------
@@ -503,6 +521,34 @@ def candidate_stamps(
     return Response(png, media_type="image/png")
 
 
+CutoutKind = Literal["science", "reference", "difference"]
+
+
+@router.get(
+    "/api/astro/candidates/{candidate_id}/cutouts/{kind}.png",
+    summary="One of the candidate's cutouts (science, reference or difference) as a grey PNG",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+                     "description": "the cutout, zscaled, grey; the first FITS row at the "
+                                    "bottom; each pixel drawn scale x scale"}},
+)  # fmt: skip
+def candidate_cutout(
+    session: SessionDep,
+    _: Viewer,
+    request: Request,
+    candidate_id: uuid.UUID,
+    kind: CutoutKind,
+    size: Annotated[int, Query(ge=8, le=255, description="cutout side, pixels")] = 63,
+    scale: Annotated[int, Query(ge=1, le=8, description="PNG pixels per image pixel")] = 4,
+) -> Response:
+    image = service.candidate_cutout(session, store_of(request), candidate_id, kind, size=size)
+    return Response(
+        service.cutout_png(image, scale=scale),
+        media_type="image/png",
+        headers={"Cache-Control": "private, max-age=3600"},
+    )
+
+
 # ---- queries ----------------------------------------------------------------------------------
 
 
@@ -645,6 +691,91 @@ def list_alerts(
     return [alert_json(a) for a in rows]
 
 
+@router.post(
+    "/api/astro/alerts/raise",
+    summary="Apply the alert rules (confidence, SNR, novelty) to a difference run's candidates "
+    "or to given candidates; the new alerts",
+    response_model=AlertRaiseOut,
+    openapi_extra=json_body_doc(AlertRaiseIn),
+    responses={404: problem_doc("an unknown difference run or candidate (named)"),
+               422: problem_doc("neither a difference run nor candidates, or a bad rule")},
+)  # fmt: skip
+def raise_alerts(
+    session: SessionDep,
+    user: Operator,
+    request: Request,
+    body: Annotated[AlertRaiseIn, Depends(bounded_json(AlertRaiseIn))],
+) -> dict[str, Any]:
+    """Each candidate is judged by its latest detection; a detection never gets the same alert
+    type twice, so calling again raises nothing new."""
+    ids = service.detections_to_alert(
+        session, difference_run_id=body.difference_run_id, candidate_ids=body.candidate_ids
+    )
+    rules = service.AlertRules.from_config(session)
+    if body.rules is not None:
+        rules = service.AlertRules(**{**rules.__dict__, **body.rules.model_dump(exclude_none=True)})
+    new = service.raise_alerts(
+        session, rules=rules, detection_ids=ids, actor=actor_of(request, user.username)
+    )
+    session.flush()
+    for a in new:
+        session.refresh(a)
+    return {
+        "detections_considered": len(ids),
+        "raised": len(new),
+        "alerts": [alert_json(a) for a in new],
+        "rules": dict(rules.__dict__),
+    }
+
+
+@router.post(
+    "/api/astro/alerts/{alert_id}/deliver",
+    summary="POST the alert to the webhook (SystemConfig astro.alerts.webhook_url) with retries; "
+    "every attempt is kept",
+    response_model=AlertDeliverOut,
+    openapi_extra={"requestBody": {"required": False, "content": {
+        "application/json": {"schema": AlertDeliverIn.model_json_schema()}}}},
+    responses={404: problem_doc("no such alert"),
+               409: problem_doc("the alert was cancelled"),
+               422: problem_doc("no webhook URL configured, or bad options")},
+)  # fmt: skip
+def deliver_alert(
+    session: SessionDep,
+    user: Operator,
+    request: Request,
+    alert_id: uuid.UUID,
+    body: Annotated[AlertDeliverIn, Depends(bounded_json(AlertDeliverIn, optional=True))],
+) -> dict[str, Any]:
+    """A pending or failed alert is sent (a failed one again, its earlier attempts kept); a
+    delivered one only with ``force``. The URL is the configured one only (an operator cannot
+    make the server POST elsewhere). Answers when the last attempt ended: the alert is then
+    ``delivered`` or ``failed``."""
+    a = service.get_alert(session, alert_id)
+    if a.status == service.AlertStatus.CANCELLED:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=f"alert_id: alert {a.id} is cancelled")
+    if a.status == service.AlertStatus.DELIVERED and not body.force:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail=f"alert_id: alert {a.id} is already delivered (send force: true to repeat)",
+        )
+    # Read everything before the first change: nothing is flushed (no write lock is held, on
+    # SQLite) while the webhook is being called.
+    url = service.get_config(session, service.WEBHOOK_URL)
+    if a.status == service.AlertStatus.DELIVERED:
+        a.status = service.AlertStatus.PENDING  # forced: send it again
+    service.deliver_alert(
+        session, a, url, max_attempts=body.max_attempts, backoff_s=body.backoff_s,
+        timeout_s=body.timeout_s,
+    )  # fmt: skip
+    service.audit(
+        session, actor_of(request, user.username), "alert", a.id, "deliver_request",
+        new={"status": a.status.value, "attempts": a.delivery_attempts, "force": body.force},
+    )  # fmt: skip
+    session.flush()
+    session.refresh(a)
+    return {"alert": alert_json(a), "attempts": list(a.delivery_log or [])}
+
+
 @router.get(
     "/api/astro/alerts/{alert_id}/deliveries",
     summary="Every delivery attempt of an alert (time, URL, status code or error)",
@@ -663,3 +794,52 @@ def alert_deliveries(session: SessionDep, _: Viewer, alert_id: uuid.UUID) -> dic
 @router.get("/api/astro/models", summary="The model registry", response_model=list[ModelOut])
 def list_models(session: SessionDep, _: Viewer) -> list[dict[str, Any]]:
     return [model_json(m) for m in service.list_models(session)]
+
+
+# ---- SystemConfig -----------------------------------------------------------------------------
+
+ConfigKeyPath = Annotated[
+    str, Path_(min_length=1, max_length=200, description="e.g. astro.alerts.webhook_url")
+]
+
+
+@router.get(
+    "/api/astro/config",
+    summary="Every SystemConfig entry (admin: the webhook URL may carry a secret)",
+    response_model=list[SystemConfigOut],
+)
+def list_config(session: SessionDep, _: Admin) -> list[dict[str, Any]]:
+    return [config_json(c) for c in service.list_config(session)]
+
+
+@router.get(
+    "/api/astro/config/{key}",
+    summary="One SystemConfig entry",
+    response_model=SystemConfigOut,
+    responses={404: problem_doc("no entry under that key")},
+)
+def get_config(session: SessionDep, _: Admin, key: ConfigKeyPath) -> dict[str, Any]:
+    return config_json(service.get_config_row(session, key))
+
+
+@router.put(
+    "/api/astro/config/{key}",
+    summary="Create or replace a SystemConfig entry (the webhook URL and alert rules are checked)",
+    response_model=SystemConfigOut,
+    openapi_extra=json_body_doc(SystemConfigIn),
+    responses={422: problem_doc("a bad key or a value the service cannot use (the field named)")},
+)
+def put_config(
+    session: SessionDep,
+    user: Admin,
+    request: Request,
+    key: ConfigKeyPath,
+    body: Annotated[SystemConfigIn, Depends(bounded_json(SystemConfigIn))],
+) -> dict[str, Any]:
+    row = service.set_config(
+        session, key, body.value, description=body.description, is_active=body.is_active,
+        actor=actor_of(request, user.username),
+    )  # fmt: skip
+    session.flush()
+    session.refresh(row)
+    return config_json(row)

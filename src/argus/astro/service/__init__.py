@@ -28,6 +28,7 @@ from argus.astro.service.alerts import (
     alert_payload,
     deliver_alert,
     deliver_pending,
+    detections_to_alert,
     get_alert,
     list_alerts,
     raise_alerts,
@@ -35,7 +36,9 @@ from argus.astro.service.alerts import (
 from argus.astro.service.config import (
     ALERT_RULES,
     WEBHOOK_URL,
+    check_config_value,
     get_config,
+    get_config_row,
     list_config,
     set_config,
 )
@@ -100,7 +103,14 @@ from argus.astro.service.products import (
 )
 from argus.astro.service.queries import ConeMatch, LightCurvePoint, cone_search, light_curve
 from argus.astro.service.sky import angular_distance_deg, cone_ranges, healpix_ids
-from argus.astro.service.stamps import Stamps, candidate_stamps, stamps_png
+from argus.astro.service.stamps import (
+    CUTOUT_PRODUCTS,
+    Stamps,
+    candidate_cutout,
+    candidate_stamps,
+    cutout_png,
+    stamps_png,
+)
 from argus.astro.service.surveys import (
     create_survey,
     delete_observation,
@@ -127,6 +137,7 @@ from argus.db.models.astro import (
 __all__ = [
     "ALERT_RULES",
     "CANDIDATE_COLUMNS",
+    "CUTOUT_PRODUCTS",
     "FLAG_BLENDED",
     "FLAG_EDGE",
     "FLAG_SATURATED",
@@ -157,16 +168,20 @@ __all__ = [
     "audit",
     "cancel_job",
     "candidate_counts",
+    "candidate_cutout",
     "candidate_stamps",
+    "check_config_value",
     "cone_ranges",
     "cone_search",
     "create_job",
     "create_survey",
+    "cutout_png",
     "delete_observation",
     "delete_survey",
     "deliver_alert",
     "deliver_pending",
     "detections_of_run",
+    "detections_to_alert",
     "fail_job",
     "find_survey",
     "finish_job",
@@ -174,6 +189,7 @@ __all__ = [
     "get_alert",
     "get_candidate",
     "get_config",
+    "get_config_row",
     "get_detection",
     "get_difference_run",
     "get_job",

@@ -179,6 +179,49 @@ def raise_alerts(
     return new
 
 
+def detections_to_alert(
+    session: Session,
+    *,
+    difference_run_id: uuid.UUID | None = None,
+    candidate_ids: Sequence[uuid.UUID] | None = None,
+) -> list[uuid.UUID]:
+    """The detection to judge by the rules for each candidate of a difference run and/or of
+    ``candidate_ids``: the candidate's latest detection (a candidate scored twice is judged
+    once, by its newest score). ``NotFoundError`` names an unknown run or candidate."""
+    from argus.db.models.astro import DifferenceRun
+
+    if difference_run_id is None and not candidate_ids:
+        raise InvalidInput("difference_run_id: give a difference run or candidate_ids")
+    wanted: set[uuid.UUID] = set()
+    if difference_run_id is not None:
+        if session.get(DifferenceRun, difference_run_id) is None:
+            raise NotFoundError(f"difference_run_id: no difference run {difference_run_id}")
+        wanted |= set(
+            session.scalars(
+                select(Candidate.id).where(Candidate.difference_run_id == difference_run_id)
+            )
+        )
+    if candidate_ids:
+        asked = set(candidate_ids)
+        found = set(session.scalars(select(Candidate.id).where(Candidate.id.in_(list(asked)))))
+        missing = sorted(str(c) for c in asked - found)
+        if missing:
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            raise NotFoundError(f"candidate_ids: no candidate {missing[0]}{more}")
+        wanted |= asked
+    if not wanted:
+        return []
+    rows = session.execute(
+        select(Detection.id, Detection.candidate_id)
+        .where(Detection.candidate_id.in_(list(wanted)))
+        .order_by(Detection.created_at.desc(), Detection.id)
+    )
+    latest: dict[uuid.UUID, uuid.UUID] = {}
+    for det_id, cand_id in rows:
+        latest.setdefault(cand_id, det_id)
+    return sorted(latest.values(), key=str)
+
+
 def alert_payload(alert: Alert) -> dict[str, Any]:
     """The JSON body POSTed to the webhook."""
     return jsonable(

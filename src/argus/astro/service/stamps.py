@@ -59,12 +59,61 @@ def candidate_stamps(
     )
 
 
+def _zscale_limits(image: npt.NDArray[np.float64]) -> tuple[float, float]:
+    """IRAF's zscale display limits of the finite pixels (0, 1 when there are none)."""
+    from astropy.visualization import ZScaleInterval  # type: ignore[import-untyped]
+
+    finite = image[np.isfinite(image)]
+    if not finite.size:
+        return 0.0, 1.0
+    lo, hi = ZScaleInterval().get_limits(finite)
+    return float(lo), float(hi)
+
+
+#: The cutouts of a candidate, by name, and the difference-run product each is cut from.
+CUTOUT_PRODUCTS = {"science": "new", "reference": "ref", "difference": "D"}
+
+
+def candidate_cutout(
+    session: Session, store: ObjectStore, candidate_id: object, kind: str, *, size: int = 63
+) -> npt.NDArray[np.float64]:
+    """One of the candidate's three cutouts (``science``, ``reference`` or ``difference``),
+    reading only that product."""
+    if kind not in CUTOUT_PRODUCTS:
+        raise InvalidInput(f"kind: {kind!r} is not one of {', '.join(CUTOUT_PRODUCTS)}")
+    if not (8 <= size <= MAX_STAMP):
+        raise InvalidInput(f"size: {size} is not in [8, {MAX_STAMP}]")
+    c = get_candidate(session, candidate_id)  # type: ignore[arg-type]
+    run = get_difference_run(session, c.difference_run_id)
+    image = _read(product_bytes(store, run, CUTOUT_PRODUCTS[kind]))
+    return cut(image, c.pixel_x, c.pixel_y, size)
+
+
+def cutout_png(image: npt.NDArray[np.float64], *, scale: int = 4) -> bytes:
+    """One cutout as an 8-bit grey PNG: zscale limits; the array's row 0 (the FITS image's first
+    row) at the bottom, as ``stamps_png`` draws it (origin lower: north up for a standard WCS);
+    each pixel drawn as ``scale`` x ``scale`` (nearest neighbour, so the pixels stay visible).
+    Pixels outside the image are black."""
+    from PIL import Image
+
+    if not (1 <= scale <= 8):
+        raise InvalidInput(f"scale: {scale} is not in [1, 8]")
+    finite = np.isfinite(image)
+    lo, hi = _zscale_limits(image)
+    span = hi - lo if hi > lo else 1.0
+    grey = np.clip((np.where(finite, image, lo) - lo) / span, 0.0, 1.0) * 255.0
+    grey = np.flipud(np.rint(grey).astype(np.uint8))
+    grey = np.repeat(np.repeat(grey, scale, axis=0), scale, axis=1)
+    buf = io.BytesIO()
+    Image.fromarray(grey).save(buf, format="PNG")
+    return buf.getvalue()
+
+
 def stamps_png(stamps: Stamps, *, title: str | None = None) -> bytes:
     """The three stamps side by side (zscale, grey), as PNG bytes."""
     import matplotlib
 
     matplotlib.use("Agg")
-    from astropy.visualization import ZScaleInterval  # type: ignore[import-untyped]
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(7.5, 2.8), dpi=100)
@@ -78,11 +127,7 @@ def stamps_png(stamps: Stamps, *, title: str | None = None) -> bytes:
         ),
         strict=True,
     ):
-        finite = img[np.isfinite(img)]
-        if finite.size:
-            lo, hi = ZScaleInterval().get_limits(finite)
-        else:
-            lo, hi = 0.0, 1.0
+        lo, hi = _zscale_limits(img)
         ax.imshow(img, origin="lower", cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
         ax.set_title(name, fontsize=9)
         ax.set_xticks([])

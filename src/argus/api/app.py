@@ -182,7 +182,7 @@ def create_app(
         if run_scheduler and not s.broker_url and s.compute_interval_s > 0:
             from argus.jobs.scheduler import InProcessScheduler
 
-            scheduler = InProcessScheduler(s.database_url, s.compute_interval_s)
+            scheduler = InProcessScheduler(s.database_url, s.compute_interval_s, settings=s)
             scheduler.start()
             app.state.scheduler = scheduler
         runtime = None

@@ -116,6 +116,11 @@ class Settings(BaseSettings):
         default=False,
         description="run the defense pipeline's real-time controller inside `argus serve`",
     )
+    defense_scenario_file: Path | None = Field(
+        default=None,
+        description="the pipeline plays this defense scenario file (its radars, batteries, "
+        "assets and raid; replacing a stored scenario of the same name) instead of the demo",
+    )
     host: str = Field(default="127.0.0.1", description="address `argus serve` binds")
     port: int = Field(default=8000, ge=1, le=65535, description="port `argus serve` binds")
 

@@ -452,3 +452,142 @@ def test_radar_stream_sends_a_frame_and_the_threats_after_a_cycle(
     while rt.cycle_listeners and time.monotonic() < deadline:  # unsubscribed on close
         time.sleep(0.01)
     assert rt.cycle_listeners == []
+
+
+# ---- a scenario file played in the running pipeline (POST /api/sim/scenario)
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "src/argus/scenario/examples/defense.toml"
+
+
+def _scenario_text(name: str) -> str:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert 'name = "Defense raid (example)"' in text
+    return text.replace('name = "Defense raid (example)"', f'name = "{name}"', 1)
+
+
+def test_a_scenario_file_plays_in_the_running_pipeline(
+    live: Live, auth: dict[str, dict[str, str]]
+) -> None:
+    c, rt = live.client, live.rt
+    old_run = rt.run_id
+    seen: list[dict[str, Any]] = []
+    rt.cycle_listeners.append(seen.append)  # a console connected before the switch
+    text = _scenario_text("Played raid")
+    url = "/api/sim/scenario"
+    hdr = {"content-type": "application/toml"}
+    assert c.post(url, content=text, headers=hdr).status_code == 401
+    assert_problem(c.post(url, content=text, headers={**hdr, **auth["viewer"]}), 403)
+
+    r = c.post(url, content=text, headers={**hdr, **auth["operator"]})
+    assert r.status_code == 201, r.text
+    body = _typed(sd.PlayedScenarioOut, r.json())
+    assert body.name == "Played raid" and body.scenario_id != live.scenario_id
+    assert (body.radars, body.batteries, body.assets) == (1, 2, 2)
+    assert (body.ballistic, body.airbreathers, body.jammers) == (2, 4, 1)
+    assert body.replaced is False and body.run_id != old_run
+    assert rt.scenario_id == body.scenario_id and rt.run_id == body.run_id
+    assert [b.call_sign for b in rt.cfg.batteries] == ["BAT_LA", "BAT_SD"]
+    assert len(rt.cfg.jammers) == 1 and rt.loop.cycle == 0
+    # launch_time_s 0 and 30 after the switch; the four air-breathers fly from the start
+    assert [round(t, 6) for t, _ in rt.scheduled] == [0.0, 30.0]
+    status_body = c.get("/api/controller/status", headers=auth["viewer"]).json()
+    assert status_body["scenario_id"] == body.scenario_id and status_body["run_id"] == body.run_id
+
+    rt.step()
+    with open_session(live.url) as s:
+        flights = list(s.scalars(select(MissileFlight)))
+    assert [(f.scenario_id, f.created_by) for f in flights] == [(body.scenario_id, "scenario")]
+    assert flights[0].launch_lat == 31.2 and flights[0].target_lat == 34.05
+    for _ in range(round(30.0 / rt.cfg.scan_interval_s)):
+        rt.step()
+    with open_session(live.url) as s:
+        assert len(list(s.scalars(select(MissileFlight)))) == 2  # the second at 30 s
+    assert seen and seen[-1]["cycle"] == rt.loop.cycle  # the listener followed the new run
+    assert {b["call_sign"] for b in seen[-1]["batteries"]} == {"BAT_LA", "BAT_SD"}
+
+    # the name is taken: 409; replacing needs an admin
+    assert (
+        "exists already"
+        in assert_problem(c.post(url, content=text, headers={**hdr, **auth["operator"]}), 409)[
+            "detail"
+        ]
+    )
+    forbidden = assert_problem(
+        c.post(url + "?replace=true", content=text, headers={**hdr, **auth["operator"]}), 403
+    )
+    assert "admin" in forbidden["detail"]
+    r = c.post(url + "?replace=true", content=text, headers={**hdr, **auth["admin"]})
+    assert r.status_code == 201, r.text
+    again = _typed(sd.PlayedScenarioOut, r.json())
+    assert again.replaced is True and again.run_id != body.run_id  # (SQLite may reuse the id)
+    assert rt.scenario_id == again.scenario_id and rt.loop.cycle == 0
+
+
+def test_a_bad_scenario_file_changes_nothing(
+    live_sqlite: Live, auth: dict[str, dict[str, str]]
+) -> None:
+    c, rt = live_sqlite.client, live_sqlite.rt
+    before = (rt.scenario_id, rt.run_id)
+    hdr = {"content-type": "application/toml", **auth["operator"]}
+    bad = _scenario_text("Bad raid").replace("rounds = 16", "rounds = -3", 1)
+    detail = assert_problem(c.post("/api/sim/scenario", content=bad, headers=hdr), 422)["detail"]
+    assert "battery[1].rounds" in detail, detail
+    not_toml = assert_problem(
+        c.post("/api/sim/scenario", content="[[radar]\nid = 1", headers=hdr), 422
+    )["detail"]
+    assert "not valid TOML" in not_toml
+    no_radar = "[scenario]\nname = 'empty'\nduration_s = 10.0\n"
+    assert (
+        "[[radar]]"
+        in assert_problem(c.post("/api/sim/scenario", content=no_radar, headers=hdr), 422)["detail"]
+    )
+    big = assert_problem(
+        c.post("/api/sim/scenario", content=b"#" * (256 * 1024 + 1), headers=hdr), 413
+    )
+    assert "262144" in big["detail"]
+    assert (rt.scenario_id, rt.run_id) == before
+    with open_session(live_sqlite.url) as s:
+        from argus.db.models import Scenario
+
+        names = set(s.scalars(select(Scenario.name)))
+    assert not names & {"Bad raid", "empty"}
+
+
+def test_the_served_pipeline_plays_the_configured_scenario_file(
+    defense_template: tuple[Path, int], tmp_path: Path, auth: dict[str, dict[str, str]]
+) -> None:
+    url = copy_template(defense_template[0], tmp_path)
+    f = tmp_path / "raid.toml"
+    f.write_text(_scenario_text("Served raid"), encoding="utf-8")
+    app = create_app(make_settings(url, defense_scenario_file=f), run_pipeline=True)
+    with TestClient(app) as client:
+        rt = app.state.defense
+        assert rt is not None and rt.running
+        with open_session(url) as s:
+            from argus.db.models import Scenario
+
+            sid = s.scalar(select(Scenario.id).where(Scenario.name == "Served raid"))
+        assert rt.scenario_id == sid
+        assert (
+            client.get("/api/controller/status", headers=auth["viewer"]).json()["scenario_id"]
+            == sid
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # the launch at 0 s is flown by the first cycle
+            with open_session(url) as s:
+                if s.scalar(
+                    select(MissileFlight.flight_id).where(MissileFlight.scenario_id == sid)
+                ):
+                    break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("the scenario's first launch never flew")
+    # a file that cannot be played: the pipeline does not start and says why
+    f.write_text("[scenario]\nname = 'x'\nduration_s = 1.0\n", encoding="utf-8")
+    app = create_app(make_settings(url, defense_scenario_file=f), run_pipeline=True)
+    with TestClient(app) as client:
+        assert app.state.defense is None
+        detail = assert_problem(client.get("/api/controller/status", headers=auth["viewer"]), 503)[
+            "detail"
+        ]
+        assert "[[radar]]" in detail and "raid.toml" in detail

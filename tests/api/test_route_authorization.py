@@ -91,6 +91,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/scenarios/{scenario_id}/weapons"): "operator",
     ("GET", "/api/scenarios/{scenario_id}/picture"): "viewer",
     ("POST", "/api/sim/launch"): "operator",
+    ("POST", "/api/sim/scenario"): "operator",
     ("GET", "/api/sim/flights"): "viewer",
     ("GET", "/api/sim/flights/{flight_id}"): "viewer",
     ("GET", "/api/radar/status"): "viewer",
@@ -203,6 +204,7 @@ class Call:
     data: dict[str, str] | None = None
     files: dict[str, Any] | None = None
     json_from_refresh_token: bool = field(default=False)
+    content: bytes | None = None
 
 
 #: One well-formed request per route (the same request is sent by every caller).
@@ -288,6 +290,13 @@ CALLS: dict[tuple[str, str], Call] = {
         "/api/scenarios/1/picture?at=2025-06-01T06:02:00Z"
     ),
     ("POST", "/api/sim/launch"): Call(f"/api/sim/launch?{LAUNCH_QUERY}", 201),
+    ("POST", "/api/sim/scenario"): Call(
+        "/api/sim/scenario",
+        201,
+        content=(
+            Path(__file__).resolve().parents[2] / "src/argus/scenario/examples/defense.toml"
+        ).read_bytes(),
+    ),
     ("GET", "/api/sim/flights"): Call("/api/sim/flights"),
     ("GET", "/api/sim/flights/{flight_id}"): Call(f"/api/sim/flights/{FLIGHT_ID}"),
     ("GET", "/api/radar/status"): Call("/api/radar/status"),
@@ -564,6 +573,8 @@ def _send(
     client: TestClient, method: str, call: Call, headers: dict[str, str], refresh_token: str
 ) -> Any:
     body = {"refresh_token": refresh_token} if call.json_from_refresh_token else call.json
+    if call.content is not None:
+        return client.request(method, call.url, headers=headers, content=call.content)
     return client.request(
         method, call.url, headers=headers, json=body, data=call.data, files=call.files
     )

@@ -118,9 +118,13 @@ def _start_pipeline(app: FastAPI, s: Settings) -> Any:
     from argus.defense.service.runtime import DefenseRuntime, RuntimeOptions
 
     app.state.defense = None
+    script = None
     try:
-        with app.state.sessionmaker() as session:
-            sid = find_demo_scenario(session)
+        if s.defense_scenario_file is not None:
+            sid, script = _load_scenario_file(app, s.defense_scenario_file)
+        else:
+            with app.state.sessionmaker() as session:
+                sid = find_demo_scenario(session)
         rt = DefenseRuntime(
             app.state.sessionmaker,
             sid,
@@ -132,6 +136,8 @@ def _start_pipeline(app: FastAPI, s: Settings) -> Any:
                 ),
             ),
         )
+        if script is not None:
+            rt.script(script)
     except (LookupError, ValueError) as exc:
         app.state.defense_error = str(exc)
         logging.getLogger("argus.defense").error("defense pipeline not started: %s", exc)
@@ -139,6 +145,23 @@ def _start_pipeline(app: FastAPI, s: Settings) -> Any:
     rt.start()
     app.state.defense = rt
     return rt
+
+
+def _load_scenario_file(app: FastAPI, path: Path) -> tuple[int, Any]:
+    """ARGUS_DEFENSE_SCENARIO_FILE: validated, then stored (replacing its namesake); the
+    scenario id and the raid to script. Errors are ValueError/LookupError naming the file."""
+    from argus.db.session import session_scope
+    from argus.defense.service.catalog import load_scenario_file
+    from argus.defense.service.play import parse_scenario_text
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise LookupError(f"ARGUS_DEFENSE_SCENARIO_FILE: cannot read {path}: {exc}") from None
+    ds = parse_scenario_text(text, origin=str(path))
+    with session_scope(app.state.sessionmaker) as session:
+        sid = load_scenario_file(session, ds, replace=True).id
+    return sid, ds.scenario
 
 
 async def _connect_launch_bus(app: FastAPI, url: str) -> Any:

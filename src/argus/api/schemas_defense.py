@@ -172,6 +172,21 @@ class MetricsOut(BaseModel):
     values: dict[str, float | None]
 
 
+class PlayedScenarioOut(BaseModel):
+    """A defense scenario file now playing: the stored scenario and the new run."""
+
+    scenario_id: int
+    name: str
+    run_id: str
+    radars: int
+    batteries: int
+    assets: int
+    ballistic: int = Field(description="scripted ballistic launches (at their launch_time_s)")
+    airbreathers: int
+    jammers: int
+    replaced: bool = Field(description="an existing scenario of that name was replaced")
+
+
 class ControllerStatusOut(BaseModel):
     running: bool
     run_id: str

@@ -197,3 +197,18 @@ def _has_body(scope: Scope) -> bool:
         if k == b"content-length":
             return v.strip() not in (b"", b"0")
     return False
+
+
+async def read_bounded_body(request: Request, max_bytes: int, *, what: str = "body") -> bytes:
+    """The raw request body, at most ``max_bytes``: a declared ``Content-Length`` over the
+    budget is refused before any byte is read, and a streamed body at the first chunk past it
+    (413 naming the limit). Call it after the route's authorization dependencies ran."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise _too_large(f"{what}: at most {max_bytes} bytes (Content-Length {int(declared)})")
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw.extend(chunk)
+        if len(raw) > max_bytes:
+            raise _too_large(f"{what}: at most {max_bytes} bytes")
+    return bytes(raw)

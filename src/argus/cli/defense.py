@@ -201,7 +201,10 @@ def demo_defense(
     ] = 400,
     scenario: Annotated[
         str | None,
-        typer.Option(help="play this defense scenario file instead of the demo raid (--no-serve)"),
+        typer.Option(
+            help="play this defense scenario file instead of the demo raid (served live, or "
+            "headless with --no-serve)"
+        ),
     ] = None,
 ) -> None:
     """A scripted SCUD-C raid on Los Angeles and San Diego: RAD_VBG detects, the command centre
@@ -219,8 +222,6 @@ def demo_defense(
         from argus.scenario.runner import ScenarioError
         from argus.tewa.service.errors import InvalidInput
 
-        if serve:
-            raise fail("--scenario: runs headless for now, add --no-serve", 2)
         try:
             ds = load_defense_scenario(scenario)
             with session_scope_from_settings() as session:
@@ -229,7 +230,7 @@ def demo_defense(
             raise fail(str(exc), 2) from None
         script = ds.scenario
     if serve:
-        _serve_with_raid()
+        _serve_with_raid(scenario)
         return
     from argus.db.session import make_engine, make_sessionmaker
     from argus.defense.service.catalog import reset_magazines
@@ -284,14 +285,27 @@ def demo_defense(
     engine.dispose()
 
 
-def _serve_with_raid() -> None:
-    """`argus serve` with the pipeline on, and the scripted raid launched once it runs."""
+def _serve_with_raid(scenario: str | None = None) -> None:
+    """`argus serve` with the pipeline on, and the scripted raid launched once it runs; with a
+    scenario file the server plays it itself (ARGUS_DEFENSE_SCENARIO_FILE)."""
     import os
+    from pathlib import Path
 
     from argus.cli.main import serve as serve_cmd
     from argus.config import get_settings
 
     os.environ["ARGUS_PIPELINE"] = "true"
+    if scenario is not None:
+        os.environ["ARGUS_DEFENSE_SCENARIO_FILE"] = str(Path(scenario).resolve())
+        get_settings.cache_clear()
+        s = get_settings()
+        console.print(
+            f"playing {scenario} live: watch http://{s.host}:{s.port}/#defense "
+            "(POST another file to /api/sim/scenario to switch)"
+        )
+        serve_cmd(host=None, port=None, migrate_first=False, scheduler=True, workers=1,
+                  pipeline=True)  # fmt: skip
+        return
     get_settings.cache_clear()
 
     def launcher() -> None:

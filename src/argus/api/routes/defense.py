@@ -15,6 +15,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
+from argus.accounts.service import role_at_least
 from argus.api.deps import Admin, Operator, SessionDep, Viewer
 from argus.api.routes._common import _problem
 from argus.api.schemas_defense import (
@@ -24,6 +25,7 @@ from argus.api.schemas_defense import (
     FlightOut,
     LaunchIn,
     MetricsOut,
+    PlayedScenarioOut,
     RadarStatusOut,
     ScanOut,
     SignalQualityOut,
@@ -33,6 +35,7 @@ from argus.api.schemas_defense import (
     ThreatSummaryOut,
     TracksOut,
 )
+from argus.api.uploads import read_bounded_body
 from argus.defense.service import runtime as defense
 from argus.tewa.service.errors import InvalidInput, NotFoundError
 
@@ -102,12 +105,8 @@ async def launch(
     query = {k: v for k, v in {"lat": lat, "lon": lon, "targetLat": targetLat,
              "targetLon": targetLon, "missileType": missileType}.items() if v is not None}  # fmt: skip
     body: dict[str, Any] = {}
-    raw = await request.body()
+    raw = await read_bounded_body(request, 4096)
     if raw:
-        if len(raw) > 4096:
-            raise HTTPException(
-                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "body: at most 4096 bytes"
-            )
         try:
             import json
 
@@ -247,6 +246,68 @@ MetricArea = Literal["radar", "detection", "tracking", "threats", "ew", "pipelin
 @router.get("/api/metrics/{area}", response_model=MetricsOut, responses=NOT_RUNNING)
 def metrics(request: Request, _: Viewer, area: MetricArea) -> dict[str, Any]:
     return _views(request).metrics(area)
+
+
+#: Largest defense scenario file ``POST /api/sim/scenario`` reads (the example is ~4 KB).
+MAX_SCENARIO_BYTES = 256 * 1024
+
+
+@router.post(
+    "/api/sim/scenario",
+    summary="Play a defense scenario file in the running pipeline",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PlayedScenarioOut,
+    responses={
+        409: _problem("a scenario of that name exists and replace=true was not asked for"),
+        413: _problem(f"the file is larger than {MAX_SCENARIO_BYTES} bytes"),
+        422: _problem("the file is not a valid defense scenario (the message names the field)"),
+        **NOT_RUNNING,
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/toml": {"schema": {"type": "string"}}},
+            "description": "a defense scenario TOML (src/argus/scenario/examples/defense.toml)",
+        }
+    },
+)
+async def play_scenario(
+    request: Request,
+    user: Operator,
+    replace: Annotated[
+        bool, Query(description="replace a scenario of the same name (admins only)")
+    ] = False,
+) -> dict[str, Any]:
+    """The file's radars, batteries and assets become a scenario and the pipeline restarts on a
+    new run of it, playing its raid (ballistic launches at their ``launch_time_s`` after now).
+    An operator may play a new scenario; replacing an existing one deletes its rows and needs an
+    admin."""
+    from argus.defense.service.play import ScenarioExists, parse_scenario_text
+    from argus.defense.service.play import play_scenario as play
+
+    rt = runtime_or_503(request)
+    if replace and not role_at_least(user.role, "admin"):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=f"replace: needs role admin or higher; {user.username} is {user.role}",
+        )
+    raw = await read_bounded_body(request, MAX_SCENARIO_BYTES, what="scenario file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"scenario file: not UTF-8 text (byte {exc.start})") from None
+    ds = parse_scenario_text(text)
+    try:
+        played = await run_in_threadpool(
+            play, request.app.state.sessionmaker, rt, ds, replace=replace
+        )
+    except ScenarioExists as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+    except (LookupError, ValueError) as exc:
+        if isinstance(exc, InvalidInput):
+            raise
+        raise InvalidInput(f"scenario: cannot run it: {exc}") from None
+    return played.as_json()
 
 
 @router.get("/api/controller/status", response_model=ControllerStatusOut, responses=NOT_RUNNING)

@@ -67,9 +67,23 @@ class DefenseRuntime:
         on_report: Callable[[CycleReport], None] | None = None,
     ) -> None:
         self.factory = factory
-        self.scenario_id = scenario_id
         self.options = options or RuntimeOptions()
         self.on_report = on_report
+        self.lock = threading.RLock()
+        self.reports: deque[CycleReport] = deque(maxlen=120)
+        self.frame: dict[str, Any] = {}
+        self.errors: deque[str] = deque(maxlen=20)
+        self.started_at = time.time()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.cycle_listeners: list[Callable[[dict[str, Any]], None]] = []
+        self._load(scenario_id, epoch)
+
+    def _load(self, scenario_id: int, epoch: dt.datetime | None) -> None:
+        """A fresh run of ``scenario_id``: its configuration, the classifier, a new world and
+        loop, a new run id (what :meth:`switch_scenario` replaces, listeners kept)."""
+        factory = self.factory
+        self.scenario_id = scenario_id
         self.run_id = new_run_tag()
         o = self.options
         with factory() as s:
@@ -88,16 +102,34 @@ class DefenseRuntime:
             self.cfg, self.world, self.classifier, DbOrderBook(factory, scenario_id),
             sinks=[self._sink],
         )  # fmt: skip
-        self.lock = threading.RLock()
-        self.reports: deque[CycleReport] = deque(maxlen=120)
-        self.frame: dict[str, Any] = {}
-        self.errors: deque[str] = deque(maxlen=20)
-        self.started_at = time.time()
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self.cycle_listeners: list[Callable[[dict[str, Any]], None]] = []
         self.batcher = LaunchBatcher(self.world)
         self.scheduled: list[tuple[float, tuple[float, float, float, float, str, str]]] = []
+
+    def switch_scenario(self, scenario_id: int, script: Any = None) -> None:
+        """Stop this run and start a new one on ``scenario_id`` (its radars, batteries and assets
+        as stored), playing ``script`` (a defense scenario file's raid) when given. WebSocket
+        listeners stay attached, so the console follows the new run without reconnecting.
+        The new run is loaded before the old one stops: a scenario that cannot run (no radar,
+        no classifier) leaves the old run untouched."""
+        was_running = self._thread is not None and self._thread.is_alive()
+        probe = DefenseRuntime.__new__(DefenseRuntime)
+        probe.factory, probe.options = self.factory, self.options
+        probe.lock = self.lock
+        probe._load(scenario_id, None)  # raises LookupError / ValueError before anything stops
+        if script is not None:
+            probe.script(script)  # raises InvalidInput on a raid the catalogue cannot fly
+        self.stop()
+        with self.lock:
+            for name in ("scenario_id", "run_id", "cfg", "classifier", "missile_types", "world",
+                         "loop", "batcher", "scheduled"):  # fmt: skip
+                setattr(self, name, getattr(probe, name))
+            self.loop.sinks = [self._sink]
+            self.reports.clear()
+            self.frame = {}
+            self.started_at = time.time()
+        log.info("defense_scenario_switched", scenario_id=scenario_id, run_id=self.run_id)
+        if was_running:
+            self.start()
 
     # ---- sim control
     def launch(

@@ -116,6 +116,12 @@ class Settings(BaseSettings):
         default=False,
         description="run the defense pipeline's real-time controller inside `argus serve`",
     )
+    rf_retention_days: int | None = Field(
+        default=None,
+        ge=0,
+        description="RF measurements, acquisitions and their IQ objects older than this many "
+        "days are dropped by the hourly maintenance job (unset: kept; `argus rf prune` by hand)",
+    )
     defense_scenario_file: Path | None = Field(
         default=None,
         description="the pipeline plays this defense scenario file (its radars, batteries, "

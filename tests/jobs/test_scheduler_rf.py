@@ -249,3 +249,36 @@ def test_no_rf_maintenance_on_a_store_of_another_database(
         assert _hourly(world.url) == {}
     finally:
         get_settings.cache_clear()
+
+
+def test_rf_maintenance_applies_the_retention_setting(world: World) -> None:
+    """ARGUS_RF_RETENTION_DAYS=3: an acquisition started ten days ago goes with its object; the
+    recent one and its six objects stay. Unset, nothing is pruned."""
+    from argus.jobs import tasks
+
+    ten_days_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=10)
+    engine = make_engine(world.url)
+    try:
+        with session_scope(make_sessionmaker(engine)) as s:
+            rx = service.list_receivers(s)[0].id
+            old = service.start_acquisition(
+                s, 145.5e6, 0.005, [rx], source="simulated",
+                params={"emitter": dataclasses.asdict(Emitter(lat_deg=45.08, lon_deg=7.69))},
+                now=ten_days_ago,
+            )  # fmt: skip
+            old_id, old_key = old.id, old.captures[str(rx)]["data_key"]
+    finally:
+        engine.dispose()
+    world.store.put_bytes(old_key, b"\0" * 16)
+
+    kept = tasks.rf_maintenance(world.settings)  # retention unset
+    assert kept["retention_days"] is None and kept["acquisitions_pruned"] == 0
+    assert _status(world.url, old_id)[0] == "failed"  # the sweeper's verdict, the row stays
+
+    pruned = tasks.rf_maintenance(world.settings.model_copy(update={"rf_retention_days": 3}))
+    assert pruned["retention_days"] == 3 and pruned["acquisitions_pruned"] == 1
+    with pytest.raises(LookupError):
+        _status(world.url, old_id)
+    assert not world.store.exists(old_key)
+    assert _status(world.url, world.acquisition_id)[0] == "complete"
+    assert all(world.store.exists(k) for k in world.acquisition_keys)

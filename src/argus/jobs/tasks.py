@@ -197,8 +197,9 @@ def rf_acquire(settings: Any, acquisition_id: str) -> dict[str, Any]:
 
 
 def rf_maintenance(settings: Any) -> dict[str, Any]:
-    """The RF periodic job: partitions ahead, hourly aggregates refreshed, the sweeper (each in
-    its own transaction). Celery beat runs it hourly as ``argus.rf_maintenance``."""
+    """The RF periodic job: partitions ahead, hourly aggregates refreshed, retention when
+    ``ARGUS_RF_RETENTION_DAYS`` is set (old partitions and their IQ objects dropped), the sweeper
+    (each in its own transaction). Celery beat runs it hourly as ``argus.rf_maintenance``."""
     from argus.db.objectstore import ObjectStore
     from argus.rf import service as rf
 
@@ -209,11 +210,21 @@ def rf_maintenance(settings: Any) -> dict[str, Any]:
             created = rf.ensure_partitions_ahead(s)
         with session_scope(factory) as s:
             hours = rf.refresh_hourly(s)
+        store = ObjectStore.from_settings(settings)
+        retention = getattr(settings, "rf_retention_days", None)
+        pruned = None
+        if retention is not None:
+            with session_scope(factory) as s:  # objects go after this commit (prune's listener)
+                pruned = rf.prune(s, store, int(retention))
         with session_scope(factory) as s:
-            swept = rf.sweep(s, ObjectStore.from_settings(settings))
+            swept = rf.sweep(s, store)
         return {
             "partitions_created": created,
             "hours_refreshed": hours,
+            "retention_days": retention,
+            "partitions_dropped": [] if pruned is None else pruned.partitions_dropped,
+            "measurements_pruned": 0 if pruned is None else pruned.measurements_deleted,
+            "acquisitions_pruned": 0 if pruned is None else pruned.acquisitions_deleted,
             "orphans_deleted": len(swept.orphans_deleted),
             "acquisitions_failed": swept.failed_acquisitions,
         }

@@ -158,6 +158,9 @@ class EwResponseOut(BaseModel):
     response: str
     track_id: str | None
     detail: str | None
+    effective: bool | None = Field(
+        default=None, description="soft_kill: whether it defeated the threat; else null"
+    )
 
 
 class EwStatusOut(BaseModel):

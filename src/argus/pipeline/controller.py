@@ -105,6 +105,8 @@ class DefenseLoop:
         self.ew_active: dict[str, bool] = {}
         self.last_jamming: Any = None
         self.soft_killed: set[str] = set()
+        #: Effective soft kills not yet in effect: (effect time s, flight id, track id).
+        self.soft_kill_due: list[tuple[float, str, str]] = []
         self._inbox: list[ev.Event] = []
         self._next_truth = 0.0
 
@@ -171,7 +173,7 @@ class DefenseLoop:
         for det in self.interceptors.advance(t1):
             events.append(det)
             self.command.handle(det)
-        ended = self.world.impacts(t1)
+        ended = self._soft_kills_due(t1) + self.world.impacts(t1)
         stage["intercept"] = time.perf_counter() - c
 
         c = time.perf_counter()
@@ -254,6 +256,8 @@ class DefenseLoop:
             if t in self.soft_killed:
                 continue
             self.soft_killed.add(t)
+            i = picture.track_id.index(t)
+            effective, detail = self._soft_kill(t, picture, i, t1)
             out.append(
                 ev.EwResponseTriggered(
                     event_id=derived_id(self.cfg.run_tag, "softkill", t),
@@ -263,9 +267,66 @@ class DefenseLoop:
                     frequency_hz=1.0e10,
                     duration_s=30.0,
                     track_id=t,
-                    detail="noise jamming of the threat's terminal seeker band",
+                    effective=effective,
+                    detail=detail,
                 )
             )
+        return out
+
+    def _soft_kill(
+        self, track_id: str, picture: TrackPicture, i: int, t1: float
+    ) -> tuple[bool, str]:
+        """Whether the soft kill on ``track_id`` works, and why (the event's detail).
+
+        The jammer is pointed at the track: it affects the nearest true object within
+        ``soft_kill_gate_m`` of the track's position. That object is defeated with its true
+        class's probability (``soft_kill_p``), drawn from the run and track ids (the same run
+        replays the same outcome); a defeated threat leaves its course ``soft_kill_delay_s``
+        later (:meth:`_soft_kills_due`): it ends as ``aborted`` and never reaches its aim point.
+        """
+        from argus import geo
+
+        idx, pos, _ = self.world.truth_at(t1)
+        where = geo.geodetic_to_ecef(picture.lat_deg[i], picture.lon_deg[i], picture.alt_m[i])
+        if not idx.size:
+            return False, "no effect: no object near the track"
+        d = np.linalg.norm(pos - np.asarray(where).reshape(1, 3), axis=1)
+        k = int(np.argmin(d))
+        if d[k] > self.cfg.soft_kill_gate_m:
+            return (
+                False,
+                f"no effect: no object within {self.cfg.soft_kill_gate_m:g} m of the track",
+            )
+        flight = self.world.flights[int(idx[k])]
+        p = dict(self.cfg.soft_kill_p).get(flight.threat_class, 0.0)
+        if p <= 0.0:
+            why = {"ballistic_missile": "flies inertially, no seeker to jam"}.get(
+                flight.threat_class, "not a soft-kill target"
+            )
+            return False, f"no effect: the object ({flight.threat_class}) {why}"
+        u = derived_id(self.cfg.run_tag, "softkill-draw", track_id).int / 2.0**128
+        if u >= p:
+            return False, f"no effect: the {flight.threat_class} kept its lock (p = {p:g})"
+        self.soft_kill_due.append((t1 + self.cfg.soft_kill_delay_s, flight.flight_id, track_id))
+        return True, (
+            f"seeker defeated (p = {p:g}): the {flight.threat_class} leaves its course in "
+            f"{self.cfg.soft_kill_delay_s:g} s"
+        )
+
+    def _soft_kills_due(self, t1: float) -> list[Flight]:
+        """Threats whose soft kill takes effect by ``t1``: out of the sky, state ``aborted``
+        (an interceptor that got there first wins; its target's interceptors then retarget or
+        self-destruct as for any target that is gone)."""
+        out = []
+        keep = []
+        for at, fid, _track in self.soft_kill_due:
+            if at > t1:
+                keep.append((at, fid, _track))
+                continue
+            f = self.world.kill(fid, at, state="aborted")
+            if f is not None:
+                out.append(f)
+        self.soft_kill_due = keep
         return out
 
     def _truth_events(self, t1: float) -> list[ev.Event]:

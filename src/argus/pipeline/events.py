@@ -240,6 +240,8 @@ class EwResponseTriggered(Event):
     duration_s: float = Field(ge=0.0)
     track_id: str | None = None
     detail: str | None = None
+    #: ``soft_kill``: whether it defeated the threat (None for the other responses).
+    effective: bool | None = None
 
 
 class PipelineCycleComplete(Event):

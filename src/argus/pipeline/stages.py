@@ -114,6 +114,15 @@ class DefenseConfig:
     #: Longest interceptor time of flight an order may plan for (s).
     max_engage_time_s: float = 60.0
     eccm_agility_bandwidth_hz: float = 5.0e8
+    #: Probability that a soft kill (seeker / datalink / GNSS jamming, decoys) defeats a threat,
+    #: by its true class. Ballistic missiles fly inertially (no seeker to jam) and crewed
+    #: aircraft are not soft-kill targets here: 0. These are scenario assumptions, not data.
+    soft_kill_p: tuple[tuple[str, float], ...] = (("cruise_missile", 0.3), ("drone", 0.6))
+    #: Seconds from the response to its effect (the defeated threat leaves its course).
+    soft_kill_delay_s: float = 5.0
+    #: The jammer is pointed at the track: the object it affects is the nearest true object
+    #: within this distance of the track's position (none beyond it).
+    soft_kill_gate_m: float = 3000.0
 
     @property
     def reference_deg(self) -> tuple[float, float]:

@@ -333,10 +333,12 @@ async function refreshEw() {
   const log = $("#def-ew-log");
   log.innerHTML = "";
   if (ew.responses.length) {
-    log.append(el("tr", {}, ...["time", "sensor", "response", "track"].map((h) => el("th", {}, h))));
+    log.append(el("tr", {}, ...["time", "sensor", "response", "track", "effect"].map((h) => el("th", {}, h))));
     for (const r of ew.responses.slice(0, 30)) {
       log.append(el("tr", { title: r.detail || "" }, el("td", {}, hms(r.time)), el("td", {}, r.sensor_id),
-        el("td", {}, r.response === "soft_kill" ? "soft-kill" : r.response), el("td", {}, r.track_id || "")));
+        el("td", {}, r.response === "soft_kill" ? "soft-kill" : r.response), el("td", {}, r.track_id || ""),
+        el("td", { class: r.effective ? "ok" : "muted" },
+          r.effective === true ? "defeated" : r.effective === false ? "no effect" : "")));
     }
   } else {
     log.append(el("tr", {}, el("td", { class: "muted" }, "no EW responses (no soft-kill, no ECCM switch)")));

@@ -328,7 +328,7 @@ class DefenseRuntime:
             ],
             "ew": [
                 {"sensor_id": e.sensor_id, "response": e.response, "detail": e.detail,
-                 "track_id": e.track_id}
+                 "track_id": e.track_id, "effective": e.effective}
                 for e in r.events if isinstance(e, ev.EwResponseTriggered)
             ],
             "stage_ms": {k: round(v * 1000.0, 3) for k, v in r.stage_s.items()},
@@ -568,7 +568,8 @@ class RuntimeViews:
             "responses": [
                 {"time": e.time.isoformat().replace("+00:00", "Z"),
                  "sensor_id": e.payload["sensor_id"], "response": e.payload["response"],
-                 "track_id": e.payload.get("track_id"), "detail": e.payload.get("detail")}
+                 "track_id": e.payload.get("track_id"), "detail": e.payload.get("detail"),
+                 "effective": e.payload.get("effective")}
                 for e in rows
             ],
         }  # fmt: skip

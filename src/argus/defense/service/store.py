@@ -300,15 +300,23 @@ def record_launch(
 
 
 def record_impacts(session: Session, flights: Sequence[Any], when: dt.datetime) -> None:
+    """Flights that ended this cycle: at their aim point (``impacted``), or defeated by a soft
+    kill (``aborted``, at the time it took effect)."""
     for f in flights:
+        values: dict[str, Any]
+        if getattr(f, "state", None) == "aborted":
+            values = {"state": "aborted", "ended_at": when, "outcome": {"by": "soft_kill"}}
+        else:
+            values = {
+                "state": "impacted",
+                "ended_at": when,
+                "outcome": {"by": "impact", "lat_deg": f.target_lat_deg,
+                            "lon_deg": f.target_lon_deg},
+            }  # fmt: skip
         session.execute(
             update(MissileFlight)
             .where(MissileFlight.flight_id == f.flight_id, MissileFlight.state == "flying")
-            .values(
-                state="impacted",
-                ended_at=when,
-                outcome={"by": "impact", "lat_deg": f.target_lat_deg, "lon_deg": f.target_lon_deg},
-            )
+            .values(**values)
         )
 
 

@@ -75,3 +75,32 @@ STAGE_SECONDS = Histogram(
 CYCLE_SECONDS = Histogram(
     "argus_pipeline_cycle_seconds", "Wall time of a whole pipeline cycle", buckets=_FAST
 )
+
+GC_PAUSE_SECONDS = Histogram(
+    "argus_gc_pause_seconds",
+    "Pauses of Python's cyclic garbage collector, by generation",
+    ["generation"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+)
+_gc_started: list[float] = []
+
+
+def _gc_callback(phase: str, info: dict[str, int]) -> None:
+    import time
+
+    if phase == "start":
+        _gc_started[:] = [time.perf_counter()]
+    elif _gc_started:
+        GC_PAUSE_SECONDS.labels(generation=str(info.get("generation", -1))).observe(
+            time.perf_counter() - _gc_started[0]
+        )
+
+
+def install_gc_timing() -> None:
+    """Time every collection (``gc.callbacks``; idempotent). prometheus-client's own GC collector
+    counts collections but not how long they stop the process, which is what a latency tail
+    needs, hence this small hook."""
+    import gc
+
+    if _gc_callback not in gc.callbacks:
+        gc.callbacks.append(_gc_callback)

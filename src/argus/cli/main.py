@@ -400,6 +400,9 @@ def serve(
             f"demo operator: user [bold]{creds[0]}[/]  password [bold]{creds[1]}[/]  (kept in {s.var_dir}/demo-operator.txt)"
         )
     sys.stdout.flush()
+    if not os.environ.get("ARGUS_GC_FREEZE"):
+        os.environ["ARGUS_GC_FREEZE"] = "true"  # every worker reads it (docs/operations.md)
+        get_settings.cache_clear()
     if workers > 1:
         uvicorn.run(
             "argus.api.app:create_app",

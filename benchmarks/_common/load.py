@@ -14,6 +14,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
@@ -440,6 +441,15 @@ class LoadTest:
         else:
             lat, errors, elapsed, sent = res
         run = Run(ep.name, mode, self.workers, target, clients, lat, errors, elapsed, lag)
+        if mode == "open" and lag is not None:
+            # one row per request, for looking at *when* the tail happened (clustered stalls
+            # vs. scattered queueing): benchmarks/out/bench_api-<endpoint>-<workers>w.csv
+            out = Path(__file__).resolve().parents[1] / "out"
+            out.mkdir(exist_ok=True)
+            name = f"bench_api-{ep.name.replace(' ', '_')}-{self.workers}w.csv"
+            due = np.arange(lat.size) / float(target or 1.0)
+            np.savetxt(out / name, np.column_stack([due, lat * 1e3, lag * 1e3]), delimiter=",",
+                       header="scheduled_s,latency_ms,send_lag_ms", comments="", fmt="%.4f")  # fmt: skip
         run.cpu, run.sent = cpu_delta(a, b, pg), sent
         run.batches = bg.written if bg is not None else 0
         self.runs.append(run)

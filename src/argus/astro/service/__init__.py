@@ -79,7 +79,7 @@ from argus.astro.service.jobs import (
     run_job,
     start_job,
 )
-from argus.astro.service.pipeline import run_pipeline
+from argus.astro.service.pipeline import latest_preprocessed, run_pipeline, run_preprocess
 from argus.astro.service.preprocess import (
     CalibrationSet,
     Preprocessed,
@@ -220,6 +220,7 @@ __all__ = [
     "ingest_folder",
     "job_step",
     "latest_detection",
+    "latest_preprocessed",
     "light_curve",
     "list_alerts",
     "list_candidates",
@@ -243,6 +244,7 @@ __all__ = [
     "register_model",
     "run_job",
     "run_pipeline",
+    "run_preprocess",
     "set_config",
     "set_observation_status",
     "split_calibration_files",

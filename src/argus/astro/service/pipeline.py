@@ -38,19 +38,27 @@ from argus.astro.service.preprocess import (
     Preprocessed,
     calibration_frames,
     preprocess_observation,
+    processed_image,
     split_calibration_files,
 )
 from argus.astro.service.products import (
     active_model,
     list_candidates,
     model_bytes,
+    preprocess_runs,
     record_difference_run,
     record_model_run,
     record_preprocess_run,
     store_candidates,
 )
 from argus.astro.service.surveys import get_observation
-from argus.db.models.astro import Detection, DifferenceAlgorithm, Observation, RunStatus
+from argus.db.models.astro import (
+    Detection,
+    DifferenceAlgorithm,
+    Observation,
+    ProcessingJob,
+    RunStatus,
+)
 from argus.db.objectstore import ObjectStore
 from argus.logs import get_logger
 
@@ -126,21 +134,10 @@ def run_pipeline(
     summary["reference_observation_id"] = str(reference.id)
 
     def prep(obs: Observation, ref: Preprocessed | None, crs: bool) -> Preprocessed:
-        params = {"calibration": calibration.describe() if calibration else None,
-                  "cosmic_rays": crs, "reference": None if ref is None else str(ref.run.observation_id)}  # fmt: skip
-        try:
-            return run_job(
-                session, "preprocess",
-                lambda job: _preprocess_step(session, store, obs, job, calibration, ref, crs, actor),
-                entity_type="observation", entity_id=obs.id, workflow_id=workflow,
-                parameters=params, max_retries=retries,
-            )  # fmt: skip
-        except Exception as exc:
-            record_preprocess_run(
-                session, obs, status=RunStatus.FAILED, error_message=f"{type(exc).__name__}: {exc}"[:4000],
-                retry_count=retries, actor=actor,
-            )  # fmt: skip
-            raise
+        return run_preprocess(
+            session, store, obs, reference=ref, calibration=calibration, cosmic_rays=crs,
+            max_retries=retries, workflow_id=workflow, actor=actor,
+        )  # fmt: skip
 
     ref_prep: Preprocessed | None = None
     if preprocess:
@@ -230,6 +227,60 @@ def run_pipeline(
         summary["observations"].append(entry)
         log.info("pipeline_observation", stage="pipeline", workflow_id=workflow, **entry)
     return summary
+
+
+def run_preprocess(
+    session: Session,
+    store: ObjectStore,
+    observation: Observation,
+    *,
+    reference: Preprocessed | None = None,
+    calibration: CalibrationSet | None = None,
+    cosmic_rays: bool = True,
+    max_retries: int = 0,
+    workflow_id: str | None = None,
+    job: ProcessingJob | None = None,
+    task_id: str | None = None,
+    actor: Actor | None = None,
+) -> Preprocessed:
+    """Preprocess one observation as a ``preprocess`` ProcessingJob (``job`` if given, e.g. the
+    one a Celery task was sent for), retried up to ``max_retries`` times (the job's own
+    ``max_retries`` when ``job`` is given). When every attempt failed, a failed PreprocessRun
+    keeps the error (the observation becomes ``failed``) and the error is raised."""
+    params = {
+        "calibration": calibration.describe() if calibration else None,
+        "cosmic_rays": cosmic_rays,
+        "reference": None if reference is None else str(reference.run.observation_id),
+    }
+
+    def step(j: ProcessingJob) -> Preprocessed:
+        return _preprocess_step(session, store, observation, j, calibration, reference,
+                                cosmic_rays, actor)  # fmt: skip
+
+    try:
+        return run_job(
+            session, "preprocess", step, entity_type="observation", entity_id=observation.id,
+            workflow_id=workflow_id, parameters=params, max_retries=max_retries, job=job,
+            task_id=task_id,
+        )  # fmt: skip
+    except Exception as exc:
+        record_preprocess_run(
+            session, observation, status=RunStatus.FAILED,
+            error_message=f"{type(exc).__name__}: {exc}"[:4000],
+            retry_count=job.retry_count if job is not None else max_retries, actor=actor,
+        )  # fmt: skip
+        raise
+
+
+def latest_preprocessed(
+    session: Session, store: ObjectStore, observation: Observation
+) -> Preprocessed | None:
+    """The observation's latest completed preprocessing, its stored image read back."""
+    runs = [r for r in preprocess_runs(session, observation) if r.status == RunStatus.COMPLETED]
+    if not runs:
+        return None
+    data, header = processed_image(store, runs[-1])
+    return Preprocessed(run=runs[-1], data=data, header=header)
 
 
 def _preprocess_step(

@@ -194,3 +194,76 @@ def test_a_transient_failure_succeeds_on_retry(
     # the rolled-back first attempt left nothing: one completed run, retried once
     assert run.status == RunStatus.COMPLETED and run.retry_count == 1
     assert len(calls) == 3
+
+
+def test_cli_pipeline_with_calibration_flags(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    pair_512: SimulatedPair,
+    rb_trained: tuple[Any, dict[str, Any]],
+) -> None:
+    """``argus astro pipeline DIR --bias B --flat F``: the frames given on the command line are
+    applied (and named on the run); a flat of the wrong shape fails the step, exit 1."""
+    from typer.testing import CliRunner
+
+    from argus.cli.main import app
+    from argus.config import get_settings
+    from argus.db import migrate
+    from argus.db.session import make_engine, make_sessionmaker, session_scope
+
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    migrate.upgrade(url)
+    monkeypatch.setenv("ARGUS_DATABASE_URL", url)
+    monkeypatch.setenv("ARGUS_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("ARGUS_OBJECT_STORE", raising=False)
+    get_settings.cache_clear()
+    night = tmp_path / "night"
+    _calibrated_night(night, pair_512)
+    cal = tmp_path / "cal"
+    cal.mkdir()
+    for f in night.iterdir():  # the frames move out of the folder: given by flag instead
+        if f.name.startswith(("bias", "flat")):
+            f.rename(cal / f.name)
+    eng = make_engine(url)
+    model, metrics = rb_trained
+    with session_scope(make_sessionmaker(eng)) as s:
+        service.register_model(
+            s, name="rb", model_type="real_bogus", blob=model.to_bytes(),
+            metrics={k: v for k, v in metrics.items() if isinstance(v, int | float)},
+        )  # fmt: skip
+    runner = CliRunner()
+    flags = [a for i in range(5) for a in ("--bias", str(cal / f"bias{i}.fits"))]
+    flags += [a for i in range(5) for a in ("--flat", str(cal / f"flat{i}.fits"))]
+    try:
+        res = runner.invoke(app, ["astro", "pipeline", str(night), "--survey", "SIM", *flags])
+        assert res.exit_code == 0, res.output
+        assert "registration rms" in " ".join(res.output.split())
+        with session_scope(make_sessionmaker(eng)) as s:
+            runs = s.scalars(sa.select(PreprocessRun)).all()
+            assert len(runs) == 2 and all(r.calibration_applied for r in runs)
+            assert {tuple(r.wcs_info["calibration"]["files"]["bias"]) for r in runs} == {
+                tuple(f"bias{i}.fits" for i in range(5))
+            }
+            assert min(r.registration_quality or 1.0 for r in runs) < 0.1
+        small = tmp_path / "small_flat.fits"
+        write_image(small, np.ones((100, 100)), fits.Header({"IMAGETYP": "FLAT", "EXPTIME": 1.0}))
+        night2 = tmp_path / "night2"
+        night2.mkdir()
+        for name, img, hdr in (
+            ("ref", pair_512.ref, pair_512.ref_header),
+            ("new", pair_512.new, pair_512.new_header),
+        ):
+            h = hdr.copy()
+            h["OBSID"] = f"{name}-2"  # not the first night's observations again
+            write_image(night2 / f"{name}.fits", img, h)
+        res = runner.invoke(
+            app, ["astro", "pipeline", str(night2), "--survey", "SIM", "--flat", str(small)]
+        )
+        assert res.exit_code == 1, res.output
+        assert "does not fit" in " ".join(res.output.split())
+        with session_scope(make_sessionmaker(eng)) as s:
+            failed = service.list_jobs(s, status=JobStatus.FAILED, job_type="preprocess")
+            assert len(failed) == 1 and "flat: master frame of shape" in failed[0].error_message
+    finally:
+        eng.dispose()
+        get_settings.cache_clear()

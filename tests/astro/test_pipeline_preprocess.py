@@ -84,6 +84,8 @@ def test_folder_with_calibration_frames(
     assert new_run.calibration_applied and runs["ref"].calibration_applied
     assert new_run.wcs_info["calibration"]["files"]["flat"] == [f"flat{i}.fits" for i in range(5)]
     assert new_run.wcs_aligned and new_run.registration_quality < 0.1
+    assert new_run.wcs_info["noise_model"]["gain_source"] == "header"
+    assert new_run.wcs_info["noise_model"]["gain_e_per_adu"] == 1.6
     assert entry["registration_quality"] == new_run.registration_quality
     obs = session.get(Observation, new_run.observation_id)
     assert obs is not None and obs.status == ObservationStatus.DIFFERENCED
@@ -191,6 +193,8 @@ def test_a_transient_failure_succeeds_on_retry(
     assert job.error_message is None
     assert job.error_details["attempts"][0]["error"] == "OSError: object store timed out"
     (run,) = service.preprocess_runs(session, new)
+    # the test frames have no GAIN / RDNOISE: the defaults used are said on the run
+    assert run.wcs_info["noise_model"]["gain_source"] == "default (no GAIN keyword)"
     # the rolled-back first attempt left nothing: one completed run, retried once
     assert run.status == RunStatus.COMPLETED and run.retry_count == 1
     assert len(calls) == 3

@@ -353,10 +353,21 @@ def preprocess_image(
             flat=frames.flat,
         )
         hdr["CALIB"] = ("bias/dark/flat" if frames.flat is not None else "bias/dark", "argus")
-    gain = _header_number(hdr, ("GAIN", "EGAIN", "CCDGAIN")) or 1.0
+    header_gain = _header_number(hdr, ("GAIN", "EGAIN", "CCDGAIN"))
+    gain = header_gain if header_gain is not None and header_gain > 0 else 1.0
     read_noise = _header_number(hdr, ("RDNOISE", "READNOIS", "RON"))
     saturate = _header_number(hdr, ("SATURATE", "SATLEVEL", "MAXLIN"))
-    meta: dict[str, Any] = {"calibration": frames.describe() if frames is not None else None}
+    meta: dict[str, Any] = {
+        "calibration": frames.describe() if frames is not None else None,
+        # where L.A.Cosmic's noise model came from (a default is said, never silent)
+        "noise_model": {
+            "gain_e_per_adu": gain,
+            "gain_source": "header" if gain == header_gain else "default (no GAIN keyword)",
+            "read_noise_e": read_noise if read_noise is not None else 6.5,
+            "read_noise_source": "header" if read_noise is not None else "default (no RDNOISE)",
+            "saturate_adu": saturate,
+        },
+    }
     if cosmic_rays:
         cr = mask_cosmic_rays(
             img,

@@ -198,6 +198,7 @@ def preprocess_observation(
         "cosmic_ray_pixels": out.meta["cosmic_ray_pixels"],
         "background_adu": out.meta["background_adu"],
         "background_rms_adu": out.meta["background_rms_adu"],
+        "noise_model": out.meta["noise_model"],
         "calibration": calibration.describe() if calibration is not None else None,
     }
     registration = None

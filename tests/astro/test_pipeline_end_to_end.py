@@ -1,6 +1,8 @@
 """The astronomy pipeline end to end with the real engines, on SQLite and PostgreSQL: two FITS
 files of a simulated pair ingested from a folder, ZOGY, candidates, real/bogus scoring by a
-registered model, detections and alerts — and the injected transients found where they are."""
+registered model, detections and alerts — and the injected transients found where they are.
+Preprocessing runs first: each observation gets a PreprocessRun, the new one with the
+registration quality of the reference aligned onto it."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from scipy.spatial import cKDTree
 from argus.astro import service
 from argus.astro.fitsio import write_image
 from argus.astro.simulate import SimulatedPair
-from argus.db.models.astro import Detection
+from argus.db.models.astro import Detection, Observation, PreprocessRun, RunStatus
 from argus.db.objectstore import ObjectStore
 from argus.db.session import make_engine, make_sessionmaker, session_scope
 
@@ -53,7 +55,29 @@ def test_folder_to_alerts_finds_the_injected_transients(  # type: ignore[no-unty
     (obs,) = out["observations"]
     run_id = uuid.UUID(obs["difference_run_id"])
     assert obs["candidates"] > 0 and obs["alerts"] > 0
+    assert obs["registration_quality"] < 0.1
     with session_scope(factory) as s:
+        runs = {
+            o.observation_id: r
+            for r, o in s.execute(
+                sa.select(PreprocessRun, Observation).join(
+                    Observation, Observation.id == PreprocessRun.observation_id
+                )
+            )
+        }
+        assert set(runs) == {"ref", "new"}  # the file stems (no OBSID in the simulated headers)
+        new_run, ref_run = runs["new"], runs["ref"]
+        assert new_run.status == RunStatus.COMPLETED and new_run.wcs_aligned
+        # the simulated WCSs are exact: the matched stars of the aligned reference sit within
+        # a few hundredths of a pixel of the new image's
+        assert new_run.registration_quality is not None and new_run.registration_quality < 0.1
+        assert new_run.wcs_info["registration"]["n_matched"] >= 50
+        assert str(new_run.observation_id) == obs["observation_id"]
+        # the simulator's 30 cosmic-ray tracks and 15 hot pixels in the new image were masked
+        assert new_run.wcs_info["cosmic_ray_pixels"] >= 45
+        assert not ref_run.wcs_aligned and ref_run.registration_quality is None
+        assert not new_run.calibration_applied  # no calibration frames in the folder
+        assert new_run.processed_fits_path and new_run.processing_time_seconds > 0
         jobs = service.list_jobs(s, workflow_id=out["workflow_id"])
         assert jobs and {
             j.status.value if hasattr(j.status, "value") else j.status for j in jobs

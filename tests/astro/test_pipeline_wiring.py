@@ -87,7 +87,10 @@ def test_pipeline_runs_every_step_as_a_job(
     assert [(a.alert_type, a.alert_metadata["snr"]) for a in alerts] == [("new_transient", 9.0)]
     jobs = service.list_jobs(session, workflow_id=summary["workflow_id"], limit=50)
     kinds = sorted(j.job_type for j in jobs)
-    assert kinds == sorted(["ingest"] + ["difference", "extract", "score", "alert"] * 2)
+    # the reference is preprocessed once, each new image before its difference
+    assert kinds == sorted(
+        ["ingest", "preprocess"] + ["preprocess", "difference", "extract", "score", "alert"] * 2
+    )
     assert {j.status for j in jobs} == {JobStatus.COMPLETED}
 
 

@@ -74,33 +74,67 @@ def register(app: typer.Typer) -> None:
         survey: Annotated[str | None, typer.Option(help="survey name (default: header)")] = None,
         threshold: Annotated[float, typer.Option(help="Scorr detection threshold (sigma)")] = 5.0,
         algorithm: Annotated[str, typer.Option(help="zogy or alard-lupton")] = "zogy",
+        bias: Annotated[
+            list[Path] | None, typer.Option("--bias", help="a bias frame (repeat for several)")
+        ] = None,
+        dark: Annotated[
+            list[Path] | None,
+            typer.Option("--dark", help="a dark frame, EXPTIME in its header (repeatable)"),
+        ] = None,
+        flat: Annotated[
+            list[Path] | None, typer.Option("--flat", help="a flat frame (repeatable)")
+        ] = None,
+        preprocess: Annotated[
+            bool,
+            typer.Option(
+                "--preprocess/--no-preprocess",
+                help="calibrate, mask cosmic rays and register the reference before differencing",
+            ),
+        ] = True,
+        retries: Annotated[
+            int, typer.Option(min=0, max=10, help="retries of a failing preprocessing step")
+        ] = 0,
     ) -> None:
         """Ingest a folder of FITS files and run it to alerts: the earliest observation is the
-        reference, every other one is differenced against it (ZOGY), candidates are extracted
-        on Scorr, scored by the registered real/bogus model, and alerts raised by the rules."""
+        reference; every observation is preprocessed (bias/dark/flat from --bias/--dark/--flat
+        or from the folder's frames whose IMAGETYP says BIAS, DARK or FLAT, cosmic rays masked
+        with L.A.Cosmic, background, the reference registered on the stars), every other one
+        is differenced against the reference (ZOGY), candidates are extracted on Scorr, scored
+        by the registered real/bogus model, and alerts raised by the rules."""
         from argus.astro import service
         from argus.db.objectstore import ObjectStore
 
         if not folder.exists():
             raise fail(f"FOLDER: {folder} does not exist", 2)
+        for name, paths in (("--bias", bias), ("--dark", dark), ("--flat", flat)):
+            for p in paths or []:
+                if not p.is_file():
+                    raise fail(f"{name}: {p} is not a file", 2)
         store = ObjectStore.from_settings(settings())
         try:
+            calibration = service.calibration_frames(
+                bias=bias or [], dark=dark or [], flat=flat or []
+            )
             with (
                 session_scope_from_settings() as session,
-                console.status("ingest → difference → candidates → scores → alerts…"),
+                console.status("ingest → preprocess → difference → candidates → alerts…"),
             ):
                 out = service.run_pipeline(
                     session, store, folder, survey=survey, threshold=threshold,
-                    algorithm=algorithm.replace("-", "_"),
+                    algorithm=algorithm.replace("-", "_"), preprocess=preprocess,
+                    calibration=calibration, retries=retries,
                 )  # fmt: skip
         except (service.NoActiveModel, service.InvalidInput, service.RejectedBatch) as exc:
             raise fail(str(exc), 2) from None
         table = Table(title=f"workflow {out['workflow_id']}")
-        for col in ("observation", "difference run", "candidates", "alerts"):
+        for col in ("observation", "registration rms (px)", "difference run", "candidates",
+                    "alerts"):  # fmt: skip
             table.add_column(col)
         for o in out["observations"]:
-            table.add_row(str(o["observation_id"]), str(o["difference_run_id"]),
-                          str(o["candidates"]), str(o["alerts"]))  # fmt: skip
+            q = o.get("registration_quality")
+            table.add_row(str(o["observation_id"]), "-" if q is None else f"{q:.3f}",
+                          str(o.get("difference_run_id")), str(o.get("candidates")),
+                          str(o.get("alerts")))  # fmt: skip
         console.print(table)
         for err in out["errors"]:
             console.print(f"[red]error[/]: {err}")

@@ -105,6 +105,43 @@ def make_celery(settings: Settings | None = None, interval_s: float | None = Non
     def rf_maintenance() -> dict[str, Any]:
         return tasks.rf_maintenance(s)
 
+    # Astronomy: a step's own retries are counted on its ProcessingJob (argus.astro.service
+    # run_job); Celery retries only when the database or the broker is unreachable.
+    @app.task(
+        name="argus.astro_pipeline",
+        bind=True,
+        autoretry_for=(OperationalError, ConnectionError),
+        retry_backoff=True,
+        retry_backoff_max=60,
+        max_retries=5,
+    )
+    def astro_pipeline(
+        self: Any,
+        source: str | list[str],
+        options: dict[str, Any] | None = None,
+        job_id: str | None = None,
+    ) -> dict[str, Any]:
+        return tasks.astro_pipeline(s, source, options, job_id, task_id=self.request.id)
+
+    @app.task(
+        name="argus.astro_preprocess",
+        bind=True,
+        autoretry_for=(OperationalError, ConnectionError),
+        retry_backoff=True,
+        retry_backoff_max=60,
+        max_retries=5,
+    )
+    def astro_preprocess(
+        self: Any,
+        observation_id: str,
+        reference_id: str | None = None,
+        job_id: str | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        return tasks.astro_preprocess(
+            s, observation_id, reference_id, job_id, options, task_id=self.request.id
+        )
+
     return app
 
 

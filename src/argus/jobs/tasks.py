@@ -230,3 +230,127 @@ def rf_maintenance(settings: Any) -> dict[str, Any]:
         }
     finally:
         engine.dispose()
+
+
+# ---- astronomy (argus.astro.service): the pipeline and its preprocessing step ----
+
+
+def _astro_job_state(factory: Any, job_id: str | None, action: str, **kw: Any) -> None:
+    """Start, finish or fail the astro ProcessingJob ``job_id`` in its own transaction."""
+    if not job_id:
+        return
+    from argus.astro import service as astro
+
+    with session_scope(factory) as s:
+        job = astro.get_job(s, job_id)
+        if action == "start":
+            if kw.get("task_id"):
+                job.task_id = str(kw["task_id"])[:64]
+            astro.start_job(s, job)
+        elif action == "finish":
+            astro.finish_job(s, job, result=kw.get("result"))
+        else:
+            astro.fail_job(s, job, kw["error"], retry=False)
+
+
+def astro_pipeline(
+    settings: Any,
+    source: str | list[str],
+    options: dict[str, Any] | None = None,
+    job_id: str | None = None,
+    task_id: str | None = None,
+) -> dict[str, Any]:
+    """``argus.astro.service.run_pipeline`` on a folder the worker can read (or a list of stored
+    observation ids), in one transaction; each step is its own ProcessingJob under the workflow
+    ``job_id`` (a ``pipeline`` job, which records the whole run's status). The Celery task
+    ``argus.astro_pipeline`` and an in-process caller run this same function."""
+    from argus.astro import service as astro
+    from argus.db.objectstore import ObjectStore
+
+    engine = make_engine(settings.database_url)
+    factory = make_sessionmaker(engine)
+    opts = dict(options or {})
+    try:
+        _astro_job_state(factory, job_id, "start", task_id=task_id)
+        try:
+            with session_scope(factory) as s:
+                out = astro.run_pipeline(
+                    s,
+                    ObjectStore.from_settings(settings),
+                    source,
+                    workflow_id=job_id or None,
+                    **opts,
+                )
+        except Exception as exc:
+            _astro_job_state(factory, job_id, "fail", error=exc)
+            raise
+        result = {
+            "workflow_id": out["workflow_id"],
+            "observations": out["observations"],
+            "errors": out["errors"],
+        }
+        _astro_job_state(factory, job_id, "finish", result=result)
+        log.info(
+            "astro_pipeline_done",
+            stage="pipeline",
+            workflow_id=out["workflow_id"],
+            observations=len(out["observations"]),
+            errors=len(out["errors"]),
+        )
+        return result
+    finally:
+        engine.dispose()
+
+
+def astro_preprocess(
+    settings: Any,
+    observation_id: str,
+    reference_id: str | None = None,
+    job_id: str | None = None,
+    options: dict[str, Any] | None = None,
+    task_id: str | None = None,
+) -> dict[str, Any]:
+    """Preprocess one stored observation (``argus.astro.service.run_preprocess``) as the
+    ``preprocess`` ProcessingJob ``job_id`` (retried up to its ``max_retries``), the reference's
+    latest preprocessing registered onto it (the reference is preprocessed first if it has
+    none). A step that fails every attempt is committed as failed (job and PreprocessRun) and
+    its error raised. The Celery task ``argus.astro_preprocess`` runs this."""
+    from argus.astro import service as astro
+    from argus.db.objectstore import ObjectStore
+
+    engine = make_engine(settings.database_url)
+    factory = make_sessionmaker(engine)
+    store = ObjectStore.from_settings(settings)
+    opts = dict(options or {})
+    failure: Exception | None = None
+    result: dict[str, Any] = {}
+    try:
+        with session_scope(factory) as s:
+            obs = astro.get_observation(s, observation_id)
+            job = astro.get_job(s, job_id) if job_id else None
+            ref = None
+            if reference_id:
+                ref_obs = astro.get_observation(s, reference_id)
+                ref = astro.latest_preprocessed(s, store, ref_obs)
+                if ref is None:
+                    ref = astro.run_preprocess(
+                        s, store, ref_obs, cosmic_rays=False, workflow_id=job_id
+                    )
+            try:
+                out = astro.run_preprocess(
+                    s, store, obs, reference=ref, job=job, task_id=task_id,
+                    cosmic_rays=bool(opts.get("cosmic_rays", True)),
+                    max_retries=int(opts.get("max_retries", 0)), workflow_id=job_id,
+                )  # fmt: skip
+                result = {
+                    "preprocess_run_id": str(out.run.id),
+                    "registration_quality": out.run.registration_quality,
+                    "wcs_aligned": out.run.wcs_aligned,
+                }
+            except Exception as exc:  # recorded as failed: commit that, then raise
+                failure = exc
+        if failure is not None:
+            raise failure
+        return result
+    finally:
+        engine.dispose()

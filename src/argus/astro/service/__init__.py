@@ -7,7 +7,11 @@ concern:
 
 - ``surveys``: surveys and observations (create, get, list, update, delete);
 - ``ingest``: FITS files or a folder → observations (header mapping, object store, sha512);
-- ``jobs``: ProcessingJob records (create/start/finish/fail, ``job_step``);
+- ``jobs``: ProcessingJob records (create/start/finish/fail, ``job_step``, ``run_job`` with
+  retries);
+- ``preprocess``: calibration frames (files or ``IMAGETYP`` in a folder) and
+  ``preprocess_observation`` (calibration, cosmic rays, background, registration → a
+  PreprocessRun);
 - ``products``: difference runs and their FITS products, candidates, the model registry
   (``register_model``, ``active_model``), model runs and detections;
 - ``curation``: validation events and the validation queue;
@@ -72,9 +76,19 @@ from argus.astro.service.jobs import (
     get_job,
     job_step,
     list_jobs,
+    run_job,
     start_job,
 )
-from argus.astro.service.pipeline import run_pipeline
+from argus.astro.service.pipeline import latest_preprocessed, run_pipeline, run_preprocess
+from argus.astro.service.preprocess import (
+    CalibrationSet,
+    Preprocessed,
+    calibration_frames,
+    preprocess_observation,
+    processed_image,
+    split_calibration_files,
+    split_calibration_folder,
+)
 from argus.astro.service.products import (
     CANDIDATE_COLUMNS,
     FLAG_BLENDED,
@@ -147,6 +161,7 @@ __all__ = [
     "AlertPriority",
     "AlertRules",
     "AlertStatus",
+    "CalibrationSet",
     "CandidateStatus",
     "ConeMatch",
     "DetectionStatus",
@@ -158,6 +173,7 @@ __all__ = [
     "NoActiveModel",
     "NotFoundError",
     "ObservationStatus",
+    "Preprocessed",
     "QueueItem",
     "RejectedBatch",
     "RowError",
@@ -166,6 +182,7 @@ __all__ = [
     "alert_payload",
     "angular_distance_deg",
     "audit",
+    "calibration_frames",
     "cancel_job",
     "candidate_counts",
     "candidate_cutout",
@@ -203,6 +220,7 @@ __all__ = [
     "ingest_folder",
     "job_step",
     "latest_detection",
+    "latest_preprocessed",
     "light_curve",
     "list_alerts",
     "list_candidates",
@@ -214,7 +232,9 @@ __all__ = [
     "list_surveys",
     "model_bytes",
     "parse_fits",
+    "preprocess_observation",
     "preprocess_runs",
+    "processed_image",
     "product_bytes",
     "raise_alerts",
     "read_observation_image",
@@ -222,9 +242,13 @@ __all__ = [
     "record_model_run",
     "record_preprocess_run",
     "register_model",
+    "run_job",
     "run_pipeline",
+    "run_preprocess",
     "set_config",
     "set_observation_status",
+    "split_calibration_files",
+    "split_calibration_folder",
     "stamps_png",
     "start_job",
     "store_candidates",

@@ -3,7 +3,12 @@ alert, deliver, pipeline), with status, retries, timings and errors.
 
 ``job_step`` runs a step inside a savepoint: when the step raises, its own writes are rolled
 back while the job row (outside the savepoint) records the failure, so the caller can commit
-the record of what went wrong.
+the record of what went wrong. ``run_job`` does the same for a step given as a function and
+tries it again up to ``max_retries`` times: every attempt is counted in ``retry_count`` and
+listed (error, duration) in ``error_details["attempts"]``; the job ends completed, or failed
+with the last error once the retries are spent. The pipeline and the Celery tasks
+(``argus.jobs.tasks``) run their steps through it, so a step behaves the same in-process and
+on a worker.
 """
 
 from __future__ import annotations
@@ -11,9 +16,9 @@ from __future__ import annotations
 import time
 import traceback
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,6 +26,10 @@ from sqlalchemy.orm import Session
 from argus.astro.service._common import Actor, as_uuid, audit, jsonable, now
 from argus.astro.service.errors import InvalidInput, NotFoundError
 from argus.db.models.astro import JobStatus, ProcessingJob
+from argus.logs import get_logger
+
+log = get_logger("argus.astro")
+T = TypeVar("T")
 
 JOB_TYPES = (
     "ingest",
@@ -182,6 +191,75 @@ def job_step(
     finish_job(session, job, result=job.result)
     job.duration_seconds = time.perf_counter() - t0
     session.flush()
+
+
+def run_job(
+    session: Session,
+    job_type: str,
+    step: Callable[[ProcessingJob], T],
+    *,
+    entity_type: str | None = None,
+    entity_id: Any = None,
+    workflow_id: str | None = None,
+    parameters: dict[str, Any] | None = None,
+    max_retries: int = 0,
+    task_id: str | None = None,
+    job: ProcessingJob | None = None,
+) -> T:
+    """Run ``step(job)`` as a job (a new one, or ``job`` if given, e.g. one a Celery task was
+    sent for), each attempt in its own savepoint, retried up to ``max_retries`` times; returns
+    what the step returned, or raises the last error with the job recorded as failed."""
+    if job is None:
+        job = create_job(
+            session, job_type, entity_type=entity_type, entity_id=entity_id,
+            workflow_id=workflow_id, parameters=parameters, max_retries=max_retries,
+            task_id=task_id,
+        )  # fmt: skip
+    elif task_id is not None:
+        job.task_id = task_id
+    attempts: list[dict[str, Any]] = list((job.error_details or {}).get("attempts", []))
+    while True:
+        start_job(session, job)
+        t0 = time.perf_counter()
+        nested = session.begin_nested()
+        try:
+            value = step(job)
+            nested.commit()
+        except Exception as exc:
+            if nested.is_active:
+                nested.rollback()
+            attempts.append(
+                {
+                    "attempt": job.retry_count + 1,
+                    "error": f"{type(exc).__name__}: {exc}"[:1000],
+                    "duration_seconds": time.perf_counter() - t0,
+                }
+            )
+            fail_job(session, job, exc, retry=True)
+            job.error_details = {**(job.error_details or {}), "attempts": attempts}
+            session.flush()
+            if job.status == JobStatus.FAILED:
+                raise
+            log.warning(
+                "job_retry",
+                stage=job.job_type,
+                job_id=str(job.id),
+                attempt=job.retry_count,
+                max_retries=job.max_retries,
+                error=attempts[-1]["error"][:300],
+            )
+            continue
+        except BaseException as exc:
+            if nested.is_active:
+                nested.rollback()
+            fail_job(session, job, exc, retry=False)
+            raise
+        finish_job(session, job, result=job.result)
+        job.duration_seconds = time.perf_counter() - t0
+        if attempts:
+            job.error_details = {"attempts": attempts}
+        session.flush()
+        return value
 
 
 def get_job(session: Session, job_id: uuid.UUID | str) -> ProcessingJob:

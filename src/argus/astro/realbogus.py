@@ -67,13 +67,15 @@ __all__ = [
     "evaluate_scores",
     "features",
     "roc_plot",
+    "threshold_at_fpr",
+    "threshold_at_tpr",
     "train_real_bogus",
 ]
 
 FloatArray = npt.NDArray[np.float64]
 
 #: Bumped whenever :func:`features` changes meaning; a model of another version is refused.
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 FORMAT_VERSION = 1
 _MAGIC = b"ARGUS-REAL-BOGUS"
 _RETRAIN = "retrain it with `argus astro train`"
@@ -83,6 +85,8 @@ SNR_BINS: tuple[float, ...] = (3.0, 5.0, 6.0, 7.0, 10.0, 15.0, 30.0, 100.0)
 _WIDTHS = (0.6, 1.0, 1.6, 2.4)
 _W = 7  # half-size of the central window (15 x 15)
 _BASIS_SIGMA = 1.6
+#: Annuli (inner, outer radius in pixels) of the radial profile of D (feature version 2).
+_RINGS = ((0.0, 1.01), (1.01, 2.01), (2.01, 3.01), (3.01, 4.51), (4.51, 6.51), (6.51, 9.01))
 
 
 class ModelFormatError(ValueError):
@@ -113,6 +117,18 @@ def _feature_names() -> tuple[str, ...]:
     names += ["sci_col_signif", "sci_row_signif", "d_col_signif", "d_row_signif"]
     names += [f"d_q{q}" for q in (1, 5, 50, 95, 99)]
     names += ["valid_fraction"]
+    # --- version 2 ---
+    names += [f"d_ring{k}" for k in range(len(_RINGS))]
+    names += [f"d_ring{k}_over_core" for k in range(1, 4)]
+    names += [f"sci_ring{k}_over_core" for k in range(1, 4)]
+    names += [f"{img}_concentration" for img in ("d", "sci", "ref")]
+    names += ["d_resid_core_chi2", "d_resid_max", "d_resid_min", "d_resid_asym"]
+    names += ["d_neg_over_pos", "d_dipole_moment", "d_pos_neg_sep", "d_neg_max_lobe"]
+    names += ["d_local_noise", "sci_local_noise", "d_peak_over_local"]
+    names += ["ref_grad_centre", "sci_grad_centre", "d_snr_over_ref_grad"]
+    names += ["ref_bright_dist", "ref_centre_peak", "sci_centre_peak"]
+    names += ["d_over_sci_ap2", "d_over_ref_ap2", "sci_over_ref_ap2", "sci_minus_ref_mf"]
+    names += ["d_width_over_sci_width", "d_mf_snr_over_sci", "d_ap_over_mf"]
     return tuple(names)
 
 
@@ -368,10 +384,123 @@ def _features(arr: FloatArray) -> FloatArray:
         cols[f"d_q{qq}"] = vals
     cols["valid_fraction"] = finite.mean(axis=(1, 2, 3))
 
+    _features_v2(cols, zs, zr, zd, rad, c)
+
     missing = set(FEATURE_NAMES) - set(cols)
     if missing:  # a programming error, not bad input
         raise RuntimeError(f"features: not computed {sorted(missing)}")
     return np.stack([np.asarray(cols[k], dtype=np.float64) for k in FEATURE_NAMES], axis=1)
+
+
+def _features_v2(
+    cols: dict[str, FloatArray],
+    zs: FloatArray,
+    zr: FloatArray,
+    zd: FloatArray,
+    rad: FloatArray,
+    c: int,
+) -> None:
+    """Feature version 2's additions (radial profile, PSF-fit residual, dipole asymmetry,
+    local noise, reference gradient, ratios), written into ``cols``; vectorized over stamps."""
+    n = zd.shape[0]
+    big = np.s_[:, c - 9 : c + 10, c - 9 : c + 10]
+    rd = rad[c - 9 : c + 10, c - 9 : c + 10]
+    bd, bs = zd[big], zs[big]
+    rings_d, rings_s = [], []
+    for lo, hi in _RINGS:
+        m = ((rd >= lo) & (rd < hi)).astype(np.float64)
+        m /= m.sum()
+        rings_d.append(np.tensordot(bd, m, axes=([1, 2], [0, 1])))
+        rings_s.append(np.tensordot(bs, m, axes=([1, 2], [0, 1])))
+    for k, v in enumerate(rings_d):
+        cols[f"d_ring{k}"] = v
+    core_d = np.maximum(np.abs(rings_d[0]), 0.5)
+    core_s = np.maximum(np.abs(rings_s[0]), 0.5)
+    for k in range(1, 4):
+        cols[f"d_ring{k}_over_core"] = rings_d[k] / core_d
+        cols[f"sci_ring{k}_over_core"] = rings_s[k] / core_s
+    for name in ("d", "sci", "ref"):
+        # narrow over wide matched filter: > 1 sharper than the widest template, < 1 extended
+        cols[f"{name}_concentration"] = cols[f"{name}_mf_snr_s1"] / (
+            np.abs(cols[f"{name}_mf_snr_s2.4"]) + 1.0
+        )
+
+    # residual of the best single-width Gaussian fit (all of the 15 x 15 window, then its core)
+    win = np.s_[:, c - _W : c + _W + 1, c - _W : c + _W + 1]
+    wd = zd[win].reshape(n, -1)
+    widths = np.asarray(_WIDTHS)
+    best = np.searchsorted(widths, cols["d_best_width"])
+    tmpl = np.stack([_T[f"g{w:g}"].reshape(-1) for w in _WIDTHS])[best]  # (n, npix)
+    amp = (wd * tmpl).sum(axis=1)
+    resid = (wd - amp[:, None] * tmpl).reshape(n, 2 * _W + 1, 2 * _W + 1)
+    rc = resid[:, _W - 2 : _W + 3, _W - 2 : _W + 3]
+    cols["d_resid_core_chi2"] = (rc * rc).mean(axis=(1, 2))
+    cols["d_resid_max"] = rc.max(axis=(1, 2))
+    cols["d_resid_min"] = rc.min(axis=(1, 2))
+    # 180-degree asymmetry of D's 9 x 9 core: |D - rot180(D)| against |D + rot180(D)|
+    m9 = zd[:, c - 4 : c + 5, c - 4 : c + 5]
+    rot = m9[:, ::-1, ::-1]
+    cols["d_resid_asym"] = np.abs(m9 - rot).sum(axis=(1, 2)) / (
+        np.abs(m9 + rot).sum(axis=(1, 2)) + 1.0
+    )
+
+    # negative lobe: its weight against the positive part, the dipole moment, lobe separation
+    pos, neg = np.maximum(m9, 0.0), np.maximum(-m9, 0.0)
+    spos, sneg = pos.sum(axis=(1, 2)), neg.sum(axis=(1, 2))
+    cols["d_neg_over_pos"] = sneg / (spos + 1.0)
+    k9 = np.arange(-4, 5, dtype=np.float64)
+    mx = (m9.sum(axis=1) * k9).sum(axis=1)
+    my = (m9.sum(axis=2) * k9).sum(axis=1)
+    cols["d_dipole_moment"] = np.hypot(mx, my) / (np.abs(m9).sum(axis=(1, 2)) + 1.0)
+
+    def centroid(w: FloatArray, tot: FloatArray) -> tuple[FloatArray, FloatArray]:
+        t = np.maximum(tot, 1e-9)
+        return (w.sum(axis=1) * k9).sum(axis=1) / t, (w.sum(axis=2) * k9).sum(axis=1) / t
+
+    px, py = centroid(pos, spos)
+    nx, ny = centroid(neg * (m9 < -2.0), (neg * (m9 < -2.0)).sum(axis=(1, 2)))
+    has_neg = (m9 < -2.0).any(axis=(1, 2))
+    cols["d_pos_neg_sep"] = np.where(has_neg, np.hypot(px - nx, py - ny), 0.0)
+    # the deepest 3 x 3 mean below zero within 9 x 9 (a coherent negative lobe, not one pixel)
+    box = ndimage.uniform_filter(m9, size=(1, 3, 3), mode="constant")
+    cols["d_neg_max_lobe"] = -box.min(axis=(1, 2))
+
+    # local noise in an annulus 6-14 px (source Poisson noise of a host raises it)
+    ann = (rad >= 6.0) & (rad <= 14.0)
+    for name, img in (("d", zd), ("sci", zs)):
+        vals = img[:, ann]
+        med = np.median(vals, axis=1)
+        cols[f"{name}_local_noise"] = 1.4826 * np.median(np.abs(vals - med[:, None]), axis=1)
+    cols["d_peak_over_local"] = cols["d_peak"] / np.maximum(cols["d_local_noise"], 0.3)
+
+    # gradient of the reference and science at the centre (the astrometric-noise term of
+    # Scorr: a registration error eps leaves eps . grad in D), on a 3 x 3-smoothed image
+    for name, img in (("ref", zr), ("sci", zs)):
+        sm = img[:, c - 3 : c + 4, c - 3 : c + 4]
+        sm = ndimage.uniform_filter(sm, size=(1, 3, 3), mode="nearest")
+        gx = 0.5 * (sm[:, 3, 4] - sm[:, 3, 2])
+        gy = 0.5 * (sm[:, 4, 3] - sm[:, 2, 3])
+        cols[f"{name}_grad_centre"] = np.hypot(gx, gy)
+    cols["d_snr_over_ref_grad"] = cols["d_mf_snr_max"] / (1.0 + 0.05 * cols["ref_grad_centre"])
+
+    # nearest bright (> 50 sigma) reference source, and the reference/science at the centre
+    is_bright = (zr == ndimage.maximum_filter(zr, size=(1, 3, 3), mode="nearest")) & (zr > 50.0)
+    dist = np.where(is_bright, rad[None], np.inf).min(axis=(1, 2))
+    cols["ref_bright_dist"] = np.minimum(dist, float(zr.shape[-1]))
+    cols["ref_centre_peak"] = zr[:, c - 1 : c + 2, c - 1 : c + 2].max(axis=(1, 2))
+    cols["sci_centre_peak"] = zs[:, c - 1 : c + 2, c - 1 : c + 2].max(axis=(1, 2))
+
+    eps = 1.0
+    cols["d_over_sci_ap2"] = cols["d_ap2"] / (np.abs(cols["sci_ap2"]) + eps)
+    cols["d_over_ref_ap2"] = cols["d_ap2"] / (np.abs(cols["ref_ap2"]) + eps)
+    cols["sci_over_ref_ap2"] = cols["sci_ap2"] / (np.abs(cols["ref_ap2"]) + eps)
+    cols["sci_minus_ref_mf"] = cols["sci_mf_snr_max"] - cols["ref_mf_snr_max"]
+    # D's best width against the science stamp's (a CR or hot pixel is sharper in both)
+    sci_stack = np.stack([cols[f"sci_mf_snr_s{w:g}"] for w in _WIDTHS], axis=1)
+    sci_best = widths[np.argmax(sci_stack, axis=1)]
+    cols["d_width_over_sci_width"] = cols["d_best_width"] / sci_best
+    cols["d_mf_snr_over_sci"] = cols["d_mf_snr_max"] / (np.abs(cols["sci_mf_snr_max"]) + eps)
+    cols["d_ap_over_mf"] = cols["d_ap4"] / (np.abs(cols["d_mf_snr_max"]) + eps)
 
 
 # ----------------------------------------------------------------------------- the model
@@ -387,12 +516,12 @@ def _major_minor(version: str) -> tuple[str, ...]:
     return tuple(version.split(".")[:2])
 
 
-def _threshold_for_fpr(bogus_scores: FloatArray, fpr: float) -> float:
-    """The smallest threshold t with mean(bogus >= t) <= fpr (a candidate is real if
+def threshold_at_fpr(bogus_scores: npt.ArrayLike, fpr: float) -> float:
+    """The smallest threshold t with mean(bogus >= t) <= ``fpr`` (a candidate is real if
     score >= t), from the bogus scores of a held-out set."""
     if not 0.0 <= fpr <= 1.0:
         raise ValueError(f"fpr: must be in [0, 1], got {fpr}")
-    b = np.sort(np.asarray(bogus_scores, dtype=np.float64))[::-1]
+    b = np.sort(np.asarray(bogus_scores, dtype=np.float64).reshape(-1))[::-1]
     if b.size == 0:
         raise ValueError("fpr: no held-out bogus scores to set a threshold from")
     allowed = int(np.floor(fpr * b.size + 1e-9))  # false positives the rate allows
@@ -402,12 +531,30 @@ def _threshold_for_fpr(bogus_scores: FloatArray, fpr: float) -> float:
     return float(np.nextafter(b[allowed], np.inf))
 
 
+def threshold_at_tpr(real_scores: npt.ArrayLike, tpr: float) -> float:
+    """The largest threshold t with mean(real >= t) >= ``tpr``, from the real scores of a
+    held-out set: the k-th highest real score, k = ceil(tpr n) (ties keep more)."""
+    if not 0.0 <= tpr <= 1.0:
+        raise ValueError(f"tpr: must be in [0, 1], got {tpr}")
+    r = np.sort(np.asarray(real_scores, dtype=np.float64).reshape(-1))[::-1]
+    if r.size == 0:
+        raise ValueError("tpr: no held-out real scores to set a threshold from")
+    k = int(np.ceil(tpr * r.size - 1e-9))
+    if k == 0:
+        return float(np.nextafter(r[0], np.inf))  # keep none
+    return float(r[k - 1])
+
+
+_threshold_for_fpr = threshold_at_fpr  # the name of version 1
+
+
 @dataclass
 class RealBogusModel:
     """A trained real/bogus classifier: :meth:`score` maps triplets to [0, 1] (1 = real).
 
     ``metrics`` are the held-out figures of :func:`train_real_bogus`; ``heldout_bogus_scores``
-    the held-out bogus scores that :meth:`threshold_at_fpr` reads its thresholds from.
+    and ``heldout_real_scores`` the held-out scores that :meth:`threshold_at_fpr` and
+    :meth:`threshold_at_tpr` read their thresholds from.
     """
 
     estimator: Any
@@ -416,6 +563,7 @@ class RealBogusModel:
     sklearn_version: str = field(default_factory=_sklearn_version)
     metrics: dict[str, Any] = field(default_factory=dict)
     heldout_bogus_scores: FloatArray = field(default_factory=lambda: np.zeros(0))
+    heldout_real_scores: FloatArray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def version(self) -> str:
@@ -442,7 +590,12 @@ class RealBogusModel:
     def threshold_at_fpr(self, fpr: float) -> float:
         """The score threshold whose false-positive rate on the held-out bogus set is at most
         ``fpr`` (candidates with score >= threshold are kept as real)."""
-        return _threshold_for_fpr(self.heldout_bogus_scores, fpr)
+        return threshold_at_fpr(self.heldout_bogus_scores, fpr)
+
+    def threshold_at_tpr(self, tpr: float) -> float:
+        """The score threshold that keeps at least ``tpr`` of the held-out reals (the review
+        threshold: e.g. 0.99 loses at most 1 % of the reals like the held-out ones)."""
+        return threshold_at_tpr(self.heldout_real_scores, tpr)
 
     def to_bytes(self) -> bytes:
         """Header line (JSON: format, feature version and names, sklearn version, sha256) +
@@ -530,10 +683,10 @@ def evaluate_scores(
     if (y == 1).sum() == 0 or (y == 0).sum() == 0:
         raise ValueError("y_true: needs both real (1) and bogus (0) samples")
     real, bogus = s[y == 1], s[y == 0]
-    thr = _threshold_for_fpr(bogus, fpr)
+    thr = threshold_at_fpr(bogus, fpr)
     tp, fn = int((real >= thr).sum()), int((real < thr).sum())
     fp, tn = int((bogus >= thr).sum()), int((bogus < thr).sum())
-    thr99 = float(np.quantile(real, 0.01, method="lower"))
+    thr99 = threshold_at_tpr(real, 0.99)
     fpr99 = float((bogus >= thr99).mean())
     out: dict[str, Any] = {
         "auc": float(roc_auc_score(y, s)),
@@ -572,6 +725,22 @@ def evaluate_scores(
     return out
 
 
+#: The held-out set of :func:`train_real_bogus` is simulated from ``seed + HELDOUT_SEED_OFFSET``:
+#: another random stream than the training set's, so held-out figures are of independent draws.
+HELDOUT_SEED_OFFSET = 10000
+
+
+def _stratified_split(kinds: npt.NDArray[np.str_], fraction: float, seed: int) -> np.ndarray:
+    """A boolean test mask holding out ``fraction`` of every kind."""
+    rng = np.random.default_rng(seed + 7919)
+    test = np.zeros(kinds.size, dtype=bool)
+    for name in np.unique(kinds).tolist():
+        idx = np.flatnonzero(kinds == name)
+        pick = rng.choice(idx, size=max(1, round(fraction * idx.size)), replace=False)
+        test[pick] = True
+    return test
+
+
 def train_real_bogus(
     *,
     n_samples: int = 20000,
@@ -581,57 +750,78 @@ def train_real_bogus(
     bogus_mix: Mapping[str, float] | None = None,
     min_scorr: float | None = 5.0,
     fpr: float = 0.01,
-    max_iter: int = 500,
+    max_iter: int = 800,
     learning_rate: float = 0.1,
     triplet_set: Any = None,
+    heldout_set: Any = None,
+    max_leaf_nodes: int = 31,
+    l2_regularization: float = 1.0,
 ) -> tuple[RealBogusModel, dict[str, Any]]:
-    """Simulate ``n_samples`` candidates (:func:`argus.astro.rbsim.simulate_triplets`), hold
-    out ``test_fraction`` of them (stratified by kind), fit the gradient-boosted trees on the
-    rest and measure them on the held-out part (:func:`evaluate_scores`). A ready
-    :class:`~argus.astro.rbsim.TripletSet` may be passed as ``triplet_set`` instead.
+    """Fit the gradient-boosted trees on simulated candidates and measure them on held-out ones.
 
-    Returns the model (its ``metrics`` filled) and the metrics.
+    By default ``n_samples`` candidates are simulated (:func:`argus.astro.rbsim.simulate_triplets`):
+    a share ``1 - test_fraction`` for training from ``seed`` and ``test_fraction`` held out from
+    ``seed + HELDOUT_SEED_OFFSET`` (independent draws). Ready
+    :class:`~argus.astro.rbsim.TripletSet` objects may be passed instead: ``triplet_set`` and
+    ``heldout_set``; with ``triplet_set`` alone, ``test_fraction`` of it is held out (stratified
+    by kind). The held-out figures are :func:`evaluate_scores`'s; early stopping uses 10 % of
+    the training part, never the held-out set. Returns the model (``metrics`` filled, held-out
+    scores kept for its thresholds) and the metrics.
     """
     from sklearn.ensemble import HistGradientBoostingClassifier  # type: ignore[import-untyped]
 
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction: must be in (0, 1), got {test_fraction}")
-    ts = triplet_set
-    if ts is None:
-        ts = simulate_triplets(
-            n_samples, seed=seed, real_fraction=real_fraction, bogus_mix=bogus_mix,
-            min_scorr=min_scorr,
-        )  # fmt: skip
-    x = features(ts.triplets)
-    y = np.asarray(ts.label, dtype=np.int64)
-    if (y == 1).sum() < 2 or (y == 0).sum() < 2:
-        raise ValueError("n_samples: too few to hold out both real and bogus samples")
-    rng = np.random.default_rng(seed + 7919)
-    test = np.zeros(y.size, dtype=bool)
-    kinds = np.asarray(ts.kind).astype(str)
-    for name in np.unique(kinds).tolist():  # stratified: a test share of every kind
-        idx = np.flatnonzero(kinds == name)
-        pick = rng.choice(idx, size=max(1, round(test_fraction * idx.size)), replace=False)
-        test[pick] = True
+    sim = {"real_fraction": real_fraction, "bogus_mix": bogus_mix, "min_scorr": min_scorr}
+    heldout_seed: int | None = None
+    if triplet_set is None:
+        if heldout_set is None:
+            n_test = max(1, round(test_fraction * n_samples))
+            heldout_seed = seed + HELDOUT_SEED_OFFSET
+            heldout_set = simulate_triplets(n_test, seed=heldout_seed, **sim)  # type: ignore[arg-type]
+        else:
+            n_test = len(heldout_set)
+        triplet_set = simulate_triplets(max(n_samples - n_test, 1), seed=seed, **sim)  # type: ignore[arg-type]
+    if heldout_set is None:
+        x_all = features(triplet_set.triplets)
+        y_all = np.asarray(triplet_set.label, dtype=np.int64)
+        kinds_all = np.asarray(triplet_set.kind).astype(str)
+        if (y_all == 1).sum() < 2 or (y_all == 0).sum() < 2:
+            raise ValueError("n_samples: too few to hold out both real and bogus samples")
+        test = _stratified_split(kinds_all, test_fraction, seed)
+        x_tr, y_tr = x_all[~test], y_all[~test]
+        x_te, y_te = x_all[test], y_all[test]
+        kind_te, snr_te = kinds_all[test], np.asarray(triplet_set.snr)[test]
+    else:
+        x_tr = features(triplet_set.triplets)
+        y_tr = np.asarray(triplet_set.label, dtype=np.int64)
+        x_te = features(heldout_set.triplets)
+        y_te = np.asarray(heldout_set.label, dtype=np.int64)
+        kind_te = np.asarray(heldout_set.kind).astype(str)
+        snr_te = np.asarray(heldout_set.snr)
+    for name, yy in (("training", y_tr), ("held-out", y_te)):
+        if (yy == 1).sum() < 2 or (yy == 0).sum() < 2:
+            raise ValueError(f"n_samples: too few real or bogus samples in the {name} set")
     est = HistGradientBoostingClassifier(
         max_iter=max_iter,
         learning_rate=learning_rate,
-        max_leaf_nodes=31,
-        l2_regularization=1.0,
+        max_leaf_nodes=max_leaf_nodes,
+        l2_regularization=l2_regularization,
         early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=30,
         random_state=seed,
     )
-    est.fit(x[~test], y[~test])
+    est.fit(x_tr, y_tr)
     model = RealBogusModel(estimator=est)
-    s_test = model.score_features(x[test])
-    metrics = evaluate_scores(y[test], s_test, kind=kinds[test], snr=ts.snr[test], fpr=fpr)
+    s_test = model.score_features(x_te)
+    metrics = evaluate_scores(y_te, s_test, kind=kind_te, snr=snr_te, fpr=fpr)
     metrics.update(
         {
-            "n_train": int((~test).sum()),
-            "n_test": int(test.sum()),
+            "n_train": int(y_tr.size),
+            "n_test": int(y_te.size),
             "seed": seed,
+            "heldout_seed": heldout_seed,
             "min_scorr": min_scorr,
             "n_iter": int(est.n_iter_),
             "feature_version": FEATURE_VERSION,
@@ -639,7 +829,8 @@ def train_real_bogus(
         }
     )
     model.metrics = metrics
-    model.heldout_bogus_scores = np.sort(s_test[y[test] == 0])
+    model.heldout_bogus_scores = np.sort(s_test[y_te == 0])
+    model.heldout_real_scores = np.sort(s_test[y_te == 1])
     return model, metrics
 
 

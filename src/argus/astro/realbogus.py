@@ -75,7 +75,7 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 
 #: Bumped whenever :func:`features` changes meaning; a model of another version is refused.
-FEATURE_VERSION = 2
+FEATURE_VERSION = 1
 FORMAT_VERSION = 1
 _MAGIC = b"ARGUS-REAL-BOGUS"
 _RETRAIN = "retrain it with `argus astro train`"
@@ -85,8 +85,6 @@ SNR_BINS: tuple[float, ...] = (3.0, 5.0, 6.0, 7.0, 10.0, 15.0, 30.0, 100.0)
 _WIDTHS = (0.6, 1.0, 1.6, 2.4)
 _W = 7  # half-size of the central window (15 x 15)
 _BASIS_SIGMA = 1.6
-#: Annuli (inner, outer radius in pixels) of the radial profile of D (feature version 2).
-_RINGS = ((0.0, 1.01), (1.01, 2.01), (2.01, 3.01), (3.01, 4.51), (4.51, 6.51), (6.51, 9.01))
 
 
 class ModelFormatError(ValueError):
@@ -117,18 +115,6 @@ def _feature_names() -> tuple[str, ...]:
     names += ["sci_col_signif", "sci_row_signif", "d_col_signif", "d_row_signif"]
     names += [f"d_q{q}" for q in (1, 5, 50, 95, 99)]
     names += ["valid_fraction"]
-    # --- version 2 ---
-    names += [f"d_ring{k}" for k in range(len(_RINGS))]
-    names += [f"d_ring{k}_over_core" for k in range(1, 4)]
-    names += [f"sci_ring{k}_over_core" for k in range(1, 4)]
-    names += [f"{img}_concentration" for img in ("d", "sci", "ref")]
-    names += ["d_resid_core_chi2", "d_resid_max", "d_resid_min", "d_resid_asym"]
-    names += ["d_neg_over_pos", "d_dipole_moment", "d_pos_neg_sep", "d_neg_max_lobe"]
-    names += ["d_local_noise", "sci_local_noise", "d_peak_over_local"]
-    names += ["ref_grad_centre", "sci_grad_centre", "d_snr_over_ref_grad"]
-    names += ["ref_bright_dist", "ref_centre_peak", "sci_centre_peak"]
-    names += ["d_over_sci_ap2", "d_over_ref_ap2", "sci_over_ref_ap2", "sci_minus_ref_mf"]
-    names += ["d_width_over_sci_width", "d_mf_snr_over_sci", "d_ap_over_mf"]
     return tuple(names)
 
 
@@ -384,123 +370,10 @@ def _features(arr: FloatArray) -> FloatArray:
         cols[f"d_q{qq}"] = vals
     cols["valid_fraction"] = finite.mean(axis=(1, 2, 3))
 
-    _features_v2(cols, zs, zr, zd, rad, c)
-
     missing = set(FEATURE_NAMES) - set(cols)
     if missing:  # a programming error, not bad input
         raise RuntimeError(f"features: not computed {sorted(missing)}")
     return np.stack([np.asarray(cols[k], dtype=np.float64) for k in FEATURE_NAMES], axis=1)
-
-
-def _features_v2(
-    cols: dict[str, FloatArray],
-    zs: FloatArray,
-    zr: FloatArray,
-    zd: FloatArray,
-    rad: FloatArray,
-    c: int,
-) -> None:
-    """Feature version 2's additions (radial profile, PSF-fit residual, dipole asymmetry,
-    local noise, reference gradient, ratios), written into ``cols``; vectorized over stamps."""
-    n = zd.shape[0]
-    big = np.s_[:, c - 9 : c + 10, c - 9 : c + 10]
-    rd = rad[c - 9 : c + 10, c - 9 : c + 10]
-    bd, bs = zd[big], zs[big]
-    rings_d, rings_s = [], []
-    for lo, hi in _RINGS:
-        m = ((rd >= lo) & (rd < hi)).astype(np.float64)
-        m /= m.sum()
-        rings_d.append(np.tensordot(bd, m, axes=([1, 2], [0, 1])))
-        rings_s.append(np.tensordot(bs, m, axes=([1, 2], [0, 1])))
-    for k, v in enumerate(rings_d):
-        cols[f"d_ring{k}"] = v
-    core_d = np.maximum(np.abs(rings_d[0]), 0.5)
-    core_s = np.maximum(np.abs(rings_s[0]), 0.5)
-    for k in range(1, 4):
-        cols[f"d_ring{k}_over_core"] = rings_d[k] / core_d
-        cols[f"sci_ring{k}_over_core"] = rings_s[k] / core_s
-    for name in ("d", "sci", "ref"):
-        # narrow over wide matched filter: > 1 sharper than the widest template, < 1 extended
-        cols[f"{name}_concentration"] = cols[f"{name}_mf_snr_s1"] / (
-            np.abs(cols[f"{name}_mf_snr_s2.4"]) + 1.0
-        )
-
-    # residual of the best single-width Gaussian fit (all of the 15 x 15 window, then its core)
-    win = np.s_[:, c - _W : c + _W + 1, c - _W : c + _W + 1]
-    wd = zd[win].reshape(n, -1)
-    widths = np.asarray(_WIDTHS)
-    best = np.searchsorted(widths, cols["d_best_width"])
-    tmpl = np.stack([_T[f"g{w:g}"].reshape(-1) for w in _WIDTHS])[best]  # (n, npix)
-    amp = (wd * tmpl).sum(axis=1)
-    resid = (wd - amp[:, None] * tmpl).reshape(n, 2 * _W + 1, 2 * _W + 1)
-    rc = resid[:, _W - 2 : _W + 3, _W - 2 : _W + 3]
-    cols["d_resid_core_chi2"] = (rc * rc).mean(axis=(1, 2))
-    cols["d_resid_max"] = rc.max(axis=(1, 2))
-    cols["d_resid_min"] = rc.min(axis=(1, 2))
-    # 180-degree asymmetry of D's 9 x 9 core: |D - rot180(D)| against |D + rot180(D)|
-    m9 = zd[:, c - 4 : c + 5, c - 4 : c + 5]
-    rot = m9[:, ::-1, ::-1]
-    cols["d_resid_asym"] = np.abs(m9 - rot).sum(axis=(1, 2)) / (
-        np.abs(m9 + rot).sum(axis=(1, 2)) + 1.0
-    )
-
-    # negative lobe: its weight against the positive part, the dipole moment, lobe separation
-    pos, neg = np.maximum(m9, 0.0), np.maximum(-m9, 0.0)
-    spos, sneg = pos.sum(axis=(1, 2)), neg.sum(axis=(1, 2))
-    cols["d_neg_over_pos"] = sneg / (spos + 1.0)
-    k9 = np.arange(-4, 5, dtype=np.float64)
-    mx = (m9.sum(axis=1) * k9).sum(axis=1)
-    my = (m9.sum(axis=2) * k9).sum(axis=1)
-    cols["d_dipole_moment"] = np.hypot(mx, my) / (np.abs(m9).sum(axis=(1, 2)) + 1.0)
-
-    def centroid(w: FloatArray, tot: FloatArray) -> tuple[FloatArray, FloatArray]:
-        t = np.maximum(tot, 1e-9)
-        return (w.sum(axis=1) * k9).sum(axis=1) / t, (w.sum(axis=2) * k9).sum(axis=1) / t
-
-    px, py = centroid(pos, spos)
-    nx, ny = centroid(neg * (m9 < -2.0), (neg * (m9 < -2.0)).sum(axis=(1, 2)))
-    has_neg = (m9 < -2.0).any(axis=(1, 2))
-    cols["d_pos_neg_sep"] = np.where(has_neg, np.hypot(px - nx, py - ny), 0.0)
-    # the deepest 3 x 3 mean below zero within 9 x 9 (a coherent negative lobe, not one pixel)
-    box = ndimage.uniform_filter(m9, size=(1, 3, 3), mode="constant")
-    cols["d_neg_max_lobe"] = -box.min(axis=(1, 2))
-
-    # local noise in an annulus 6-14 px (source Poisson noise of a host raises it)
-    ann = (rad >= 6.0) & (rad <= 14.0)
-    for name, img in (("d", zd), ("sci", zs)):
-        vals = img[:, ann]
-        med = np.median(vals, axis=1)
-        cols[f"{name}_local_noise"] = 1.4826 * np.median(np.abs(vals - med[:, None]), axis=1)
-    cols["d_peak_over_local"] = cols["d_peak"] / np.maximum(cols["d_local_noise"], 0.3)
-
-    # gradient of the reference and science at the centre (the astrometric-noise term of
-    # Scorr: a registration error eps leaves eps . grad in D), on a 3 x 3-smoothed image
-    for name, img in (("ref", zr), ("sci", zs)):
-        sm = img[:, c - 3 : c + 4, c - 3 : c + 4]
-        sm = ndimage.uniform_filter(sm, size=(1, 3, 3), mode="nearest")
-        gx = 0.5 * (sm[:, 3, 4] - sm[:, 3, 2])
-        gy = 0.5 * (sm[:, 4, 3] - sm[:, 2, 3])
-        cols[f"{name}_grad_centre"] = np.hypot(gx, gy)
-    cols["d_snr_over_ref_grad"] = cols["d_mf_snr_max"] / (1.0 + 0.05 * cols["ref_grad_centre"])
-
-    # nearest bright (> 50 sigma) reference source, and the reference/science at the centre
-    is_bright = (zr == ndimage.maximum_filter(zr, size=(1, 3, 3), mode="nearest")) & (zr > 50.0)
-    dist = np.where(is_bright, rad[None], np.inf).min(axis=(1, 2))
-    cols["ref_bright_dist"] = np.minimum(dist, float(zr.shape[-1]))
-    cols["ref_centre_peak"] = zr[:, c - 1 : c + 2, c - 1 : c + 2].max(axis=(1, 2))
-    cols["sci_centre_peak"] = zs[:, c - 1 : c + 2, c - 1 : c + 2].max(axis=(1, 2))
-
-    eps = 1.0
-    cols["d_over_sci_ap2"] = cols["d_ap2"] / (np.abs(cols["sci_ap2"]) + eps)
-    cols["d_over_ref_ap2"] = cols["d_ap2"] / (np.abs(cols["ref_ap2"]) + eps)
-    cols["sci_over_ref_ap2"] = cols["sci_ap2"] / (np.abs(cols["ref_ap2"]) + eps)
-    cols["sci_minus_ref_mf"] = cols["sci_mf_snr_max"] - cols["ref_mf_snr_max"]
-    # D's best width against the science stamp's (a CR or hot pixel is sharper in both)
-    sci_stack = np.stack([cols[f"sci_mf_snr_s{w:g}"] for w in _WIDTHS], axis=1)
-    sci_best = widths[np.argmax(sci_stack, axis=1)]
-    cols["d_width_over_sci_width"] = cols["d_best_width"] / sci_best
-    cols["d_mf_snr_over_sci"] = cols["d_mf_snr_max"] / (np.abs(cols["sci_mf_snr_max"]) + eps)
-    cols["d_ap_over_mf"] = cols["d_ap4"] / (np.abs(cols["d_mf_snr_max"]) + eps)
 
 
 # ----------------------------------------------------------------------------- the model
@@ -595,7 +468,12 @@ class RealBogusModel:
     def threshold_at_tpr(self, tpr: float) -> float:
         """The score threshold that keeps at least ``tpr`` of the held-out reals (the review
         threshold: e.g. 0.99 loses at most 1 % of the reals like the held-out ones)."""
-        return threshold_at_tpr(self.heldout_real_scores, tpr)
+        real = getattr(self, "heldout_real_scores", None)  # absent from models before it
+        if real is None or np.asarray(real).size == 0:
+            raise ModelFormatError(
+                f"real/bogus model keeps no held-out real scores to set a TPR threshold; {_RETRAIN}"
+            )
+        return threshold_at_tpr(real, tpr)
 
     def to_bytes(self) -> bytes:
         """Header line (JSON: format, feature version and names, sklearn version, sha256) +
@@ -750,7 +628,7 @@ def train_real_bogus(
     bogus_mix: Mapping[str, float] | None = None,
     min_scorr: float | None = 5.0,
     fpr: float = 0.01,
-    max_iter: int = 800,
+    max_iter: int = 500,
     learning_rate: float = 0.1,
     triplet_set: Any = None,
     heldout_set: Any = None,

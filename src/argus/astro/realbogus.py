@@ -40,6 +40,11 @@ the format, :data:`FEATURE_VERSION`, the feature names, the scikit-learn version
 payload's SHA-256; :meth:`RealBogusModel.from_bytes` refuses another feature version, another
 feature list, another scikit-learn major.minor or a corrupted payload (:class:`ModelFormatError`).
 Unpickling runs code: load only blobs Argus wrote (its model table), never a user's upload.
+
+Thresholds come from held-out scores: :func:`threshold_at_fpr` (the tightest whose false-positive
+rate is at most the target) and :func:`threshold_at_tpr` (the tightest that keeps at least the
+target share of reals). :func:`train_real_bogus` simulates its held-out set from
+``seed + HELDOUT_SEED_OFFSET``, so held-out figures are of draws independent of the training set.
 """
 
 from __future__ import annotations
@@ -416,9 +421,6 @@ def threshold_at_tpr(real_scores: npt.ArrayLike, tpr: float) -> float:
     if k == 0:
         return float(np.nextafter(r[0], np.inf))  # keep none
     return float(r[k - 1])
-
-
-_threshold_for_fpr = threshold_at_fpr  # the name of version 1
 
 
 @dataclass

@@ -9,16 +9,22 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from argus.astro.rbsim import STAMP
 from argus.astro.realbogus import (
     FEATURE_NAMES,
     FEATURE_VERSION,
+    HELDOUT_SEED_OFFSET,
     ModelFormatError,
     RealBogusModel,
     evaluate_scores,
     features,
     roc_plot,
+    threshold_at_fpr,
+    threshold_at_tpr,
+    train_real_bogus,
 )
 
 C = STAMP // 2
@@ -49,7 +55,7 @@ def _col(name: str) -> int:
 
 
 def test_feature_names_unique_and_matrix_shape() -> None:
-    assert len(set(FEATURE_NAMES)) == len(FEATURE_NAMES) > 50
+    assert len(set(FEATURE_NAMES)) == len(FEATURE_NAMES) == 65
     x = features(np.concatenate([_triplet(np.zeros((STAMP, STAMP)), seed=s) for s in range(3)]))
     assert x.shape == (3, len(FEATURE_NAMES)) and np.isfinite(x).all()
 
@@ -233,3 +239,61 @@ def test_roc_plot_writes_a_png(rb_trained: Any, rb_fresh_set: Any, tmp_path: Pat
     out = roc_plot(rb_fresh_set.label[:300], s, tmp_path / "plots" / "roc.png")
     data = out.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+
+# ----------------------------------------------------------------- thresholds, held-out seed
+
+
+def test_threshold_at_tpr_hand_computed() -> None:
+    real = np.array([0.9, 0.8, 0.7, 0.6, 0.2])
+    assert threshold_at_tpr(real, 0.99) == 0.2  # ceil(4.95) = 5 reals kept
+    assert threshold_at_tpr(real, 0.8) == 0.6  # 4 kept
+    assert threshold_at_tpr(real, 0.61) == 0.6  # ceil(3.05) = 4
+    assert threshold_at_tpr(real, 0.6) == 0.7  # exactly 3
+    assert threshold_at_tpr(real, 0.0) > 0.9  # keeps none
+    with pytest.raises(ValueError, match="tpr"):
+        threshold_at_tpr(real, 1.5)
+    with pytest.raises(ValueError, match="no held-out real"):
+        threshold_at_tpr(np.zeros(0), 0.5)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.floats(0.0, 1.0), min_size=1, max_size=60),
+    st.floats(0.0, 1.0),
+)
+def test_thresholds_are_the_tightest_that_honour_the_rate(scores: list[float], rate: float) -> None:
+    s = np.asarray(scores)
+    t = threshold_at_tpr(s, rate)
+    assert (s >= t).mean() >= rate - 1e-9
+    # any higher threshold among the scores keeps fewer than the rate
+    higher = s[s > t]
+    if higher.size:
+        assert (s >= higher.min()).mean() < rate
+    f = threshold_at_fpr(s, rate)
+    assert (s >= f).mean() <= rate + 1e-9
+    lower = s[s < f]
+    if lower.size:
+        assert (s >= lower.max()).mean() > rate
+
+
+def test_training_holds_out_an_independent_seed() -> None:
+    model, m = train_real_bogus(n_samples=480, seed=5, max_iter=60)
+    assert m["heldout_seed"] == 5 + HELDOUT_SEED_OFFSET
+    assert m["n_train"] + m["n_test"] == 480 and m["n_test"] == 120
+    # the thresholds come from the kept held-out scores
+    assert model.heldout_real_scores.size + model.heldout_bogus_scores.size == 120
+    thr = model.threshold_at_tpr(0.9)
+    assert (model.heldout_real_scores >= thr).mean() >= 0.9
+    assert m["tpr_at_fpr"] > 0.3  # a model, not a coin (60 trees on 360 samples)
+
+
+def test_model_without_heldout_reals_refuses_a_tpr_threshold(rb_trained: Any) -> None:
+    import copy
+
+    old = copy.copy(rb_trained[0])
+    del old.heldout_real_scores  # as a model pickled before the field existed
+    back = RealBogusModel.from_bytes(old.to_bytes())
+    assert back.threshold_at_fpr(0.01) == rb_trained[0].threshold_at_fpr(0.01)
+    with pytest.raises(ModelFormatError, match=r"no held-out real scores.*`argus astro train`"):
+        back.threshold_at_tpr(0.99)

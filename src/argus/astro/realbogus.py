@@ -40,6 +40,11 @@ the format, :data:`FEATURE_VERSION`, the feature names, the scikit-learn version
 payload's SHA-256; :meth:`RealBogusModel.from_bytes` refuses another feature version, another
 feature list, another scikit-learn major.minor or a corrupted payload (:class:`ModelFormatError`).
 Unpickling runs code: load only blobs Argus wrote (its model table), never a user's upload.
+
+Thresholds come from held-out scores: :func:`threshold_at_fpr` (the tightest whose false-positive
+rate is at most the target) and :func:`threshold_at_tpr` (the tightest that keeps at least the
+target share of reals). :func:`train_real_bogus` simulates its held-out set from
+``seed + HELDOUT_SEED_OFFSET``, so held-out figures are of draws independent of the training set.
 """
 
 from __future__ import annotations
@@ -67,6 +72,8 @@ __all__ = [
     "evaluate_scores",
     "features",
     "roc_plot",
+    "threshold_at_fpr",
+    "threshold_at_tpr",
     "train_real_bogus",
 ]
 
@@ -387,12 +394,12 @@ def _major_minor(version: str) -> tuple[str, ...]:
     return tuple(version.split(".")[:2])
 
 
-def _threshold_for_fpr(bogus_scores: FloatArray, fpr: float) -> float:
-    """The smallest threshold t with mean(bogus >= t) <= fpr (a candidate is real if
+def threshold_at_fpr(bogus_scores: npt.ArrayLike, fpr: float) -> float:
+    """The smallest threshold t with mean(bogus >= t) <= ``fpr`` (a candidate is real if
     score >= t), from the bogus scores of a held-out set."""
     if not 0.0 <= fpr <= 1.0:
         raise ValueError(f"fpr: must be in [0, 1], got {fpr}")
-    b = np.sort(np.asarray(bogus_scores, dtype=np.float64))[::-1]
+    b = np.sort(np.asarray(bogus_scores, dtype=np.float64).reshape(-1))[::-1]
     if b.size == 0:
         raise ValueError("fpr: no held-out bogus scores to set a threshold from")
     allowed = int(np.floor(fpr * b.size + 1e-9))  # false positives the rate allows
@@ -402,12 +409,27 @@ def _threshold_for_fpr(bogus_scores: FloatArray, fpr: float) -> float:
     return float(np.nextafter(b[allowed], np.inf))
 
 
+def threshold_at_tpr(real_scores: npt.ArrayLike, tpr: float) -> float:
+    """The largest threshold t with mean(real >= t) >= ``tpr``, from the real scores of a
+    held-out set: the k-th highest real score, k = ceil(tpr n) (ties keep more)."""
+    if not 0.0 <= tpr <= 1.0:
+        raise ValueError(f"tpr: must be in [0, 1], got {tpr}")
+    r = np.sort(np.asarray(real_scores, dtype=np.float64).reshape(-1))[::-1]
+    if r.size == 0:
+        raise ValueError("tpr: no held-out real scores to set a threshold from")
+    k = int(np.ceil(tpr * r.size - 1e-9))
+    if k == 0:
+        return float(np.nextafter(r[0], np.inf))  # keep none
+    return float(r[k - 1])
+
+
 @dataclass
 class RealBogusModel:
     """A trained real/bogus classifier: :meth:`score` maps triplets to [0, 1] (1 = real).
 
     ``metrics`` are the held-out figures of :func:`train_real_bogus`; ``heldout_bogus_scores``
-    the held-out bogus scores that :meth:`threshold_at_fpr` reads its thresholds from.
+    and ``heldout_real_scores`` the held-out scores that :meth:`threshold_at_fpr` and
+    :meth:`threshold_at_tpr` read their thresholds from.
     """
 
     estimator: Any
@@ -416,6 +438,7 @@ class RealBogusModel:
     sklearn_version: str = field(default_factory=_sklearn_version)
     metrics: dict[str, Any] = field(default_factory=dict)
     heldout_bogus_scores: FloatArray = field(default_factory=lambda: np.zeros(0))
+    heldout_real_scores: FloatArray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def version(self) -> str:
@@ -442,7 +465,17 @@ class RealBogusModel:
     def threshold_at_fpr(self, fpr: float) -> float:
         """The score threshold whose false-positive rate on the held-out bogus set is at most
         ``fpr`` (candidates with score >= threshold are kept as real)."""
-        return _threshold_for_fpr(self.heldout_bogus_scores, fpr)
+        return threshold_at_fpr(self.heldout_bogus_scores, fpr)
+
+    def threshold_at_tpr(self, tpr: float) -> float:
+        """The score threshold that keeps at least ``tpr`` of the held-out reals (the review
+        threshold: e.g. 0.99 loses at most 1 % of the reals like the held-out ones)."""
+        real = getattr(self, "heldout_real_scores", None)  # absent from models before it
+        if real is None or np.asarray(real).size == 0:
+            raise ModelFormatError(
+                f"real/bogus model keeps no held-out real scores to set a TPR threshold; {_RETRAIN}"
+            )
+        return threshold_at_tpr(real, tpr)
 
     def to_bytes(self) -> bytes:
         """Header line (JSON: format, feature version and names, sklearn version, sha256) +
@@ -530,10 +563,10 @@ def evaluate_scores(
     if (y == 1).sum() == 0 or (y == 0).sum() == 0:
         raise ValueError("y_true: needs both real (1) and bogus (0) samples")
     real, bogus = s[y == 1], s[y == 0]
-    thr = _threshold_for_fpr(bogus, fpr)
+    thr = threshold_at_fpr(bogus, fpr)
     tp, fn = int((real >= thr).sum()), int((real < thr).sum())
     fp, tn = int((bogus >= thr).sum()), int((bogus < thr).sum())
-    thr99 = float(np.quantile(real, 0.01, method="lower"))
+    thr99 = threshold_at_tpr(real, 0.99)
     fpr99 = float((bogus >= thr99).mean())
     out: dict[str, Any] = {
         "auc": float(roc_auc_score(y, s)),
@@ -572,6 +605,22 @@ def evaluate_scores(
     return out
 
 
+#: The held-out set of :func:`train_real_bogus` is simulated from ``seed + HELDOUT_SEED_OFFSET``:
+#: another random stream than the training set's, so held-out figures are of independent draws.
+HELDOUT_SEED_OFFSET = 10000
+
+
+def _stratified_split(kinds: npt.NDArray[np.str_], fraction: float, seed: int) -> np.ndarray:
+    """A boolean test mask holding out ``fraction`` of every kind."""
+    rng = np.random.default_rng(seed + 7919)
+    test = np.zeros(kinds.size, dtype=bool)
+    for name in np.unique(kinds).tolist():
+        idx = np.flatnonzero(kinds == name)
+        pick = rng.choice(idx, size=max(1, round(fraction * idx.size)), replace=False)
+        test[pick] = True
+    return test
+
+
 def train_real_bogus(
     *,
     n_samples: int = 20000,
@@ -584,54 +633,75 @@ def train_real_bogus(
     max_iter: int = 500,
     learning_rate: float = 0.1,
     triplet_set: Any = None,
+    heldout_set: Any = None,
+    max_leaf_nodes: int = 31,
+    l2_regularization: float = 1.0,
 ) -> tuple[RealBogusModel, dict[str, Any]]:
-    """Simulate ``n_samples`` candidates (:func:`argus.astro.rbsim.simulate_triplets`), hold
-    out ``test_fraction`` of them (stratified by kind), fit the gradient-boosted trees on the
-    rest and measure them on the held-out part (:func:`evaluate_scores`). A ready
-    :class:`~argus.astro.rbsim.TripletSet` may be passed as ``triplet_set`` instead.
+    """Fit the gradient-boosted trees on simulated candidates and measure them on held-out ones.
 
-    Returns the model (its ``metrics`` filled) and the metrics.
+    By default ``n_samples`` candidates are simulated (:func:`argus.astro.rbsim.simulate_triplets`):
+    a share ``1 - test_fraction`` for training from ``seed`` and ``test_fraction`` held out from
+    ``seed + HELDOUT_SEED_OFFSET`` (independent draws). Ready
+    :class:`~argus.astro.rbsim.TripletSet` objects may be passed instead: ``triplet_set`` and
+    ``heldout_set``; with ``triplet_set`` alone, ``test_fraction`` of it is held out (stratified
+    by kind). The held-out figures are :func:`evaluate_scores`'s; early stopping uses 10 % of
+    the training part, never the held-out set. Returns the model (``metrics`` filled, held-out
+    scores kept for its thresholds) and the metrics.
     """
     from sklearn.ensemble import HistGradientBoostingClassifier  # type: ignore[import-untyped]
 
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction: must be in (0, 1), got {test_fraction}")
-    ts = triplet_set
-    if ts is None:
-        ts = simulate_triplets(
-            n_samples, seed=seed, real_fraction=real_fraction, bogus_mix=bogus_mix,
-            min_scorr=min_scorr,
-        )  # fmt: skip
-    x = features(ts.triplets)
-    y = np.asarray(ts.label, dtype=np.int64)
-    if (y == 1).sum() < 2 or (y == 0).sum() < 2:
-        raise ValueError("n_samples: too few to hold out both real and bogus samples")
-    rng = np.random.default_rng(seed + 7919)
-    test = np.zeros(y.size, dtype=bool)
-    kinds = np.asarray(ts.kind).astype(str)
-    for name in np.unique(kinds).tolist():  # stratified: a test share of every kind
-        idx = np.flatnonzero(kinds == name)
-        pick = rng.choice(idx, size=max(1, round(test_fraction * idx.size)), replace=False)
-        test[pick] = True
+    sim = {"real_fraction": real_fraction, "bogus_mix": bogus_mix, "min_scorr": min_scorr}
+    heldout_seed: int | None = None
+    if triplet_set is None:
+        if heldout_set is None:
+            n_test = max(1, round(test_fraction * n_samples))
+            heldout_seed = seed + HELDOUT_SEED_OFFSET
+            heldout_set = simulate_triplets(n_test, seed=heldout_seed, **sim)  # type: ignore[arg-type]
+        else:
+            n_test = len(heldout_set)
+        triplet_set = simulate_triplets(max(n_samples - n_test, 1), seed=seed, **sim)  # type: ignore[arg-type]
+    if heldout_set is None:
+        x_all = features(triplet_set.triplets)
+        y_all = np.asarray(triplet_set.label, dtype=np.int64)
+        kinds_all = np.asarray(triplet_set.kind).astype(str)
+        if (y_all == 1).sum() < 2 or (y_all == 0).sum() < 2:
+            raise ValueError("n_samples: too few to hold out both real and bogus samples")
+        test = _stratified_split(kinds_all, test_fraction, seed)
+        x_tr, y_tr = x_all[~test], y_all[~test]
+        x_te, y_te = x_all[test], y_all[test]
+        kind_te, snr_te = kinds_all[test], np.asarray(triplet_set.snr)[test]
+    else:
+        x_tr = features(triplet_set.triplets)
+        y_tr = np.asarray(triplet_set.label, dtype=np.int64)
+        x_te = features(heldout_set.triplets)
+        y_te = np.asarray(heldout_set.label, dtype=np.int64)
+        kind_te = np.asarray(heldout_set.kind).astype(str)
+        snr_te = np.asarray(heldout_set.snr)
+    for name, yy in (("training", y_tr), ("held-out", y_te)):
+        if (yy == 1).sum() < 2 or (yy == 0).sum() < 2:
+            raise ValueError(f"n_samples: too few real or bogus samples in the {name} set")
     est = HistGradientBoostingClassifier(
         max_iter=max_iter,
         learning_rate=learning_rate,
-        max_leaf_nodes=31,
-        l2_regularization=1.0,
+        max_leaf_nodes=max_leaf_nodes,
+        l2_regularization=l2_regularization,
         early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=30,
         random_state=seed,
     )
-    est.fit(x[~test], y[~test])
+    est.fit(x_tr, y_tr)
     model = RealBogusModel(estimator=est)
-    s_test = model.score_features(x[test])
-    metrics = evaluate_scores(y[test], s_test, kind=kinds[test], snr=ts.snr[test], fpr=fpr)
+    s_test = model.score_features(x_te)
+    metrics = evaluate_scores(y_te, s_test, kind=kind_te, snr=snr_te, fpr=fpr)
     metrics.update(
         {
-            "n_train": int((~test).sum()),
-            "n_test": int(test.sum()),
+            "n_train": int(y_tr.size),
+            "n_test": int(y_te.size),
             "seed": seed,
+            "heldout_seed": heldout_seed,
             "min_scorr": min_scorr,
             "n_iter": int(est.n_iter_),
             "feature_version": FEATURE_VERSION,
@@ -639,7 +709,8 @@ def train_real_bogus(
         }
     )
     model.metrics = metrics
-    model.heldout_bogus_scores = np.sort(s_test[y[test] == 0])
+    model.heldout_bogus_scores = np.sort(s_test[y_te == 0])
+    model.heldout_real_scores = np.sort(s_test[y_te == 1])
     return model, metrics
 
 

@@ -50,8 +50,15 @@ def register(app: typer.Typer) -> None:
     @app.command("train")
     def train(
         n_samples: Annotated[
-            int, typer.Option("--n", min=500, max=200_000, help="simulated candidate triplets")
-        ] = 20_000,
+            int,
+            typer.Option(
+                "--n",
+                min=500,
+                max=200_000,
+                help="simulated candidate triplets (the default reaches TPR 96 % at 1 % FPR, "
+                "benchmarks/README.md; about 10 min on one core, 20,000 about 4 min at ~95.7 %)",
+            ),
+        ] = 50_000,
         seed: Annotated[int, typer.Option(help="simulation and training seed")] = 0,
     ) -> None:
         """Train the real/bogus classifier on simulated triplets (injected transients against

@@ -101,3 +101,66 @@ def test_extract_sources_finds_the_stars() -> None:
     objs = extract_sources(img, sigma)
     assert 20 <= len(objs) <= 25
     assert sep.__version__  # the extractor behind it
+
+
+def test_moffat_jacobian_matches_finite_differences() -> None:
+    from argus.astro.psf import _moffat_and_jacobian
+
+    rng = np.random.default_rng(0)
+    n, half = 3, 6
+    off = np.arange(-half, half + 1, dtype=float)
+    shape = (n, 2 * half + 1, 2 * half + 1)
+    X0 = np.broadcast_to(off[None, None, :], shape) - rng.uniform(-0.5, 0.5, (n, 1, 1))
+    Y0 = np.broadcast_to(off[None, :, None], shape) - rng.uniform(-0.5, 0.5, (n, 1, 1))
+    p = np.r_[np.log(2.0), np.log(1.5), 0.4, 2.7, rng.normal(0, 0.3, 2 * n), [300, 900, 2e4]]
+    _, jac = _moffat_and_jacobian(p, X0, Y0, n)
+    for j in range(p.size):
+        h = 1e-6 * max(1.0, abs(p[j]))
+        pp, pm = p.copy(), p.copy()
+        pp[j] += h
+        pm[j] -= h
+        num = (_moffat_and_jacobian(pp, X0, Y0, n)[0] - _moffat_and_jacobian(pm, X0, Y0, n)[0]) / (
+            2 * h
+        )
+        ana = np.zeros(shape)
+        for k in range(n):
+            cols = [0, 1, 2, 3, 4 + k, 4 + n + k, 4 + 2 * n + k]
+            if j in cols:
+                ana[k] = jac[k, ..., cols.index(j)]
+        np.testing.assert_allclose(ana, num, rtol=1e-5, atol=1e-7 * np.abs(num).max())
+
+
+def test_levenberg_marquardt_reaches_the_least_squares_minimum() -> None:
+    """The hand-written solver lands on the minimum scipy's bounded trust-region solver finds
+    for the same residuals (finite-difference Jacobian there)."""
+    from scipy.optimize import least_squares
+
+    from argus.astro.psf import _levenberg_marquardt, _moffat_and_jacobian
+
+    rng = np.random.default_rng(3)
+    n, half = 6, 8
+    off = np.arange(-half, half + 1, dtype=float)
+    shape = (n, 2 * half + 1, 2 * half + 1)
+    X0 = np.broadcast_to(off[None, None, :], shape) - rng.uniform(-0.5, 0.5, (n, 1, 1))
+    Y0 = np.broadcast_to(off[None, :, None], shape) - rng.uniform(-0.5, 0.5, (n, 1, 1))
+    truth = np.r_[np.log(1.9), np.log(1.6), 0.7, 3.2, rng.normal(0, 0.3, 2 * n), [1e4] * n]
+    clean, _ = _moffat_and_jacobian(truth, X0, Y0, n)
+    sigma = np.sqrt(25.0 + clean)
+    cut = clean + rng.normal(0, 1.0, shape) * sigma
+    weight = 1.0 / sigma
+    p0 = np.r_[np.log(1.8), np.log(1.7), 0.3, 3.0, np.zeros(2 * n), cut.sum(axis=(1, 2))]
+    lo = np.r_[np.log(0.2), np.log(0.2), -np.inf, 1.05, np.full(2 * n, -2.0), np.zeros(n)]
+    hi = np.r_[np.log(50), np.log(50), np.inf, 15.0, np.full(2 * n, 2.0), np.full(n, np.inf)]
+    p, r = _levenberg_marquardt(cut, weight, X0, Y0, p0, lo, hi)
+
+    def resid(q: np.ndarray) -> np.ndarray:
+        return np.asarray(((_moffat_and_jacobian(q, X0, Y0, n)[0] - cut) * weight).ravel())
+
+    ref = least_squares(resid, p0, bounds=(lo, hi), x_scale="jac", xtol=1e-12, ftol=1e-12)
+    assert np.sum(r**2) <= 2 * ref.cost * (1 + 1e-7)
+    np.testing.assert_allclose(p[:4], ref.x[:4], atol=1e-4)
+    np.testing.assert_allclose(p[4 : 4 + 2 * n], ref.x[4 : 4 + 2 * n], atol=1e-4)
+    np.testing.assert_allclose(p[4 + 2 * n :], ref.x[4 + 2 * n :], rtol=1e-5)
+    # And near the truth: shape within a few percent.
+    assert np.exp(p[0]) == pytest.approx(1.9, rel=0.05)
+    assert p[3] == pytest.approx(3.2, rel=0.1)

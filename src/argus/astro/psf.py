@@ -10,8 +10,9 @@ misses; the model stamp therefore extends to several FWHM. FWHM along an axis is
 ``1 - a2/a1`` and ``pa_deg`` the major axis angle from +x towards +y.
 
 Stars are found with sep (Barbary 2016, JOSS 1, 58; the SExtractor algorithms of Bertin &
-Arnouts 1996, A&AS 117, 393); the fit is ``scipy.optimize.least_squares`` with shared shape
-parameters (a1, a2, theta, beta) and per-star centre and flux, weighted by the pixel noise.
+Arnouts 1996, A&AS 117, 393); the fit is a bounded Levenberg-Marquardt least-squares fit
+(analytic Jacobian, block-structured normal equations) with shared shape parameters
+(a1, a2, theta, beta) and per-star centre and flux, weighted by the pixel noise.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ import sep
 from astropy.io import fits  # type: ignore[import-untyped]
 from astropy.wcs import WCS  # type: ignore[import-untyped]
 from astropy.wcs.utils import proj_plane_pixel_scales  # type: ignore[import-untyped]
-from scipy.optimize import least_squares
-from scipy.sparse import lil_matrix
 from scipy.spatial import cKDTree
 
 __all__ = [
@@ -234,6 +233,107 @@ def measure_psf(
     return model
 
 
+def _moffat_and_jacobian(
+    p: np.ndarray, X0: np.ndarray, Y0: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The joint model ``flux_k M(X - sx_k, Y - sy_k)`` on the stamps (n, h, w) and its
+    analytic derivatives (n, h, w, 7) with respect to (log a1, log a2, theta, beta, sx_k,
+    sy_k, flux_k). With ``B = 1 + u^2/a1^2 + v^2/a2^2`` and ``M = A B^-beta``,
+    ``A = (beta - 1)/(pi a1 a2)``: ``dM/dB = -beta M / B``, ``du/dtheta = v``,
+    ``dv/dtheta = -u``, ``dM/dlog a1 = -M + 2 beta M u^2 / (a1^2 B)`` and
+    ``dM/dbeta = M (1/(beta - 1) - ln B)``."""
+    la1, la2, theta, beta = p[:4]
+    a1, a2 = np.exp(la1), np.exp(la2)
+    sx = p[4 : 4 + n][:, None, None]
+    sy = p[4 + n : 4 + 2 * n][:, None, None]
+    fl = p[4 + 2 * n :][:, None, None]
+    c, s = np.cos(theta), np.sin(theta)
+    X = X0 - sx
+    Y = Y0 - sy
+    u = X * c + Y * s
+    v = -X * s + Y * c
+    ua = u / a1**2
+    va = v / a2**2
+    B = 1.0 + u * ua + v * va
+    M = (beta - 1.0) / (np.pi * a1 * a2) * B ** (-beta)
+    fm = fl * M
+    g = 2.0 * beta * fm / B  # -2 dM/dB, times the flux
+    jac = np.empty((*M.shape, 7))
+    jac[..., 0] = -fm + g * u * ua
+    jac[..., 1] = -fm + g * v * va
+    jac[..., 2] = -g * (ua * v - va * u)
+    jac[..., 3] = fm * (1.0 / (beta - 1.0) - np.log(B))
+    jac[..., 4] = g * (ua * c - va * s)  # d/dsx = -d/dX
+    jac[..., 5] = g * (ua * s + va * c)
+    jac[..., 6] = M
+    return fm, jac
+
+
+def _levenberg_marquardt(
+    cut: np.ndarray,
+    weight: np.ndarray,
+    X0: np.ndarray,
+    Y0: np.ndarray,
+    p0: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    *,
+    max_iter: int = 60,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bounded (projected) Levenberg-Marquardt (Marquardt 1963, with the diagonal scaling)
+    for the joint fit, using the block-arrow structure of the normal equations: each star's
+    3 parameters touch only its stamp, so ``J^T J`` is assembled from per-star 7 x 7 blocks
+    and one (4 + 3n)^2 system is solved per iteration. Returns the parameters and the
+    weighted residuals (n, h, w)."""
+    n = cut.shape[0]
+    npar = p0.size
+    idx = np.empty((n, 7), np.int64)
+    idx[:, :4] = np.arange(4)
+    idx[:, 4] = 4 + np.arange(n)
+    idx[:, 5] = 4 + n + np.arange(n)
+    idx[:, 6] = 4 + 2 * n + np.arange(n)
+    w2 = weight[..., None]
+
+    def resid(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        fm, jac = _moffat_and_jacobian(p, X0, Y0, n)
+        return (fm - cut) * weight, jac * w2
+
+    p = np.clip(p0, lo, hi)
+    r, J = resid(p)
+    cost = float(np.sum(r**2))
+    lam = 1e-3
+    for _ in range(max_iter):
+        Jk = J.reshape(n, -1, 7)
+        rk = r.reshape(n, -1)
+        H = np.zeros((npar, npar))
+        JkT = Jk.transpose(0, 2, 1)
+        np.add.at(H, (idx[:, :, None], idx[:, None, :]), JkT @ Jk)
+        grad = np.zeros(npar)
+        np.add.at(grad, idx, (JkT @ rk[:, :, None])[:, :, 0])
+        diag = np.diag(H).copy()
+        diag = np.maximum(diag, 1e-9 * max(float(diag.max()), 1e-30))
+        improved = False
+        for _ in range(12):
+            step = np.linalg.solve(H + lam * np.diag(diag), -grad)
+            p_new = np.clip(p + step, lo, hi)
+            r_new, J_new = resid(p_new)
+            cost_new = float(np.sum(r_new**2))
+            if np.isfinite(cost_new) and cost_new < cost:
+                improved = True
+                break
+            lam *= 10.0
+        if not improved:
+            break
+        converged = cost - cost_new < 1e-10 * cost or np.all(
+            np.abs(p_new - p) < 1e-8 * (np.abs(p) + 1e-6)
+        )
+        p, r, J, cost = p_new, r_new, J_new, cost_new
+        lam = max(lam / 10.0, 1e-9)
+        if converged:
+            break
+    return p, r
+
+
 def _fit_moffat(
     data: np.ndarray,
     rms: float | np.ndarray,
@@ -244,17 +344,16 @@ def _fit_moffat(
     gain: float | None,
 ) -> tuple[PSFModel, np.ndarray]:
     """Joint least-squares Moffat fit: shared (log a1, log a2, theta, beta), per star
-    (dx, dy, flux). Finite differences use the Jacobian's sparsity (a star's parameters touch
-    only its own stamp), so each iteration costs a handful of model evaluations. Returns the
-    model and each star's reduced chi-square."""
+    (dx, dy, flux), by :func:`_levenberg_marquardt` with the analytic Jacobian
+    (:func:`_moffat_and_jacobian`). Returns the model and each star's reduced chi-square."""
     n = stars.size
     off = np.arange(-half, half + 1)
     ix = np.rint(stars["x"]).astype(np.int64)
     iy = np.rint(stars["y"]).astype(np.int64)
     gy = iy[:, None, None] + off[None, :, None]
     gx = ix[:, None, None] + off[None, None, :]
-    cut = data[gy, gx]
-    noise2 = (np.asarray(rms)[gy, gx] if np.ndim(rms) else float(rms)) ** 2
+    cut = np.asarray(data[gy, gx], dtype=np.float64)
+    noise2 = (np.asarray(rms, dtype=np.float64)[gy, gx] if np.ndim(rms) else float(rms)) ** 2
     if gain:
         noise2 = noise2 + np.clip(cut, 0, None) / gain
     weight = 1.0 / np.sqrt(noise2)
@@ -265,45 +364,17 @@ def _fit_moffat(
     beta0 = DEFAULT_BETA
     a0 = _scale_from_fwhm(fwhm_guess, beta0)
     flux0 = np.clip((cut * (dxg**2 + dyg**2 < (2 * fwhm_guess) ** 2)).sum(axis=(1, 2)), 1e-6, None)
-
-    def model(p: np.ndarray) -> np.ndarray:
-        la1, la2, theta, beta = p[:4]
-        sx = p[4 : 4 + n][:, None, None]
-        sy = p[4 + n : 4 + 2 * n][:, None, None]
-        fl = p[4 + 2 * n :][:, None, None]
-        prof = moffat_profile(dxg - ox - sx, dyg - oy - sy, np.exp(la1), np.exp(la2), theta, beta)
-        return np.asarray(fl * prof)
-
-    def resid(p: np.ndarray) -> np.ndarray:
-        return np.asarray(((model(p) - cut) * weight).ravel())
-
     p0 = np.concatenate(
         [[np.log(a0 * 1.05), np.log(a0 / 1.05), 0.3, beta0], np.zeros(2 * n), flux0]
     )
-    npix = cut[0].size
-    sparsity = lil_matrix((n * npix, p0.size), dtype=np.int8)
-    sparsity[:, :4] = 1
-    for k in range(n):  # n <= max_stars: building the pattern, not a hot path
-        rows = slice(k * npix, (k + 1) * npix)
-        sparsity[rows, 4 + k] = 1
-        sparsity[rows, 4 + n + k] = 1
-        sparsity[rows, 4 + 2 * n + k] = 1
     lo = np.concatenate(
         [[np.log(0.2), np.log(0.2), -np.inf, 1.05], np.full(2 * n, -2.0), np.zeros(n)]
     )
     hi = np.concatenate(
         [[np.log(50), np.log(50), np.inf, 15.0], np.full(2 * n, 2.0), np.full(n, np.inf)]
     )
-    fit = least_squares(
-        resid,
-        p0,
-        bounds=(lo, hi),
-        jac_sparsity=sparsity.tocsr(),
-        x_scale="jac",
-        method="trf",
-        max_nfev=60,
-    )
-    la1, la2, theta, beta = fit.x[:4]
+    x_fit, fun = _levenberg_marquardt(cut, weight, dxg - ox, dyg - oy, p0, lo, hi)
+    la1, la2, theta, beta = x_fit[:4]
     a1, a2 = float(np.exp(la1)), float(np.exp(la2))
     if a2 > a1:
         a1, a2 = a2, a1
@@ -312,7 +383,7 @@ def _fit_moffat(
     ell = 1.0 - a2 / a1
     pa = float(np.rad2deg(theta) % 180.0)
     out_half = int(np.clip(np.ceil(4.0 * fwhm), 8, 40))
-    chi2 = (fit.fun.reshape(n, -1) ** 2).mean(axis=1)
+    chi2 = (fun.reshape(n, -1) ** 2).mean(axis=1)
     psf = PSFModel(
         stamp=render_moffat(fwhm, float(beta), ell, pa, out_half),
         fwhm_px=fwhm,
@@ -322,9 +393,9 @@ def _fit_moffat(
         n_stars=n,
         source="stars",
         stars={
-            "x": stars["x"] + fit.x[4 : 4 + n],
-            "y": stars["y"] + fit.x[4 + n : 4 + 2 * n],
-            "flux": fit.x[4 + 2 * n :],
+            "x": stars["x"] + x_fit[4 : 4 + n],
+            "y": stars["y"] + x_fit[4 + n : 4 + 2 * n],
+            "flux": x_fit[4 + 2 * n :],
         },
     )
     return psf, chi2

@@ -165,9 +165,26 @@ def _crop_centre(img: np.ndarray, half: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class _Kernels:
-    Pn: np.ndarray
+class _PsfSpectra:
+    """What depends only on the PSFs, the ACFs and the grid: computed once per tile shape."""
+
+    Pn: np.ndarray  # rfft2 of the new PSF (complex64)
     Pr: np.ndarray
+    aPn2: np.ndarray  # |Pn^|^2 (float32)
+    aPr2: np.ndarray
+    psi_n: np.ndarray | float  # noise power spectrum shapes (1.0: white)
+    psi_r: np.ndarray | float
+    psi_n0: float  # psi at zero frequency: the sum of the ACF
+    psi_r0: float
+
+
+@dataclass(frozen=True)
+class _Kernels:
+    """The Fourier-space filters of one tile shape and noise level (complex64 on the rfft2
+    grid): ``dn_hat, dr_hat`` (eq. 13), ``kn_hat, kr_hat`` (eqs. 26-29), ``vn_hat, vr_hat``
+    (the transforms of ``k_n^2, k_r^2`` times the coloured/white variance ratios, for the
+    source-noise convolutions) and, for white variances, ``sum_kn2, sum_kr2``."""
+
     kn2_hat: np.ndarray
     kr2_hat: np.ndarray
     kn_hat: np.ndarray
@@ -179,13 +196,23 @@ class _Kernels:
     F_S: float
     c_n: float
     c_r: float
+    sum_kn2: float
+    sum_kr2: float
 
 
 def _psi(acf: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | float:
-    """The noise power spectrum shape (transform of the unit-zero-lag ACF), floored at 2 %."""
+    """The noise power spectrum shape on the rfft2 grid of ``shape`` (the transform of the
+    centred, unit-zero-lag ACF), floored at 2 %. The ACF spans a few lags, so the transform
+    is the direct sum ``Re sum_{dy,dx} acf[dy, dx] exp(-2 pi i (ky dy + kx dx))``, written as
+    two small matrix products (equal to ``rfft2`` of the embedded ACF)."""
     if acf is None:
         return 1.0
-    psi = sfft.rfft2(_embed(acf, shape), workers=1).real
+    a = np.asarray(acf, dtype=np.float64)
+    ly = np.arange(a.shape[0]) - a.shape[0] // 2
+    lx = np.arange(a.shape[1]) - a.shape[1] // 2
+    ey = np.exp(-2j * np.pi * np.outer(sfft.fftfreq(shape[0]), ly))
+    ex = np.exp(-2j * np.pi * np.outer(lx, sfft.rfftfreq(shape[1])))
+    psi = ((ey @ a.astype(np.complex128)) @ ex).real
     return np.maximum(psi, 0.02).astype(np.float32)
 
 
@@ -221,100 +248,107 @@ def noise_acf(
     return 0.5 * (acf + acf[::-1, ::-1])
 
 
-def _fourier_terms(
+def _psf_spectra(
     shape: tuple[int, int],
     psf_n: np.ndarray,
     psf_r: np.ndarray,
-    sigma_n: float,
-    sigma_r: float,
-    F_n: float,
-    F_r: float,
-    acf_n: np.ndarray | None = None,
-    acf_r: np.ndarray | None = None,
-) -> dict[str, np.ndarray | float]:
-    """Eqs. 13-15 and 26-29 on a grid of ``shape``: the D filters, k_n^, k_r^, P_D^, F_D.
-
-    With noise autocorrelations ``acf_n``/``acf_r`` (unit at zero lag) the white ``sigma^2``
-    becomes the power spectrum ``sigma^2 psi(k)``, ``psi`` the transform of the ACF: ZOGY's
-    derivation is per Fourier mode and holds for any stationary noise (ZOGY section 3)."""
+    acf_n: np.ndarray | None,
+    acf_r: np.ndarray | None,
+) -> _PsfSpectra:
     Pn = sfft.rfft2(_embed(psf_n, shape), workers=1)
     Pr = sfft.rfft2(_embed(psf_r, shape), workers=1)
-    aPn2 = Pn.real**2 + Pn.imag**2
-    aPr2 = Pr.real**2 + Pr.imag**2
-    psi_n = _psi(acf_n, shape)
-    psi_r = _psi(acf_r, shape)
-    den = (sigma_n**2 * psi_n * F_r**2 * aPr2 + sigma_r**2 * psi_r * F_n**2 * aPn2).astype(
-        np.float32
+    return _PsfSpectra(
+        Pn=Pn,
+        Pr=Pr,
+        aPn2=(Pn.real**2 + Pn.imag**2).astype(np.float32),
+        aPr2=(Pr.real**2 + Pr.imag**2).astype(np.float32),
+        psi_n=_psi(acf_n, shape),
+        psi_r=_psi(acf_r, shape),
+        psi_n0=float(np.sum(acf_n)) if acf_n is not None else 1.0,
+        psi_r0=float(np.sum(acf_r)) if acf_r is not None else 1.0,
     )
-    den = np.maximum(den, np.float32(1e-12) * den.max())
-    sq = np.sqrt(den)
-    psi_n0 = float(np.sum(acf_n)) if acf_n is not None else 1.0
-    psi_r0 = float(np.sum(acf_r)) if acf_r is not None else 1.0
-    F_D = F_r * F_n / np.sqrt(sigma_n**2 * psi_n0 * F_r**2 + sigma_r**2 * psi_r0 * F_n**2)
-    kn_hat = F_r**2 * F_n * aPr2 * np.conj(Pn) / den
-    kr_hat = F_n**2 * F_r * aPn2 * np.conj(Pr) / den
-    akn2 = kn_hat.real**2 + kn_hat.imag**2
-    akr2 = kr_hat.real**2 + kr_hat.imag**2
-    # Colored / white variance of S_N and S_R: scales the source-noise convolutions.
-    c_n = float(np.sum(akn2 * psi_n) / np.sum(akn2)) if acf_n is not None else 1.0
-    c_r = float(np.sum(akr2 * psi_r) / np.sum(akr2)) if acf_r is not None else 1.0
-    # float32 / complex64 throughout: the tile-sized element-wise work is the kernels' cost.
+
+
+def _fourier_terms(
+    sp: _PsfSpectra, sigma_n: float, sigma_r: float, F_n: float, F_r: float
+) -> dict[str, np.ndarray | float]:
+    """Eqs. 13-15 and 26-29 on the grid of ``sp``: the D filters, k_n^, k_r^, P_D^, F_D.
+
+    With noise autocorrelations (unit at zero lag) the white ``sigma^2`` becomes the power
+    spectrum ``sigma^2 psi(k)``, ``psi`` the transform of the ACF: ZOGY's derivation is per
+    Fourier mode and holds for any stationary noise (ZOGY section 3). float32 / complex64
+    throughout: the tile-sized element-wise work is the kernels' cost."""
+    f32 = np.float32
+    den = f32(sigma_n**2 * F_r**2) * sp.psi_n * sp.aPr2
+    den += f32(sigma_r**2 * F_n**2) * sp.psi_r * sp.aPn2
+    np.maximum(den, f32(1e-12) * den.max(), out=den)
+    inv_sq = 1.0 / np.sqrt(den)
+    F_D = F_r * F_n / np.sqrt(sigma_n**2 * sp.psi_n0 * F_r**2 + sigma_r**2 * sp.psi_r0 * F_n**2)
+    # k_n^ = F_r^2 F_n |P_r^|^2 conj(P_n^) / den: a real factor times conj(P_n^).
+    gn = f32(F_r**2 * F_n) * sp.aPr2 / den
+    gr = f32(F_n**2 * F_r) * sp.aPn2 / den
+    akn2 = gn**2 * sp.aPn2  # |k_n^|^2
+    akr2 = gr**2 * sp.aPr2
+    # Coloured / white variance of S_N and S_R: scales the source-noise convolutions.
+    c_n = float(np.sum(akn2 * sp.psi_n) / np.sum(akn2)) if np.ndim(sp.psi_n) else 1.0
+    c_r = float(np.sum(akr2 * sp.psi_r) / np.sum(akr2)) if np.ndim(sp.psi_r) else 1.0
     return {
-        "dn_hat": F_r * Pr / sq,
-        "dr_hat": F_n * Pn / sq,
-        "kn_hat": kn_hat,
-        "kr_hat": kr_hat,
+        "dn_hat": (f32(F_r) * inv_sq) * sp.Pr,
+        "dr_hat": (f32(F_n) * inv_sq) * sp.Pn,
+        "kn_hat": gn * np.conj(sp.Pn),
+        "kr_hat": gr * np.conj(sp.Pr),
         "c_n": c_n,
         "c_r": c_r,
-        "PD_hat": F_r * F_n * Pr * Pn / (F_D * sq),
+        "PD_hat": (f32(F_r * F_n / F_D) * inv_sq) * (sp.Pr * sp.Pn),
         "F_D": float(F_D),
     }
 
 
 def _kernels(
+    sp_big: _PsfSpectra,
+    sp_small: _PsfSpectra,
     shape: tuple[int, int],
-    psf_n: np.ndarray,
-    psf_r: np.ndarray,
+    small_shape: tuple[int, int],
     sigma_n: float,
     sigma_r: float,
     F_n: float,
     F_r: float,
     half_out: int,
-    acf_n: np.ndarray | None = None,
-    acf_r: np.ndarray | None = None,
 ) -> _Kernels:
-    """The Fourier-space kernels of one tile shape. The real-space kernels k_n, k_r and P_D
-    are compact (a few PSF widths), so they are formed on a small grid (8 PSF half-widths a
-    side, at least 64 px) and only their squares are transformed at the tile's size."""
-    big = _fourier_terms(shape, psf_n, psf_r, sigma_n, sigma_r, F_n, F_r, acf_n, acf_r)
-    m = max(64, 8 * half_out)
-    small_shape = (min(m, shape[0]), min(m, shape[1]))
-    small = _fourier_terms(small_shape, psf_n, psf_r, sigma_n, sigma_r, F_n, F_r, acf_n, acf_r)
+    """The Fourier-space kernels of one tile shape and noise level. The real-space kernels
+    k_n, k_r and P_D are compact (a few PSF widths), so they are formed on a small grid (8 PSF
+    half-widths a side, at least 64 px) and only their squares are transformed at the tile's
+    size."""
+    big = _fourier_terms(sp_big, sigma_n, sigma_r, F_n, F_r)
+    small = _fourier_terms(sp_small, sigma_n, sigma_r, F_n, F_r)
     kn = sfft.irfft2(small["kn_hat"], s=small_shape, workers=1)
     kr = sfft.irfft2(small["kr_hat"], s=small_shape, workers=1)
     PD = sfft.irfft2(small["PD_hat"], s=small_shape, workers=1)
     F_D = float(big["F_D"])
     F_S = float(F_D**2 * np.sum(PD**2))
     kh = small_shape[0] // 2 - 1
+    kn2 = _crop_centre(kn, kh) ** 2
+    kr2 = _crop_centre(kr, kh) ** 2
+    c_n, c_r = float(big["c_n"]), float(big["c_r"])
 
-    def full_sq(k: np.ndarray) -> np.ndarray:
-        return sfft.rfft2(_embed(_crop_centre(k, kh) ** 2, shape), workers=1).astype(np.complex64)
+    def full_sq(k2: np.ndarray, c: float) -> np.ndarray:
+        return np.asarray(sfft.rfft2(_embed(c * k2, shape), workers=1), dtype=np.complex64)
 
     psf_D = _crop_centre(PD, half_out)
     return _Kernels(
-        Pn=np.zeros(0),
-        Pr=np.zeros(0),
-        kn2_hat=full_sq(kn),
-        kr2_hat=full_sq(kr),
-        kn_hat=np.asarray(big["kn_hat"]).astype(np.complex64),
-        kr_hat=np.asarray(big["kr_hat"]).astype(np.complex64),
-        dn_hat=np.asarray(big["dn_hat"]).astype(np.complex64),
-        dr_hat=np.asarray(big["dr_hat"]).astype(np.complex64),
+        kn2_hat=full_sq(kn2, c_n),
+        kr2_hat=full_sq(kr2, c_r),
+        kn_hat=np.asarray(big["kn_hat"], dtype=np.complex64),
+        kr_hat=np.asarray(big["kr_hat"], dtype=np.complex64),
+        dn_hat=np.asarray(big["dn_hat"], dtype=np.complex64),
+        dr_hat=np.asarray(big["dr_hat"], dtype=np.complex64),
         psf_D=psf_D / psf_D.sum(),
         F_D=F_D,
         F_S=F_S,
-        c_n=float(big["c_n"]),
-        c_r=float(big["c_r"]),
+        c_n=c_n,
+        c_r=c_r,
+        sum_kn2=float(c_n * kn2.sum()),
+        sum_kr2=float(c_r * kr2.sum()),
     )
 
 
@@ -325,6 +359,42 @@ def _tiles(n: int, core: int, margin: int) -> list[tuple[int, int, int, int]]:
         c1 = min(c0 + core, n)
         out.append((max(c0 - margin, 0), min(c1 + margin, n), c0, c1))
     return out
+
+
+def _rfft(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Single-precision rfft2 on ``shape`` (zero-padded)."""
+    return np.asarray(sfft.rfft2(np.asarray(a, dtype=np.float32), s=shape, workers=1))
+
+
+def _irfft(a: np.ndarray, shape: tuple[int, int], h: int, w: int) -> np.ndarray:
+    """irfft2 of a spectrum on ``shape`` (the input is overwritten), cropped to (h, w)."""
+    out = np.asarray(sfft.irfft2(a, s=shape, workers=1, overwrite_x=True))
+    return out if out.shape == (h, w) else out[:h, :w]
+
+
+def _add_gradient_terms(
+    out: np.ndarray, a: np.ndarray, b: np.ndarray, sx2: float, sy2: float
+) -> None:
+    """``out += sx2 (da/dx^2 + db/dx^2) + sy2 (da/dy^2 + db/dy^2)`` with the differences of
+    ``numpy.gradient`` (central inside, one-sided at the edges), in place and in float32."""
+    g = np.empty_like(out)
+    for img in (a, b):
+        for axis, s2 in ((1, sx2), (0, sy2)):
+            if s2 <= 0 or img.shape[axis] < 2:
+                continue
+            if axis == 1:
+                np.subtract(img[:, 2:], img[:, :-2], out=g[:, 1:-1])
+                g[:, 1:-1] *= 0.5
+                np.subtract(img[:, 1], img[:, 0], out=g[:, 0])
+                np.subtract(img[:, -1], img[:, -2], out=g[:, -1])
+            else:
+                np.subtract(img[2:], img[:-2], out=g[1:-1])
+                g[1:-1] *= 0.5
+                np.subtract(img[1], img[0], out=g[0])
+                np.subtract(img[-1], img[-2], out=g[-1])
+            np.square(g, out=g)
+            g *= np.float32(s2)
+            out += g
 
 
 def zogy(
@@ -352,6 +422,11 @@ def zogy(
     background variance alone); ``sigma_x``, ``sigma_y``: registration noise (pixels);
     ``tile_size``: core tile side (None: the whole frame in one transform); ``acf_n``/``acf_r``:
     noise autocorrelations (:func:`noise_acf`; None: white noise).
+
+    Cost per tile: four real forward FFTs (N, R and the two variance images; none for a
+    variance that is the constant background) and four inverse ones (D, S_N, S_R and the
+    summed variance; S_N and S_R share one when there is no registration noise), single
+    precision, transforms of the PSFs shared by tiles of the same shape.
     """
     if N.shape != R.shape:
         raise ValueError(f"N and R: shapes differ, {N.shape} vs {R.shape}")
@@ -361,59 +436,86 @@ def zogy(
     half = max(psf_n.shape[0], psf_r.shape[0]) // 2
     margin = 4 * half
     core = tile_size if tile_size else max(ny, nx)
-    D = np.zeros(N.shape, np.float32)
-    S = np.zeros(N.shape, np.float32)
-    VS = np.zeros(N.shape, np.float32)
-    FD = np.zeros(N.shape, np.float32)
+    tiles_y = _tiles(ny, core, margin if core < ny else 0)
+    tiles_x = _tiles(nx, core, margin if core < nx else 0)
+    single = len(tiles_y) == 1 and len(tiles_x) == 1
+    D: np.ndarray = np.empty(N.shape, np.float32)
+    S: np.ndarray = np.empty(N.shape, np.float32)
+    VS: np.ndarray = np.empty(N.shape, np.float32)
+    FD = np.empty(N.shape, np.float32)
+    spectra: dict[tuple[int, int], tuple[_PsfSpectra, _PsfSpectra, tuple[int, int]]] = {}
     cache: dict[tuple[int, int, float, float], _Kernels] = {}
     sig_n_map = np.broadcast_to(np.asarray(sigma_n, np.float32), N.shape)
     sig_r_map = np.broadcast_to(np.asarray(sigma_r, np.float32), N.shape)
-    kern: _Kernels | None = None
+    astrometric = sigma_x > 0 or sigma_y > 0
     first: _Kernels | None = None
-    for y0, y1, cy0, cy1 in _tiles(ny, core, margin if core < ny else 0):
-        for x0, x1, cx0, cx1 in _tiles(nx, core, margin if core < nx else 0):
-            tn = N[y0:y1, x0:x1]
-            tr = R[y0:y1, x0:x1]
+    f32 = np.float32
+    for y0, y1, cy0, cy1 in tiles_y:
+        for x0, x1, cx0, cx1 in tiles_x:
+            h, w = y1 - y0, x1 - x0
             sn = float(np.median(sig_n_map[y0:y1:4, x0:x1:4]))
             sr = float(np.median(sig_r_map[y0:y1:4, x0:x1:4]))
-            shape = (sfft.next_fast_len(y1 - y0, real=True), sfft.next_fast_len(x1 - x0, real=True))
+            shape = (sfft.next_fast_len(h, real=True), sfft.next_fast_len(w, real=True))
+            if shape not in spectra:
+                m = max(64, 8 * half)
+                small_shape = (min(m, shape[0]), min(m, shape[1]))
+                spectra[shape] = (
+                    _psf_spectra(shape, psf_n, psf_r, acf_n, acf_r),
+                    _psf_spectra(small_shape, psf_n, psf_r, acf_n, acf_r),
+                    small_shape,
+                )
             key = (shape[0], shape[1], round(sn, 4), round(sr, 4))
             if key not in cache:
-                cache[key] = _kernels(shape, psf_n, psf_r, sn, sr, F_n, F_r, half, acf_n, acf_r)
+                sp_big, sp_small, small_shape = spectra[shape]
+                cache[key] = _kernels(sp_big, sp_small, shape, small_shape, sn, sr, F_n, F_r, half)
             kern = cache[key]
-            Nh = sfft.rfft2(tn.astype(np.float32), s=shape, workers=1)
-            Rh = sfft.rfft2(tr.astype(np.float32), s=shape, workers=1)
-            d = sfft.irfft2(kern.dn_hat * Nh - kern.dr_hat * Rh, s=shape, workers=1)
-            s_n = sfft.irfft2(kern.kn_hat * Nh, s=shape, workers=1)
-            s_r = sfft.irfft2(kern.kr_hat * Rh, s=shape, workers=1)
-            vn = var_n[y0:y1, x0:x1] if var_n is not None else np.full(tn.shape, sn**2, np.float32)
-            vr = var_r[y0:y1, x0:x1] if var_r is not None else np.full(tr.shape, sr**2, np.float32)
-            v_sn = sfft.irfft2(
-                kern.kn2_hat * sfft.rfft2(vn.astype(np.float32), s=shape, workers=1),
-                s=shape,
-                workers=1,
-            )
-            v_sr = sfft.irfft2(
-                kern.kr2_hat * sfft.rfft2(vr.astype(np.float32), s=shape, workers=1),
-                s=shape,
-                workers=1,
-            )
-            h, w = y1 - y0, x1 - x0
-            s_n, s_r = s_n[:h, :w], s_r[:h, :w]
-            v = kern.c_n * v_sn[:h, :w] + kern.c_r * v_sr[:h, :w]
-            if sigma_x > 0 or sigma_y > 0:
-                gny, gnx = np.gradient(s_n)
-                gry, grx = np.gradient(s_r)
-                v = v + sigma_x**2 * (gnx**2 + grx**2) + sigma_y**2 * (gny**2 + gry**2)
-            sl = (slice(cy0 - y0, cy1 - y0), slice(cx0 - x0, cx1 - x0))
-            D[cy0:cy1, cx0:cx1] = d[:h, :w][sl]
-            S[cy0:cy1, cx0:cx1] = (s_n - s_r)[sl]
-            VS[cy0:cy1, cx0:cx1] = v[sl]
-            FD[cy0:cy1, cx0:cx1] = kern.F_D
             first = first or kern
+
+            Nh = _rfft(N[y0:y1, x0:x1], shape)
+            Rh = _rfft(R[y0:y1, x0:x1], shape)
+            d = _irfft(kern.dn_hat * Nh - kern.dr_hat * Rh, shape, h, w)
+            if astrometric:
+                s_n = _irfft(kern.kn_hat * Nh, shape, h, w)
+                s_r = _irfft(kern.kr_hat * Rh, shape, h, w)
+                s = s_n - s_r
+            else:
+                s = _irfft(kern.kn_hat * Nh - kern.kr_hat * Rh, shape, h, w)
+            del Nh, Rh
+            # V(S_N) + V(S_R) (eqs. 28-29): variance images convolved with k^2 (a constant
+            # variance convolves to itself times sum(k^2)).
+            const = 0.0
+            vh: np.ndarray | None = None
+            for var, k2_hat, s0, k2_sum in (
+                (var_n, kern.kn2_hat, sn, kern.sum_kn2),
+                (var_r, kern.kr2_hat, sr, kern.sum_kr2),
+            ):
+                if var is None:
+                    const += s0**2 * k2_sum
+                else:
+                    term = k2_hat * _rfft(var[y0:y1, x0:x1], shape)
+                    vh = term if vh is None else np.add(vh, term, out=vh)
+            if vh is None:
+                v = np.full((h, w), const, np.float32)
+            else:
+                v = _irfft(vh, shape, h, w)
+                if const:
+                    v += f32(const)
+            if astrometric:
+                _add_gradient_terms(v, s_n, s_r, sigma_x**2, sigma_y**2)
+            sl = (slice(cy0 - y0, cy1 - y0), slice(cx0 - x0, cx1 - x0))
+            if single:
+                D, S, VS = d, s, v
+                FD.fill(kern.F_D)
+            else:
+                D[cy0:cy1, cx0:cx1] = d[sl]
+                S[cy0:cy1, cx0:cx1] = s[sl]
+                VS[cy0:cy1, cx0:cx1] = v[sl]
+                FD[cy0:cy1, cx0:cx1] = kern.F_D
     assert first is not None
-    VS = np.maximum(VS, 1e-12 * first.F_S)
-    Scorr = (S / np.sqrt(VS)).astype(np.float32)
+    D, S, VS = (np.ascontiguousarray(a, dtype=np.float32) for a in (D, S, VS))
+    np.maximum(VS, f32(1e-12 * first.F_S), out=VS)
+    Scorr = np.sqrt(VS)
+    np.divide(S, Scorr, out=Scorr)
     return ZogyResult(
         D=D, S=S, Scorr=Scorr, V_S=VS, psf_D=first.psf_D, F_D=first.F_D, F_S=first.F_S, F_D_map=FD
     )

@@ -127,6 +127,28 @@ def test_fast_alignment_matches_reproject() -> None:
         align_reference(ref, h_ref, h_new, shape, method="nearest")
 
 
+def test_bilinear_equals_map_coordinates() -> None:
+    from scipy import ndimage
+
+    from argus.astro.zogy import _bilinear
+
+    rng = np.random.default_rng(6)
+    img = rng.normal(100.0, 30.0, (40, 50)).astype(np.float32)
+    X = rng.uniform(-1.5, 50.5, (30, 70)).astype(np.float32)
+    Y = rng.uniform(-1.5, 40.5, (30, 70)).astype(np.float32)
+    X[0, :4] = [0.0, 49.0, -1e-3, 49.001]  # the edges: inside, inside, outside, outside
+    Y[0, :4] = 20.0
+    Y[1, :3] = [0.0, 39.0, 39.001]
+    want = ndimage.map_coordinates(
+        img, [Y, X], order=1, mode="constant", cval=np.nan, prefilter=False, output=np.float32
+    )
+    got = np.empty(X.shape, np.float32)
+    _bilinear(img.ravel(), 40, 50, X, Y, got)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    assert np.isfinite(got[0, :2]).all() and np.isnan(got[0, 2:4]).all()
+    np.testing.assert_allclose(got[np.isfinite(want)], want[np.isfinite(want)], rtol=1e-6)
+
+
 def test_noise_acf_white_and_bilinear_shift() -> None:
     rng = np.random.default_rng(5)
     white = rng.normal(0, 1.0, (512, 512))
@@ -310,3 +332,15 @@ def test_constant_variance_shortcut_equals_the_convolution() -> None:
     inner = (slice(60, 240), slice(60, 240))
     np.testing.assert_allclose(short.V_S[inner], full.V_S[inner], rtol=1e-4)
     np.testing.assert_allclose(short.Scorr[inner], full.Scorr[inner], rtol=1e-4, atol=1e-5)
+
+
+def test_sparse_mask_dilation_equals_binary_dilation() -> None:
+    from scipy.ndimage import binary_dilation
+
+    from argus.astro.difference import _dilate_cross
+
+    rng = np.random.default_rng(13)
+    mask = rng.random((60, 80)) < 0.01
+    mask[0, 0] = mask[59, 79] = mask[30, 0] = True  # corners and an edge
+    for it in (1, 2, 3):
+        np.testing.assert_array_equal(_dilate_cross(mask, it), binary_dilation(mask, iterations=it))

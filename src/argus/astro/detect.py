@@ -85,9 +85,11 @@ def find_candidates(
     ``minarea``: pixels above the threshold a detection needs (1: every local excursion)."""
     if not threshold > 0:
         raise ValueError(f"threshold: must be > 0 sigma, got {threshold}")
-    score = np.nan_to_num(sub.Scorr)
+    score = np.ascontiguousarray(sub.Scorr, dtype=np.float32)
+    if not np.isfinite(score).all():
+        score = np.nan_to_num(score)
     pos = _extract(score, threshold, minarea)
-    neg = _extract(-score, threshold, minarea)
+    neg = _extract(np.negative(score), threshold, minarea)
     objs = np.concatenate([pos, neg]) if pos.size or neg.size else pos
     if objs.size == 0:
         return _empty()
@@ -100,11 +102,14 @@ def find_candidates(
     half = psf.shape[0] // 2
     ix = np.rint(x).astype(np.int64)
     iy = np.rint(y).astype(np.int64)
-    Dp = np.pad(sub.D, half, mode="constant")
     off = np.arange(-half, half + 1)
-    gy = iy[:, None, None] + off[None, :, None] + half
-    gx = ix[:, None, None] + off[None, None, :] + half
-    cut = Dp[gy, gx]
+    # Stamps gathered with the frame zero-padded by `half` (without copying the frame).
+    gy = iy[:, None, None] + off[None, :, None]
+    gx = ix[:, None, None] + off[None, None, :]
+    inside = (gy >= 0) & (gy < ny) & (gx >= 0) & (gx < nx)
+    gyc = np.clip(gy, 0, ny - 1)
+    gxc = np.clip(gx, 0, nx - 1)
+    cut = np.where(inside, sub.D[gyc, gxc], np.float32(0.0))
     P = _shifted_psf(psf, x - ix, y - iy)
     F_D = (
         sub.F_D_map[iy, ix] if sub.F_D_map is not None else np.full(x.size, float(sub.meta["F_D"]))
@@ -142,7 +147,7 @@ def find_candidates(
     flags |= np.where((objs["flag"] & sep.OBJ_MERGED) != 0, FLAG_BLENDED, 0).astype(np.int32)
     if sub.mask is not None:
         # The mask bits under each candidate's PSF stamp (a gather, not a full-frame filter).
-        mcut = np.pad(sub.mask, half, mode="constant", constant_values=MASK_NO_COVERAGE)[gy, gx]
+        mcut = np.where(inside, sub.mask[gyc, gxc], np.uint8(MASK_NO_COVERAGE))
         r = max(2, int(np.ceil(2 * fwhm_d)))
         inner = (np.abs(off)[None, :, None] <= r) & (np.abs(off)[None, None, :] <= r)
         sat_near = ((mcut & MASK_SATURATED) != 0) & inner

@@ -106,11 +106,38 @@ def _as_image(name: str, data: np.ndarray) -> np.ndarray:
 def _background(img: np.ndarray, bad: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """sep background and rms maps (64-px boxes, 3x3 median filter) with bad pixels masked;
     returns (background-subtracted image with bad pixels at 0, rms map, global rms)."""
-    work = np.where(bad, 0.0, img).astype(np.float32)
+    work = np.where(bad, np.float32(0.0), np.asarray(img, dtype=np.float32))
     bkg = sep.Background(work, mask=bad, bw=64, bh=64, fw=3, fh=3)
-    sub = work - bkg.back()
-    sub[bad] = 0.0
-    return sub.astype(np.float32), bkg.rms().astype(np.float32), float(bkg.globalrms)
+    bkg.subfrom(work)  # in place: work - bkg.back() without the background map
+    work[bad] = 0.0
+    return work, np.asarray(bkg.rms(), dtype=np.float32), float(bkg.globalrms)
+
+
+def _dilate_cross(mask: np.ndarray, iterations: int) -> np.ndarray:
+    """``scipy.ndimage.binary_dilation(mask, iterations=iterations)`` (the 3 x 3 cross,
+    i.e. the pixels within city-block distance ``iterations``) for a sparse mask: the offsets
+    are scattered from the set pixels instead of filtering the whole frame."""
+    ys, xs = np.nonzero(mask)
+    out = np.zeros(mask.shape, bool)
+    ny, nx = mask.shape
+    for dy in range(-iterations, iterations + 1):
+        r = iterations - abs(dy)
+        for dx in range(-r, r + 1):
+            y, x = ys + dy, xs + dx
+            ok = (y >= 0) & (y < ny) & (x >= 0) & (x < nx)
+            out[y[ok], x[ok]] = True
+    return out
+
+
+def _variance(img: np.ndarray, rms: np.ndarray, gain: float | None) -> np.ndarray:
+    """Per-pixel variance (float32): ``rms^2`` plus the sources' Poisson term
+    ``max(img, 0) / gain`` when the gain is known."""
+    var = np.square(rms, dtype=np.float32)
+    if gain:
+        src = np.clip(img, 0, None)
+        src /= np.float32(gain)
+        var += src
+    return var
 
 
 def _match(a: np.ndarray, b: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
@@ -233,7 +260,7 @@ def subtract_images(
     gain_n = header_gain(new_header)
     gain_r = header_gain(ref_header)
 
-    no_cov = ~np.isfinite(ref_al) | ~np.isfinite(new_img)
+    no_cov = ~(np.isfinite(ref_al) & np.isfinite(new_img))
     covered = float(1.0 - no_cov.mean())
     if covered < 0.05:
         raise SubtractionError(
@@ -243,21 +270,21 @@ def subtract_images(
     if sat_n is not None:
         sat |= new_img >= 0.98 * sat_n
     if sat_r is not None:
-        sat |= np.nan_to_num(ref_al) >= 0.9 * sat_r
+        sat |= ref_al >= 0.9 * sat_r  # NaN (no coverage) compares False, as 0 would
     # Grow the saturation mask by 2 px (bleed and interpolation edges).
-    from scipy.ndimage import binary_dilation
-
-    sat = binary_dilation(sat, iterations=2) if sat.any() else sat
+    sat = _dilate_cross(sat, 2) if sat.any() else sat
     bad = no_cov | sat
-    N, rms_n_map, rms_n = _background(np.nan_to_num(new_img), bad)
-    R, rms_r_map, rms_r = _background(np.nan_to_num(ref_al), bad)
+    # Non-finite pixels are all in `bad`, which _background sets to 0.
+    N, rms_n_map, rms_n = _background(new_img, bad)
+    R, rms_r_map, rms_r = _background(ref_al, bad)
     # Bilinear resampling correlates neighbouring reference pixels: the per-pixel rms then
     # understates the low-frequency noise that the matched filter S integrates. ZOGY uses the
     # coloured spectrum of the resampled noise (zogy.bilinear_noise_acf); the inputs are
     # taken to have white noise, as ZOGY assumes (zogy.noise_acf measures it, for diagnostics).
     acf_n = None
-    bkg_n = float(np.median(np.nan_to_num(new_img)[~bad][::97] - N[~bad][::97]))
-    bkg_r = float(np.median(np.nan_to_num(ref_al)[~bad][::97] - R[~bad][::97]))
+    probe = np.flatnonzero(~bad)[::97]  # every 97th good pixel: the median background
+    bkg_n = float(np.median(new_img.ravel()[probe] - N.ravel()[probe]))
+    bkg_r = float(np.median(ref_al.ravel()[probe] - R.ravel()[probe]))
     sat_above_n = sat_n - bkg_n if sat_n is not None else None
     sat_above_r = sat_r - bkg_r if sat_r is not None else None
 
@@ -314,11 +341,10 @@ def subtract_images(
     sigma_x = float(meta["sigma_x_px"])
     sigma_y = float(meta["sigma_y_px"])
 
-    var_n = rms_n_map**2 + (np.clip(N, 0, None) / gain_n if gain_n else 0.0)
-    var_r = rms_r_map**2 + (np.clip(R, 0, None) / gain_r if gain_r else 0.0)
-    mask = np.where(sat, MASK_SATURATED, 0).astype(np.uint8) | np.where(
-        no_cov, MASK_NO_COVERAGE, 0
-    ).astype(np.uint8)
+    var_n = _variance(N, rms_n_map, gain_n)
+    var_r = _variance(R, rms_r_map, gain_r)
+    mask = sat.astype(np.uint8) * np.uint8(MASK_SATURATED)
+    mask |= no_cov.astype(np.uint8) * np.uint8(MASK_NO_COVERAGE)
     if algorithm == "zogy":
         if tile_size is None and max(N.shape) > 3072:
             tile_size = 2048
@@ -330,8 +356,8 @@ def subtract_images(
             sigma_n=rms_n_map,
             sigma_r=rms_r_map,
             F_r=flux_ratio,
-            var_n=var_n.astype(np.float32),
-            var_r=var_r.astype(np.float32),
+            var_n=var_n,
+            var_r=var_r,
             sigma_x=sigma_x,
             sigma_y=sigma_y,
             tile_size=tile_size,
@@ -354,8 +380,9 @@ def subtract_images(
         meta["kernel_sum"] = al.kernel_sum
         meta["tile_size"] = 0
     meta["tile_size"] = int(tile_size or 0)
-    for arr in (D, S, Scorr):
-        arr[no_cov] = 0.0
+    if no_cov.any():
+        for arr in (D, S, Scorr):
+            arr[no_cov] = 0.0
     return Subtraction(
         D=D,
         Scorr=Scorr,

@@ -197,7 +197,7 @@ def measure_psf(
     ``min_stars`` usable stars the PSF comes from the header seeing (:func:`header_fwhm_px`,
     circular, beta = 3) and ``source`` says ``"header"``.
     """
-    data = np.asarray(data, dtype=np.float64)
+    data = np.asarray(data)  # stamps are cut and promoted to float64 in the fit
     if objects is None:
         objects = extract_sources(data, rms)
     # A first size guess from sep's moments of the brightest unflagged sources.

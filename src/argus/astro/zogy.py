@@ -299,38 +299,57 @@ def _psf_spectra(
 
 
 def _fourier_terms(
-    sp: _PsfSpectra, sigma_n: float, sigma_r: float, F_n: float, F_r: float
+    sp: _PsfSpectra, sigma_n: float, sigma_r: float, F_n: float, F_r: float, *, small: bool
 ) -> dict[str, np.ndarray | float]:
-    """Eqs. 13-15 and 26-29 on the grid of ``sp``: the D filters, k_n^, k_r^, P_D^, F_D.
+    """Eqs. 13-15 and 26-29 on the grid of ``sp``: k_n^, k_r^ and F_D, with the D filters
+    (tile grid) or P_D^ (``small``, the grid the compact real-space kernels are formed on).
 
     With noise autocorrelations (unit at zero lag) the white ``sigma^2`` becomes the power
     spectrum ``sigma^2 psi(k)``, ``psi`` the transform of the ACF: ZOGY's derivation is per
     Fourier mode and holds for any stationary noise (ZOGY section 3). float32 / complex64
-    throughout: the tile-sized element-wise work is the kernels' cost."""
+    throughout, in place where possible: the tile-sized element-wise work is the kernels'
+    cost."""
     f32 = np.float32
-    den = f32(sigma_n**2 * F_r**2) * sp.psi_n * sp.aPr2
-    den += f32(sigma_r**2 * F_n**2) * sp.psi_r * sp.aPn2
+    den = np.multiply(sp.aPr2, f32(sigma_n**2 * F_r**2))
+    if np.ndim(sp.psi_n):
+        den *= sp.psi_n
+    tmp = np.multiply(sp.aPn2, f32(sigma_r**2 * F_n**2))
+    if np.ndim(sp.psi_r):
+        tmp *= sp.psi_r
+    den += tmp
     np.maximum(den, f32(1e-12) * den.max(), out=den)
-    inv_sq = 1.0 / np.sqrt(den)
     F_D = F_r * F_n / np.sqrt(sigma_n**2 * sp.psi_n0 * F_r**2 + sigma_r**2 * sp.psi_r0 * F_n**2)
-    # k_n^ = F_r^2 F_n |P_r^|^2 conj(P_n^) / den: a real factor times conj(P_n^).
-    gn = f32(F_r**2 * F_n) * sp.aPr2 / den
-    gr = f32(F_n**2 * F_r) * sp.aPn2 / den
-    akn2 = gn**2 * sp.aPn2  # |k_n^|^2
-    akr2 = gr**2 * sp.aPr2
-    # Coloured / white variance of S_N and S_R: scales the source-noise convolutions.
-    c_n = float(np.sum(akn2 * sp.psi_n) / np.sum(akn2)) if np.ndim(sp.psi_n) else 1.0
-    c_r = float(np.sum(akr2 * sp.psi_r) / np.sum(akr2)) if np.ndim(sp.psi_r) else 1.0
-    return {
-        "dn_hat": (f32(F_r) * inv_sq) * sp.Pr,
-        "dr_hat": (f32(F_n) * inv_sq) * sp.Pn,
-        "kn_hat": gn * np.conj(sp.Pn),
-        "kr_hat": gr * np.conj(sp.Pr),
-        "c_n": c_n,
-        "c_r": c_r,
-        "PD_hat": (f32(F_r * F_n / F_D) * inv_sq) * (sp.Pr * sp.Pn),
-        "F_D": float(F_D),
-    }
+    out: dict[str, np.ndarray | float] = {"F_D": float(F_D)}
+    # k_n^ = F_r^2 F_n |P_r^|^2 conj(P_n^) / den: a real gain times conj(P_n^).
+    for name, scale, aP2_self, aP2_other, P, psi in (
+        ("n", F_r**2 * F_n, sp.aPr2, sp.aPn2, sp.Pn, sp.psi_n),
+        ("r", F_n**2 * F_r, sp.aPn2, sp.aPr2, sp.Pr, sp.psi_r),
+    ):
+        gain = np.multiply(aP2_self, f32(scale))
+        gain /= den
+        np.multiply(gain, gain, out=tmp)
+        tmp *= aP2_other  # |k^|^2
+        # Coloured / white variance of S_N and S_R: scales the source-noise convolutions.
+        total = float(tmp.sum(dtype=np.float64))
+        c = float(np.multiply(tmp, psi).sum(dtype=np.float64)) / total if np.ndim(psi) else 1.0
+        out[f"c_{name}"] = c
+        k_hat = np.conj(P)
+        k_hat *= gain
+        out[f"k{name}_hat"] = k_hat
+    np.sqrt(den, out=den)
+    inv_sq = np.divide(f32(1.0), den, out=den)
+    if small:
+        PD = np.multiply(sp.Pr, sp.Pn)
+        PD *= inv_sq
+        PD *= f32(F_r * F_n / F_D)
+        out["PD_hat"] = PD
+    else:
+        dn = np.multiply(sp.Pr, inv_sq)
+        dn *= f32(F_r)
+        dr = np.multiply(sp.Pn, inv_sq)
+        dr *= f32(F_n)
+        out["dn_hat"], out["dr_hat"] = dn, dr
+    return out
 
 
 def _kernels(
@@ -348,8 +367,8 @@ def _kernels(
     k_n, k_r and P_D are compact (a few PSF widths), so they are formed on a small grid (8 PSF
     half-widths a side, at least 64 px) and only their squares are transformed at the tile's
     size."""
-    big = _fourier_terms(sp_big, sigma_n, sigma_r, F_n, F_r)
-    small = _fourier_terms(sp_small, sigma_n, sigma_r, F_n, F_r)
+    big = _fourier_terms(sp_big, sigma_n, sigma_r, F_n, F_r, small=False)
+    small = _fourier_terms(sp_small, sigma_n, sigma_r, F_n, F_r, small=True)
     kn = sfft.irfft2(small["kn_hat"], s=small_shape, workers=1)
     kr = sfft.irfft2(small["kr_hat"], s=small_shape, workers=1)
     PD = sfft.irfft2(small["PD_hat"], s=small_shape, workers=1)
@@ -393,6 +412,17 @@ def _tiles(n: int, core: int, margin: int) -> list[tuple[int, int, int, int]]:
 def _rfft(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Single-precision rfft2 on ``shape`` (zero-padded)."""
     return np.asarray(sfft.rfft2(np.asarray(a, dtype=np.float32), s=shape, workers=1))
+
+
+def _rfft_into(pad: np.ndarray, tile: np.ndarray) -> np.ndarray:
+    """rfft2 of ``tile`` zero-padded to ``pad.shape``, through the reused buffer ``pad``
+    (whose area outside the tile must be, and stays, zero for tiles of one size)."""
+    h, w = tile.shape
+    pad[:h, :w] = tile
+    if h < pad.shape[0] or w < pad.shape[1]:
+        pad[h:, :] = 0.0
+        pad[:h, w:] = 0.0
+    return np.asarray(sfft.rfft2(pad, workers=1))
 
 
 def _irfft(a: np.ndarray, shape: tuple[int, int], h: int, w: int) -> np.ndarray:
@@ -473,11 +503,16 @@ def zogy(
     VS: np.ndarray = np.empty(N.shape, np.float32)
     FD = np.empty(N.shape, np.float32)
     spectra: dict[tuple[int, int], tuple[_PsfSpectra, _PsfSpectra, tuple[int, int]]] = {}
-    cache: dict[tuple[int, int, float, float], _Kernels] = {}
+    # Kernels of the last tile, reused while the shape and noise levels repeat (holding every
+    # tile's kernels would keep ~100 MB per 2k tile alive).
+    last: tuple[tuple[int, int, float, float], _Kernels] | None = None
     sig_n_map = np.broadcast_to(np.asarray(sigma_n, np.float32), N.shape)
     sig_r_map = np.broadcast_to(np.asarray(sigma_r, np.float32), N.shape)
     astrometric = sigma_x > 0 or sigma_y > 0
-    first: _Kernels | None = None
+    first: tuple[np.ndarray, float, float] | None = None  # psf_D, F_D, F_S of the first tile
+    kern: _Kernels | None = None
+    # Reused buffers: the zero-padded input tile and two spectra.
+    work: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     f32 = np.float32
     for y0, y1, cy0, cy1 in tiles_y:
         for x0, x1, cx0, cx1 in tiles_x:
@@ -494,21 +529,35 @@ def zogy(
                     small_shape,
                 )
             key = (shape[0], shape[1], round(sn, 4), round(sr, 4))
-            if key not in cache:
+            if last is None or last[0] != key:
                 sp_big, sp_small, small_shape = spectra[shape]
-                cache[key] = _kernels(sp_big, sp_small, shape, small_shape, sn, sr, F_n, F_r, half)
-            kern = cache[key]
-            first = first or kern
+                last = kern = None  # free the previous tile's kernels first
+                last = (key, _kernels(sp_big, sp_small, shape, small_shape, sn, sr, F_n, F_r, half))
+            kern = last[1]
+            if first is None:
+                first = (kern.psf_D, kern.F_D, kern.F_S)
 
-            Nh = _rfft(N[y0:y1, x0:x1], shape)
-            Rh = _rfft(R[y0:y1, x0:x1], shape)
-            d = _irfft(kern.dn_hat * Nh - kern.dr_hat * Rh, shape, h, w)
+            if work is None or work[0].shape != shape:
+                spec = kern.dn_hat.shape
+                work = (
+                    np.zeros(shape, np.float32),
+                    np.empty(spec, np.complex64),
+                    np.empty(spec, np.complex64),
+                )
+            pad, buf, buf2 = work
+            Nh = _rfft_into(pad, N[y0:y1, x0:x1])
+            Rh = _rfft_into(pad, R[y0:y1, x0:x1])
+            np.multiply(kern.dn_hat, Nh, out=buf)
+            buf -= np.multiply(kern.dr_hat, Rh, out=buf2)
+            d = _irfft(buf, shape, h, w)
+            Nh *= kern.kn_hat
+            Rh *= kern.kr_hat
             if astrometric:
-                s_n = _irfft(kern.kn_hat * Nh, shape, h, w)
-                s_r = _irfft(kern.kr_hat * Rh, shape, h, w)
-                s = s_n - s_r
+                s_n = _irfft(Nh, shape, h, w)
+                s_r = _irfft(Rh, shape, h, w)
             else:
-                s = _irfft(kern.kn_hat * Nh - kern.kr_hat * Rh, shape, h, w)
+                Nh -= Rh
+                s = _irfft(Nh, shape, h, w)
             del Nh, Rh
             # V(S_N) + V(S_R) (eqs. 28-29): variance images convolved with k^2 (a constant
             # variance convolves to itself times sum(k^2)).
@@ -521,16 +570,21 @@ def zogy(
                 if var is None:
                     const += s0**2 * k2_sum
                 else:
-                    term = k2_hat * _rfft(var[y0:y1, x0:x1], shape)
+                    term = _rfft_into(pad, var[y0:y1, x0:x1])
+                    term *= k2_hat
                     vh = term if vh is None else np.add(vh, term, out=vh)
+                    del term
             if vh is None:
                 v = np.full((h, w), const, np.float32)
             else:
                 v = _irfft(vh, shape, h, w)
+                del vh
                 if const:
                     v += f32(const)
             if astrometric:
                 _add_gradient_terms(v, s_n, s_r, sigma_x**2, sigma_y**2)
+                s = np.subtract(s_n, s_r, out=s_n)
+                del s_r
             sl = (slice(cy0 - y0, cy1 - y0), slice(cx0 - x0, cx1 - x0))
             if single:
                 D, S, VS = d, s, v
@@ -540,11 +594,11 @@ def zogy(
                 S[cy0:cy1, cx0:cx1] = s[sl]
                 VS[cy0:cy1, cx0:cx1] = v[sl]
                 FD[cy0:cy1, cx0:cx1] = kern.F_D
+                del d, s, v  # before the next tile allocates its own
     assert first is not None
     D, S, VS = (np.ascontiguousarray(a, dtype=np.float32) for a in (D, S, VS))
-    np.maximum(VS, f32(1e-12 * first.F_S), out=VS)
+    psf_D, F_D, F_S = first
+    np.maximum(VS, f32(1e-12 * F_S), out=VS)
     Scorr = np.sqrt(VS)
     np.divide(S, Scorr, out=Scorr)
-    return ZogyResult(
-        D=D, S=S, Scorr=Scorr, V_S=VS, psf_D=first.psf_D, F_D=first.F_D, F_S=first.F_S, F_D_map=FD
-    )
+    return ZogyResult(D=D, S=S, Scorr=Scorr, V_S=VS, psf_D=psf_D, F_D=F_D, F_S=F_S, F_D_map=FD)

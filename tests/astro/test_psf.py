@@ -164,3 +164,17 @@ def test_levenberg_marquardt_reaches_the_least_squares_minimum() -> None:
     # And near the truth: shape within a few percent.
     assert np.exp(p[0]) == pytest.approx(1.9, rel=0.05)
     assert p[3] == pytest.approx(3.2, rel=0.1)
+
+
+def test_sep_extract_retries_a_full_pixel_stack() -> None:
+    """A source larger than the first-try stack (an eighth of the image) still comes out,
+    the same as with a stack that fits it from the start."""
+    from argus.astro import psf as psf_mod
+
+    img = np.zeros((1200, 1200), np.float32)
+    img[100:1100, 100:1100] = 50.0  # 1e6 pixels above threshold in one object
+    objs = psf_mod.sep_extract(img, 5.0, err=1.0)
+    assert len(objs) == 1 and objs["npix"][0] >= 1_000_000  # the first try holds 300,000
+    sep.set_extract_pixstack(psf_mod.PIXSTACK_MAX)
+    ref = sep.extract(img, 5.0, err=1.0)
+    assert objs["flux"][0] == ref["flux"][0]

@@ -344,3 +344,60 @@ def test_sparse_mask_dilation_equals_binary_dilation() -> None:
     mask[0, 0] = mask[59, 79] = mask[30, 0] = True  # corners and an edge
     for it in (1, 2, 3):
         np.testing.assert_array_equal(_dilate_cross(mask, it), binary_dilation(mask, iterations=it))
+
+
+def test_source_windows_sample_a_quarter_of_large_frames() -> None:
+    from argus.astro.difference import SOURCE_SAMPLE_PIXELS, _source_windows
+
+    assert SOURCE_SAMPLE_PIXELS == 2048 * 2048
+    assert _source_windows((2048, 2048)) == [(slice(0, 2048), slice(0, 2048))]
+    w = _source_windows((4096, 4096))
+    assert len(w) == 4
+    assert sum((a.stop - a.start) * (b.stop - b.start) for a, b in w) == 2048 * 2048
+    centres = sorted(((a.start + a.stop) / 2, (b.start + b.stop) / 2) for a, b in w)
+    assert centres == [(1024, 1024), (1024, 3072), (3072, 1024), (3072, 3072)]
+
+
+def test_windowed_extraction_equals_the_full_frame_inside_the_windows(
+    sub_1k: Subtraction,
+) -> None:
+    from argus.astro.difference import _extract_in_windows, _source_windows
+    from argus.astro.psf import extract_sources
+
+    img = sub_1k.new
+    rms = np.full(img.shape, float(sub_1k.meta["sigma_new"]), np.float32)
+    windows = _source_windows(img.shape, 512 * 512)
+    got = _extract_in_windows(img, rms, windows, thresh=15.0)
+    full = extract_sources(img, rms, thresh=15.0)
+    inside = np.zeros(full.size, bool)
+    for sy, sx in windows:
+        inside |= (
+            (full["x"] >= sx.start)
+            & (full["x"] < sx.stop)
+            & (full["y"] >= sy.start)
+            & (full["y"] < sy.stop)
+        )
+    want = full[inside]
+    assert want.size > 20 and got.size == want.size
+    order_g = np.lexsort((got["x"], got["y"]))
+    order_w = np.lexsort((want["x"], want["y"]))
+    for name in ("x", "y", "flux", "peak", "xmin", "ymax"):
+        np.testing.assert_allclose(got[name][order_g], want[name][order_w], rtol=1e-6)
+
+
+def test_subtraction_with_sampled_sources_keeps_psf_and_flux_ratio(
+    pair_1k: SimulatedPair, sub_1k: Subtraction, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import argus.astro.difference as difference
+
+    monkeypatch.setattr(difference, "SOURCE_SAMPLE_PIXELS", 512 * 512)
+    p = pair_1k
+    sampled = subtract_images(p.new, p.new_header, p.ref, p.ref_header)
+    m, full = sampled.meta, sub_1k.meta
+    assert m["source_sample_fraction"] == 0.25 and full["source_sample_fraction"] == 1.0
+    assert sampled.flux_ratio == pytest.approx(20.0, rel=0.02)
+    assert float(m["fwhm_new_px"]) == pytest.approx(float(full["fwhm_new_px"]), rel=0.02)
+    assert float(m["fwhm_ref_px"]) == pytest.approx(float(full["fwhm_ref_px"]), rel=0.03)
+    assert int(m["n_flux_stars"]) < int(full["n_flux_stars"])
+    away = source_free(sampled, p)
+    assert sampled.D[away].std() == pytest.approx(1.0, abs=0.05)

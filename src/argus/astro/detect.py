@@ -24,6 +24,7 @@ import sep
 from astropy.wcs import WCS  # type: ignore[import-untyped]
 
 from argus.astro.difference import MASK_NO_COVERAGE, MASK_SATURATED, Subtraction
+from argus.astro.psf import sep_extract
 
 __all__ = [
     "CANDIDATE_COLUMNS",
@@ -64,9 +65,7 @@ def _shifted_psf(psf: np.ndarray, fx: np.ndarray, fy: np.ndarray) -> np.ndarray:
 
 
 def _extract(score: np.ndarray, threshold: float, minarea: int) -> np.ndarray:
-    sep.set_extract_pixstack(5_000_000)
-    sep.set_sub_object_limit(4096)
-    return sep.extract(
+    return sep_extract(
         np.ascontiguousarray(score, dtype=np.float32),
         threshold,
         minarea=minarea,

@@ -35,6 +35,15 @@ __all__ = [
 MASK_SATURATED = 1
 MASK_NO_COVERAGE = 4
 
+#: Frames larger than this (pixels) measure their PSFs, flux ratio and registration noise on
+#: the stars of four windows, one centred in each quadrant, that total this many pixels
+#: (:func:`_source_windows`): 25 PSF stars and a few hundred flux stars do not need a full
+#: 16-Mpix extraction, which would cost more than the whole ZOGY transform.
+SOURCE_SAMPLE_PIXELS = 2048 * 2048
+#: Pixels extracted around each window so that its stars' neighbours (isolation) are known.
+SOURCE_SAMPLE_PAD = 64
+_POSITION_FIELDS = ("x", "y", "xpeak", "ypeak", "xcpeak", "ycpeak", "xmin", "xmax", "ymin", "ymax")
+
 GAIN_KEYWORDS = ("GAIN", "EGAIN", "CCDGAIN")
 SATURATION_KEYWORDS = ("SATURATE", "SATLEVEL", "SATURATN", "MAXLIN")
 ALGORITHMS = ("zogy", "alard-lupton")
@@ -138,6 +147,54 @@ def _variance(img: np.ndarray, rms: np.ndarray, gain: float | None) -> np.ndarra
         src /= np.float32(gain)
         var += src
     return var
+
+
+def _source_windows(
+    shape: tuple[int, int], max_pixels: int | None = None
+) -> list[tuple[slice, slice]]:
+    """The whole frame when it has at most ``max_pixels`` (default
+    :data:`SOURCE_SAMPLE_PIXELS`) pixels, else four windows (one centred in each quadrant,
+    the frame's aspect ratio) of ``max_pixels`` in total."""
+    if max_pixels is None:
+        max_pixels = SOURCE_SAMPLE_PIXELS
+    ny, nx = shape
+    if ny * nx <= max_pixels:
+        return [(slice(0, ny), slice(0, nx))]
+    f = np.sqrt(max_pixels / (ny * nx))
+    wy, wx = max(int(ny * f / 2), 1), max(int(nx * f / 2), 1)
+    out = []
+    for cy in (ny / 4, 3 * ny / 4):
+        for cx in (nx / 4, 3 * nx / 4):
+            y0, x0 = round(cy - wy / 2), round(cx - wx / 2)
+            out.append((slice(y0, y0 + wy), slice(x0, x0 + wx)))
+    return out
+
+
+def _extract_in_windows(
+    img: np.ndarray,
+    rms: np.ndarray,
+    windows: list[tuple[slice, slice]],
+    *,
+    thresh: float,
+    pad: int = SOURCE_SAMPLE_PAD,
+) -> np.ndarray:
+    """:func:`argus.astro.psf.extract_sources` over ``windows`` (each extracted with ``pad``
+    pixels around it; the sources whose centre lies in the window are kept), in frame
+    coordinates."""
+    ny, nx = img.shape
+    if len(windows) == 1 and windows[0] == (slice(0, ny), slice(0, nx)):
+        return extract_sources(img, rms, thresh=thresh)
+    parts = []
+    for sy, sx in windows:
+        y0, y1 = max(sy.start - pad, 0), min(sy.stop + pad, ny)
+        x0, x1 = max(sx.start - pad, 0), min(sx.stop + pad, nx)
+        o = extract_sources(img[y0:y1, x0:x1], rms[y0:y1, x0:x1], thresh=thresh)
+        for name in _POSITION_FIELDS:
+            if name in (o.dtype.names or ()):
+                o[name] += x0 if name.startswith("x") else y0
+        inside = (o["x"] >= sx.start) & (o["x"] < sx.stop) & (o["y"] >= sy.start)
+        parts.append(o[inside & (o["y"] < sy.stop)])
+    return np.concatenate(parts)
 
 
 def _match(a: np.ndarray, b: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
@@ -247,7 +304,9 @@ def subtract_images(
     Steps: align the reference onto the new grid (WCS; :func:`argus.astro.zogy.align_reference`),
     mask saturated and uncovered pixels, subtract sep backgrounds, measure both PSFs
     (:func:`argus.astro.psf.measure_psf`), fit the flux ratio and the registration noise on
-    matched stars, then run ``algorithm`` ("zogy" or "alard-lupton"). ``tile_size`` is ZOGY's
+    matched stars (frames above :data:`SOURCE_SAMPLE_PIXELS`: the stars of four windows,
+    ``meta["source_sample_fraction"]`` of the frame), then run ``algorithm`` ("zogy" or
+    "alard-lupton"). ``tile_size`` is ZOGY's
     core tile side (None: one transform up to 3072 px a side, 2048-px tiles beyond).
     """
     if algorithm not in ALGORITHMS:
@@ -288,8 +347,9 @@ def subtract_images(
     sat_above_n = sat_n - bkg_n if sat_n is not None else None
     sat_above_r = sat_r - bkg_r if sat_r is not None else None
 
-    obj_n = extract_sources(N, rms_n_map, thresh=15.0)
-    obj_r = extract_sources(R, rms_r_map, thresh=15.0)
+    windows = _source_windows(N.shape)
+    obj_n = _extract_in_windows(N, rms_n_map, windows, thresh=15.0)
+    obj_r = _extract_in_windows(R, rms_r_map, windows, thresh=15.0)
     psf_n = measure_psf(N, rms_n_map, new_header, objects=obj_n, saturate=sat_above_n, gain=gain_n)
     psf_r = measure_psf(R, rms_r_map, ref_header, objects=obj_r, saturate=sat_above_r, gain=gain_r)
     fit = _flux_ratio_and_registration(
@@ -314,6 +374,9 @@ def subtract_images(
         "sigma_ref": rms_r,
         "ref_resampling_noise_factor": float(np.sqrt(acf_r.sum())),
         "coverage": covered,
+        "source_sample_fraction": float(
+            sum((w[0].stop - w[0].start) * (w[1].stop - w[1].start) for w in windows) / N.size
+        ),
         "n_saturated_px": int(sat.sum()),
         "source_noise": "on" if gain_n and gain_r else "off: no GAIN keyword",
     }

@@ -425,9 +425,13 @@ def _rfft_into(pad: np.ndarray, tile: np.ndarray) -> np.ndarray:
     return np.asarray(sfft.rfft2(pad, workers=1))
 
 
-def _irfft(a: np.ndarray, shape: tuple[int, int], h: int, w: int) -> np.ndarray:
-    """irfft2 of a spectrum on ``shape`` (the input is overwritten), cropped to (h, w)."""
-    out = np.asarray(sfft.irfft2(a, s=shape, workers=1, overwrite_x=True))
+def _irfft(a: np.ndarray, shape: tuple[int, int], h: int, w: int, out: np.ndarray) -> np.ndarray:
+    """irfft2 of a spectrum on ``shape`` into the float32 buffer ``out`` (of ``shape``),
+    cropped to (h, w). numpy's transform (single precision since numpy 2.0, the same
+    pocketfft) is used here because it writes into ``out``: scipy's allocates a fresh
+    tile-sized array per call, whose page faults cost more than the transform on a loaded
+    machine."""
+    np.fft.irfftn(a, s=shape, axes=(0, 1), out=out)  # (irfft2 drops `out`: numpy 2.4)
     return out if out.shape == (h, w) else out[:h, :w]
 
 
@@ -513,6 +517,8 @@ def zogy(
     kern: _Kernels | None = None
     # Reused buffers: the zero-padded input tile and two spectra.
     work: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    # Real-space results of a tile (D, S, V_S, S_R): the outputs themselves for one tile.
+    outs: tuple[np.ndarray, ...] | None = None
     f32 = np.float32
     for y0, y1, cy0, cy1 in tiles_y:
         for x0, x1, cx0, cx1 in tiles_x:
@@ -545,19 +551,22 @@ def zogy(
                     np.empty(spec, np.complex64),
                 )
             pad, buf, buf2 = work
+            if outs is None or outs[0].shape != shape:
+                outs = tuple(np.empty(shape, np.float32) for _ in range(4))
+            out_d, out_s, out_v, out_sr = outs
             Nh = _rfft_into(pad, N[y0:y1, x0:x1])
             Rh = _rfft_into(pad, R[y0:y1, x0:x1])
             np.multiply(kern.dn_hat, Nh, out=buf)
             buf -= np.multiply(kern.dr_hat, Rh, out=buf2)
-            d = _irfft(buf, shape, h, w)
+            d = _irfft(buf, shape, h, w, out_d)
             Nh *= kern.kn_hat
             Rh *= kern.kr_hat
             if astrometric:
-                s_n = _irfft(Nh, shape, h, w)
-                s_r = _irfft(Rh, shape, h, w)
+                s_n = _irfft(Nh, shape, h, w, out_s)
+                s_r = _irfft(Rh, shape, h, w, out_sr)
             else:
                 Nh -= Rh
-                s = _irfft(Nh, shape, h, w)
+                s = _irfft(Nh, shape, h, w, out_s)
             del Nh, Rh
             # V(S_N) + V(S_R) (eqs. 28-29): variance images convolved with k^2 (a constant
             # variance convolves to itself times sum(k^2)).
@@ -575,9 +584,10 @@ def zogy(
                     vh = term if vh is None else np.add(vh, term, out=vh)
                     del term
             if vh is None:
-                v = np.full((h, w), const, np.float32)
+                out_v.fill(const)
+                v = out_v[:h, :w]
             else:
-                v = _irfft(vh, shape, h, w)
+                v = _irfft(vh, shape, h, w, out_v)
                 del vh
                 if const:
                     v += f32(const)
@@ -594,7 +604,6 @@ def zogy(
                 S[cy0:cy1, cx0:cx1] = s[sl]
                 VS[cy0:cy1, cx0:cx1] = v[sl]
                 FD[cy0:cy1, cx0:cx1] = kern.F_D
-                del d, s, v  # before the next tile allocates its own
     assert first is not None
     D, S, VS = (np.ascontiguousarray(a, dtype=np.float32) for a in (D, S, VS))
     psf_D, F_D, F_S = first

@@ -178,3 +178,11 @@ def test_sep_extract_retries_a_full_pixel_stack() -> None:
     sep.set_extract_pixstack(psf_mod.PIXSTACK_MAX)
     ref = sep.extract(img, 5.0, err=1.0)
     assert objs["flux"][0] == ref["flux"][0]
+
+
+def test_sep_extract_leaves_the_process_wide_pixel_stack_at_its_maximum() -> None:
+    from argus.astro import psf as psf_mod
+
+    sep.set_extract_pixstack(300_000)
+    psf_mod.sep_extract(np.zeros((64, 64), np.float32), 5.0, err=1.0)
+    assert sep.get_extract_pixstack() == psf_mod.PIXSTACK_MAX

@@ -143,7 +143,8 @@ def sep_extract(data: np.ndarray, thresh: float, **kwargs: object) -> np.ndarray
     """``sep.extract`` with a pixel stack sized to the image (an eighth of its pixels, at
     least 300,000): sep allocates and touches the whole stack on every call (5 M pixels is
     ~200 MB of page faults, ~0.1 s). On overflow it retries with :data:`PIXSTACK_MAX`; the
-    catalogue does not depend on the stack size, only whether it fits."""
+    catalogue does not depend on the stack size, only whether it fits. The process-wide
+    limit is left at :data:`PIXSTACK_MAX` afterwards, as before."""
     sep.set_sub_object_limit(4096)
     sep.set_extract_pixstack(int(min(PIXSTACK_MAX, max(300_000, data.size // 8))))
     try:
@@ -151,7 +152,10 @@ def sep_extract(data: np.ndarray, thresh: float, **kwargs: object) -> np.ndarray
     except Exception as exc:  # sep raises a bare Exception for a full pixel buffer
         if "pixel buffer full" not in str(exc):
             raise
-    sep.set_extract_pixstack(PIXSTACK_MAX)
+    finally:
+        # sep's limit is process-wide: leave it where these functions always left it, for
+        # other callers of sep.extract (e.g. argus.astro.preprocess).
+        sep.set_extract_pixstack(PIXSTACK_MAX)
     return sep.extract(data, thresh, **kwargs)
 
 

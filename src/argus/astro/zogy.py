@@ -210,9 +210,10 @@ class _PsfSpectra:
 @dataclass(frozen=True)
 class _Kernels:
     """The Fourier-space filters of one tile shape and noise level (complex64 on the rfft2
-    grid): ``dn_hat, dr_hat`` (eq. 13), ``kn_hat, kr_hat`` (eqs. 26-29), ``vn_hat, vr_hat``
-    (the transforms of ``k_n^2, k_r^2`` times the coloured/white variance ratios, for the
-    source-noise convolutions) and, for white variances, ``sum_kn2, sum_kr2``."""
+    grid): ``dn_hat, dr_hat`` (eq. 13), ``kn_hat, kr_hat`` (eqs. 26-29), ``kn2_hat, kr2_hat``
+    (the transforms of ``k_n^2, k_r^2`` times the coloured/white variance ratios ``c_n, c_r``,
+    for the source-noise convolutions) and ``sum_kn2, sum_kr2`` (their sums, for a constant
+    variance); ``psf_D``, ``F_D``, ``F_S`` as in :class:`ZogyResult`."""
 
     kn2_hat: np.ndarray
     kr2_hat: np.ndarray

@@ -192,3 +192,17 @@ def test_too_few_receivers_and_bad_method() -> None:
         localize(recs, method="magic")
     with pytest.raises(LocalizationError, match="fewer than 3"):
         localize(recs[:2], alt_m=10.0)
+
+
+def test_position_covariance_schur_and_unobserved_direction() -> None:
+    from argus.rf.locate import position_covariance
+
+    rng = np.random.default_rng(3)
+    h = rng.standard_normal((9, 4))
+    full = np.linalg.inv(h.T @ h)[:2, :2]
+    assert position_covariance(h) == pytest.approx(full, rel=1e-9)
+    # north not observed at all (its column is zero): its variance is huge, not zero
+    h[:, 1] = 0.0
+    cov = position_covariance(h)
+    assert cov[1, 1] > 1e9 * cov[0, 0]
+    assert cov[0, 0] == pytest.approx(np.linalg.inv(h[:, [0, 2, 3]].T @ h[:, [0, 2, 3]])[0, 0])

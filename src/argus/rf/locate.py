@@ -268,6 +268,25 @@ def _solve(problem: _Problem, extent_m: float) -> tuple[FloatArray, FloatArray]:
     return np.asarray(sol.x), np.asarray(sol.fun)
 
 
+def position_covariance(h: FloatArray, floor: float = 1e-12) -> FloatArray:
+    """East/north block of ``(HᵀH)⁻¹`` for the whitened Jacobian ``h`` (columns: east, north,
+    nuisances), through the Schur complement ``J = F_pp - F_pn F_nn⁻¹ F_np`` of the nuisances.
+
+    A direction the data do not observe (three RSS receivers fit exactly, or whose best fit has
+    a singular Jacobian) has a near-zero eigenvalue of ``J``: its variance is huge, not zero as
+    a pseudo-inverse would make it (which draws a needle-thin ellipse). Eigenvalues are floored
+    at ``floor`` times the largest, so the variance there is large but finite.
+    """
+    f = h.T @ h
+    j = f[:2, :2]
+    if f.shape[0] > 2:
+        j = j - f[:2, 2:] @ np.linalg.pinv(f[2:, 2:]) @ f[2:, :2]
+    vals, vecs = np.linalg.eigh(0.5 * (j + j.T))
+    top = float(np.max(vals)) if vals.size and float(np.max(vals)) > 0 else 1.0
+    vals = np.maximum(vals, floor * top)
+    return np.asarray((vecs / vals[None, :]) @ vecs.T, dtype=np.float64)
+
+
 def region_threshold(sum_sq: float, dof: int, level: float = 0.95) -> float:
     """Threshold ``q`` on the Mahalanobis ``d²`` (under the model's covariance) of the ``level``
     confidence region of the 2-D position, from the fit's whitened sum of squares ``S`` and
@@ -342,7 +361,7 @@ def likelihood_region_scale(
         s2 = float(np.sum(sol.fun**2))
         if s2 - s_min <= q:
             h2, _ = problem.information(float(sol.x[0]), float(sol.x[1]))
-            cov2 = np.linalg.pinv(h2.T @ h2)[:2, :2]
+            cov2 = position_covariance(h2)
             v2, e2 = np.linalg.eigh(cov2)
             ang = np.linspace(0.0, 2.0 * np.pi, 64, endpoint=False)
             rim = e2 * np.sqrt(np.maximum(v2, 0.0) * (q - (s2 - s_min)))[None, :]
@@ -504,9 +523,9 @@ def localize(
             theta, res = _solve(problem, extent)
 
     h, geom = problem.information(float(theta[0]), float(theta[1]))
-    cov_model = np.asarray(np.linalg.pinv(h.T @ h)[:2, :2], dtype=np.float64)
+    cov_model = position_covariance(h)
     h_bound, _ = build(tdoa_idx, bound=True).information(float(theta[0]), float(theta[1]))
-    crlb = np.linalg.pinv(h_bound.T @ h_bound)[:2, :2]
+    crlb = position_covariance(h_bound)
     dof = h.shape[0] - h.shape[1]
     q = region_threshold(float(np.sum(res**2)), dof)
     if problem.tdoa_idx.size:
@@ -597,6 +616,7 @@ __all__ = [
     "error_ellipse",
     "likelihood_region_scale",
     "localize",
+    "position_covariance",
     "region_threshold",
     "tdoa_position_crlb_m",
 ]

@@ -36,11 +36,18 @@ Jacobian with respect to local east/north at the estimate (plus ``t_0``, ``P_0``
 Cramér–Rao bound ``CRLB = [F⁻¹]_pos`` for the geometry, the signal's spectrum (RMS bandwidth)
 and SNRs through the pair variances, the clock jitter and the shadowing (D. J. Torrieri,
 "Statistical theory of passive location systems", *IEEE Trans. AES* 20(2), 1984; Knapp & Carter
-1976 for the delay variance). ``crlb_m = √trace(CRLB)``; ``cov_enu_m2`` is the CRLB scaled by the
-reduced χ² of the fit when that exceeds 1 (residuals larger than predicted widen the ellipse,
-never narrow it); the 95 % ellipse has semi-axes ``√(χ²₂(0.95) λ)`` of its eigenvalues,
-orientation of the major axis in degrees clockwise from north. ``gdop`` is the horizontal
-dilution of precision of the receivers' geometry for unit range errors (Torrieri 1984).
+1976 for the delay variance). ``crlb_m = √trace(CRLB)`` with the pairs' Cramér–Rao σ's. The fit
+itself weights each pair with its ``effective_sigma_s`` (the larger of the bound and the σ the
+pair's own data show, :mod:`argus.rf.tdoa` item 6), and its inverse information ``C`` is the
+model's covariance. ``cov_enu_m2 = C · q / χ²₂(0.95)`` with ``q`` the 95 % threshold of
+:func:`region_threshold` on ``C``'s Mahalanobis distance: ``χ²₂(0.95)`` with the σ's known, or
+``2 s² F(2, ν; 0.95)`` with their common scale estimated from the residuals (``s²`` the reduced
+χ², ``ν`` the residual degrees of freedom), whichever is larger. So ``ellipse95``, the
+``χ²₂(0.95)`` ellipse of ``cov_enu_m2`` (semi-axes ``√(χ²₂(0.95) λ)`` of its eigenvalues,
+orientation of the major axis in degrees clockwise from north), is that region:
+``cov_enu_m2`` is the covariance a Gaussian with the same 95 % ellipse would have, not the
+estimate's variance. ``gdop`` is the horizontal dilution of precision of the receivers'
+geometry for unit range errors (Torrieri 1984).
 """
 
 from __future__ import annotations
@@ -261,6 +268,109 @@ def _solve(problem: _Problem, extent_m: float) -> tuple[FloatArray, FloatArray]:
     return np.asarray(sol.x), np.asarray(sol.fun)
 
 
+def position_covariance(h: FloatArray, floor: float = 1e-12) -> FloatArray:
+    """East/north block of ``(HᵀH)⁻¹`` for the whitened Jacobian ``h`` (columns: east, north,
+    nuisances), through the Schur complement ``J = F_pp - F_pn F_nn⁻¹ F_np`` of the nuisances.
+
+    A direction the data do not observe (three RSS receivers fit exactly, or whose best fit has
+    a singular Jacobian) has a near-zero eigenvalue of ``J``: its variance is huge, not zero as
+    a pseudo-inverse would make it (which draws a needle-thin ellipse). Eigenvalues are floored
+    at ``floor`` times the largest, so the variance there is large but finite.
+    """
+    f = h.T @ h
+    j = f[:2, :2]
+    if f.shape[0] > 2:
+        j = j - f[:2, 2:] @ np.linalg.pinv(f[2:, 2:]) @ f[2:, :2]
+    vals, vecs = np.linalg.eigh(0.5 * (j + j.T))
+    top = float(np.max(vals)) if vals.size and float(np.max(vals)) > 0 else 1.0
+    vals = np.maximum(vals, floor * top)
+    return np.asarray((vecs / vals[None, :]) @ vecs.T, dtype=np.float64)
+
+
+def region_threshold(sum_sq: float, dof: int, level: float = 0.95) -> float:
+    """Threshold ``q`` on the Mahalanobis ``d²`` (under the model's covariance) of the ``level``
+    confidence region of the 2-D position, from the fit's whitened sum of squares ``S`` and
+    its ``ν = dof`` residual degrees of freedom.
+
+    With the model's σ's taken as known, ``χ²₂(level)``. With their common scale estimated from
+    the residuals, ``s² = S / ν``, the region is ``d² ≤ 2 s² F(2, ν; level)`` (Hotelling; the
+    F region of least squares, D. M. Bates and D. G. Watts, *Nonlinear Regression Analysis and
+    Its Applications*, 1988, §2.1 and §6.1): with few residual degrees of freedom the
+    estimated scale is itself uncertain, which the F quantile carries (``2 F(2, ν)`` is 38.0
+    at ν = 2, 11.6 at ν = 5, → ``χ²₂`` = 5.99 as ν → ∞). The union of the two (the larger
+    ``q``): residuals larger than the model predicts widen the region, smaller ones never
+    narrow it below the a-priori one. ``q`` is a region at least ``level`` under either model.
+    """
+    q = float(stats.chi2.ppf(level, 2))
+    if dof > 0 and math.isfinite(sum_sq):
+        q = max(q, 2.0 * sum_sq / dof * float(stats.f.ppf(level, 2, dof)))
+    return q
+
+
+def likelihood_region_scale(
+    problem: _Problem,
+    theta: FloatArray,
+    cov: FloatArray,
+    q: float,
+    extent_m: float,
+) -> float:
+    """Factor ``k ≥ 1`` by which the Wald region ``d² ≤ q`` of ``cov`` about the estimate must
+    grow to enclose the likelihood-ratio region ``S(p) - S_min ≤ q`` (S. S. Wilks, *Ann. Math.
+    Stat.* 9(1), 1938).
+
+    ``S`` is the whitened sum of squares profiled over the nuisances ``c·t_0`` and ``P_0``
+    (exact: the model is linear in them). A TDOA fit from few receivers can have two or more
+    separated solutions (hyperbolae cross twice) that the data hardly tell apart; the Wald
+    ellipse at the chosen one ignores the other, the likelihood does not. ``S`` is sampled on
+    the Wald ellipse's own axes out to 4 and 16 times its extent (41 × 41 each) and on the
+    81 × 81 start grid over the network (a region beyond that is truncated there); the best
+    node of that grid beyond 4 Wald extents is polished by least squares, and when it is a
+    second solution inside the region (``S_2 - S_min ≤ q``) its own Wald ellipse at the
+    remaining ``q - (S_2 - S_min)`` joins the region (a narrow TDOA region falls between the
+    coarse grid's nodes).
+    """
+    vals, vecs = np.linalg.eigh(cov)
+    axes = vecs * np.sqrt(np.maximum(vals, 1e-12))[None, :]  # columns: the 1σ axes
+    pts = []
+    for span in (4.0, 16.0):
+        u = np.linspace(-span, span, 41) * math.sqrt(q)
+        uu, vv = np.meshgrid(u, u, indexing="xy")
+        pts.append(theta[:2, None] + axes @ np.stack([uu.ravel(), vv.ravel()]))
+    g = np.linspace(-extent_m, extent_m, 81)
+    ee, nn = np.meshgrid(g, g, indexing="xy")
+    pts.append(np.stack([ee.ravel(), nn.ravel()]))
+    p = np.concatenate(pts, axis=1)
+    r = problem.ranges(p[0], p[1])
+    b, p0 = problem.nuisances(r)
+    s = np.sum(problem.residuals(r, b, p0) ** 2, axis=-1)
+    r_hat = problem.ranges(theta[0:1], theta[1:2])
+    s_hat = float(np.sum(problem.residuals(r_hat, *problem.nuisances(r_hat)) ** 2))
+    s_min = min(s_hat, float(np.min(s)))
+    d = p - theta[:2, None]
+    d2 = np.sum(d * np.linalg.solve(cov, d), axis=0)
+    scale = float(np.max(d2[s - s_min <= q], initial=0.0)) / q
+    # a second solution: the best grid node well outside the Wald region, polished
+    far = d2 > 16.0 * q
+    if np.any(far):
+        k = int(np.flatnonzero(far)[np.argmin(s[far])])
+        rk = r[k : k + 1]
+        bk, p0k = problem.nuisances(rk)
+        start = [float(p[0, k]), float(p[1, k])]
+        start += [float(v[0]) for v in (bk, p0k) if v is not None]
+        sol = optimize.least_squares(problem.fun, np.array(start), x_scale="jac", method="trf")
+        s2 = float(np.sum(sol.fun**2))
+        if s2 - s_min <= q:
+            h2, _ = problem.information(float(sol.x[0]), float(sol.x[1]))
+            cov2 = position_covariance(h2)
+            v2, e2 = np.linalg.eigh(cov2)
+            ang = np.linspace(0.0, 2.0 * np.pi, 64, endpoint=False)
+            rim = e2 * np.sqrt(np.maximum(v2, 0.0) * (q - (s2 - s_min)))[None, :]
+            ring = sol.x[:2, None] + rim @ np.stack([np.cos(ang), np.sin(ang)])
+            dr = ring - theta[:2, None]
+            scale = max(scale, float(np.max(np.sum(dr * np.linalg.solve(cov, dr), axis=0))) / q)
+    return max(1.0, scale)
+
+
 def _power_dbm(recs: Sequence[Recording], meas: Sequence[Measurement]) -> FloatArray:
     cal = [r.meta.get("argus:full_scale_dbm") for r in recs]
     if not all(isinstance(c, int | float) for c in cal):
@@ -361,20 +471,27 @@ def localize(
             f"method {method}: fewer than 3 receivers detect the signal ({len(rss_idx)})"
         )
 
-    def build(tidx: list[int]) -> _Problem:
+    def pair_var(p: PairTdoa, bound: bool) -> tuple[float, float]:
+        """The pair's variance and the reference's separable share of it: the Cramér–Rao
+        ones (``bound``) or the measured ones (the separable share scaled alike)."""
+        if bound:
+            return p.sigma_s**2, p.separable_var_b_s2
+        k = (p.effective_sigma_s / p.sigma_s) ** 2 if p.sigma_s > 0 else 1.0
+        return p.effective_sigma_s**2, p.separable_var_b_s2 * k
+
+    def build(tidx: list[int], bound: bool = False) -> _Problem:
         tm = np.zeros(0)
         ts = np.zeros(0)
         if use_tdoa and tidx:
-            sep_ref = min(
-                p.separable_var_b_s2 for i, p in enumerate(pairs) if i in tidx and p is not None
-            )
+            used = [p for i, p in enumerate(pairs) if i in tidx and p is not None]
+            sep_ref = min(pair_var(p, bound)[1] for p in used)
             d = [0.0]
             v = [sep_ref + clock_sigma_s**2]
             for i in tidx[1:]:
                 p = pairs[i]
                 assert p is not None
                 d.append(p.tdoa_s)
-                v.append(max(p.sigma_s**2 - sep_ref, 0.0) + clock_sigma_s**2)
+                v.append(max(pair_var(p, bound)[0] - sep_ref, 0.0) + clock_sigma_s**2)
             tm = C * np.array(d)
             ts = C * np.sqrt(np.maximum(np.array(v), 1e-24))
         rss_dbm = _power_dbm(recs, meas)
@@ -406,11 +523,14 @@ def localize(
             theta, res = _solve(problem, extent)
 
     h, geom = problem.information(float(theta[0]), float(theta[1]))
-    fisher = h.T @ h
-    crlb = np.linalg.pinv(fisher)[:2, :2]
+    cov_model = position_covariance(h)
+    h_bound, _ = build(tdoa_idx, bound=True).information(float(theta[0]), float(theta[1]))
+    crlb = position_covariance(h_bound)
     dof = h.shape[0] - h.shape[1]
-    chi2_red = float(np.sum(res**2)) / dof if dof > 0 else 1.0
-    cov = crlb * max(1.0, chi2_red)
+    q = region_threshold(float(np.sum(res**2)), dof)
+    if problem.tdoa_idx.size:
+        q *= likelihood_region_scale(problem, theta, cov_model, q, extent)
+    cov = cov_model * (q / CHI2_2_95)
     rows_geom = geom if geom.size else _unit_geometry(problem, float(theta[0]), float(theta[1]))
     gdop = float(math.sqrt(max(np.trace(np.linalg.pinv(rows_geom.T @ rows_geom)[:2, :2]), 0.0)))
     lat_e, lon_e = frame.geodetic(float(theta[0]), float(theta[1]))
@@ -431,6 +551,7 @@ def localize(
                 "frequency_offset_hz": float(meas[i].frequency_offset_hz),
                 "tdoa_s": 0.0 if i == ref and used_tdoa else (p.tdoa_s if p and p.ok else None),
                 "tdoa_sigma_s": (p.sigma_s if p and p.ok else None),
+                "tdoa_measured_sigma_s": (p.measured_sigma_s if p and p.ok else None),
                 "reference": bool(i == ref and used_tdoa),
                 "used": bool(i in used_tdoa or i in used_rss),
                 "used_for": [k for k, s in (("tdoa", used_tdoa), ("rss", used_rss)) if i in s],
@@ -493,6 +614,9 @@ __all__ = [
     "LocalizationError",
     "RecordingError",
     "error_ellipse",
+    "likelihood_region_scale",
     "localize",
+    "position_covariance",
+    "region_threshold",
     "tdoa_position_crlb_m",
 ]

@@ -31,6 +31,7 @@ import schemathesis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -65,6 +66,23 @@ CHECKS = [
 ]
 #: The stateful run adds the checks that follow a resource through its links.
 STATEFUL_CHECKS = [*CHECKS, oa_checks.use_after_free, oa_checks.ensure_resource_availability]
+
+
+# POST /api/sim/scenario takes a TOML file: schemathesis generates no bodies for that media
+# type itself, so it draws from the example scenario (which must play), the example broken in
+# a field, non-TOML text and arbitrary bytes.
+_EXAMPLE_TOML = (
+    Path(__file__).resolve().parents[2] / "src/argus/scenario/examples/defense.toml"
+).read_bytes()
+schemathesis.openapi.media_type(
+    "application/toml",
+    st.one_of(
+        st.just(_EXAMPLE_TOML),
+        st.just(_EXAMPLE_TOML.replace(b"rounds = 16", b"rounds = -1", 1)),
+        st.text(max_size=200).map(lambda t: t.encode("utf-8")),
+        st.binary(max_size=200),
+    ),
+)
 
 
 def _settings(url: str, **overrides: Any) -> Any:

@@ -60,14 +60,24 @@ def test_receivers_acquire_sweep_prune(cli: typer.Typer, sqlite_url: str, tmp_pa
     assert r.exit_code == 0 and "0 orphan objects removed" in r.output
     r = runner.invoke(cli, ["maintain"])
     assert r.exit_code == 0 and "2 hourly aggregates refreshed" in r.output
-    # everything is from today (after midnight UTC, the cutoff of --days 0): prune keeps it
+    # the measurements carry the recordings' own time (START's day); the acquisition is from
+    # now. A cutoff before START's day keeps everything; --days 0 (midnight today, later than
+    # START) drops both measurements and keeps today's acquisition with its four objects.
     engine = make_engine(sqlite_url)
     with session_scope(make_sessionmaker(engine)) as s:
         assert len(service.list_measurements(s, start=START, end=START + dt.timedelta(1))) == 2
-    r = runner.invoke(cli, ["prune", "--days", "0"])
+    age_days = (dt.datetime.now(dt.UTC).date() - START.date()).days
+    assert age_days >= 1  # START is a fixed day in the past
+    r = runner.invoke(cli, ["prune", "--days", str(age_days + 1)])
     assert r.exit_code == 0 and "0 measurements" in r.output, r.output
     with session_scope(make_sessionmaker(engine)) as s:
         assert len(service.list_measurements(s, start=START, end=START + dt.timedelta(1))) == 2
+    r = runner.invoke(cli, ["prune", "--days", "0"])
+    assert r.exit_code == 0 and "2 measurements" in r.output and "0 acquisitions" in r.output, (
+        r.output
+    )
+    with session_scope(make_sessionmaker(engine)) as s:
+        assert service.list_measurements(s, start=START, end=START + dt.timedelta(1)) == []
     assert len(store.list_objects("rf")) == 4
     engine.dispose()
     r = runner.invoke(cli, ["receivers", "remove", "east"])

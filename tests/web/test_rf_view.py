@@ -228,7 +228,12 @@ def test_rf_tab_map_ellipse_truth_series_and_simulated_acquisition(rf_server: Se
             d = page.get_attribute("#rf-map path.rf-ellipse", "d") or ""
             assert d.count("L") >= 90  # not simplified away at this zoom
             page.click("#rf-zoom-estimate")  # the ellipse fills the view: tens of pixels wide
-            page.wait_for_timeout(500)
+            # (waited for, not slept on: Leaflet's zoom animation is slower on a loaded machine)
+            page.wait_for_function(
+                "() => { const b = document.querySelector('#rf-map path.rf-ellipse')"
+                ".getBoundingClientRect(); return b.width > 20 && b.height > 20; }",
+                timeout=15000,
+            )
             box = page.locator("#rf-map path.rf-ellipse").bounding_box()
             assert box is not None and box["width"] > 20 and box["height"] > 20
 

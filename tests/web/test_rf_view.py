@@ -229,12 +229,12 @@ def test_rf_tab_map_ellipse_truth_series_and_simulated_acquisition(rf_server: Se
             assert d.count("L") >= 90  # not simplified away at this zoom
             page.click("#rf-zoom-estimate")  # the ellipse fills the view: tens of pixels wide
             # (waited for, not slept on: Leaflet's zoom animation is slower on a loaded machine)
-            page.wait_for_function(
-                "() => { const b = document.querySelector('#rf-map path.rf-ellipse')"
-                ".getBoundingClientRect(); return b.width > 20 && b.height > 20; }",
-                timeout=15000,
-            )
-            box = page.locator("#rf-map path.rf-ellipse").bounding_box()
+            box = None
+            for _ in range(60):
+                box = page.locator("#rf-map path.rf-ellipse").bounding_box()
+                if box is not None and box["width"] > 20 and box["height"] > 20:
+                    break
+                page.wait_for_timeout(250)
             assert box is not None and box["width"] > 20 and box["height"] > 20
 
             # the time series: one series per receiver, holding that receiver's SNRs

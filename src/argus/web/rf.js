@@ -162,11 +162,16 @@ function rfZoomNetwork() {
 }
 
 function rfZoomEstimate() {
-  if (RF.ellipse) {
+  if (!RF.ellipse) return;
+  const fit = () => {
     const b = RF.ellipse.getBounds();
     if (RF.truth) b.extend(RF.truth.getLatLng());
     RF.map.fitBounds(b, { padding: [60, 60], maxZoom: 19 });
-  }
+  };
+  // A view set while Leaflet still animates an earlier zoom (the network fit at load) is undone
+  // when that animation ends: wait for it first. (_animatingZoom is Leaflet 1.9's own flag.)
+  if (RF.map._animatingZoom) RF.map.once("zoomend", fit);
+  else fit();
 }
 
 // ---------------------------------------------------------------- localizations

@@ -541,6 +541,13 @@ def test_a_bad_scenario_file_changes_nothing(
         "[[radar]]"
         in assert_problem(c.post("/api/sim/scenario", content=no_radar, headers=hdr), 422)["detail"]
     )
+    # valid TOML the runtime refuses only once it is stored (a jammer carried by a ballistic
+    # missile): the new scenario row is deleted again
+    carried = _scenario_text("Carried raid").replace("carrier_id = 21", "carrier_id = 1", 1)
+    detail = assert_problem(c.post("/api/sim/scenario", content=carried, headers=hdr), 422)[
+        "detail"
+    ]
+    assert "carrier_id" in detail and "not an airbreather" in detail, detail
     big = assert_problem(
         c.post("/api/sim/scenario", content=b"#" * (256 * 1024 + 1), headers=hdr), 413
     )
@@ -550,7 +557,7 @@ def test_a_bad_scenario_file_changes_nothing(
         from argus.db.models import Scenario
 
         names = set(s.scalars(select(Scenario.name)))
-    assert not names & {"Bad raid", "empty"}
+    assert not names & {"Bad raid", "empty", "Carried raid"}
 
 
 def test_the_served_pipeline_plays_the_configured_scenario_file(

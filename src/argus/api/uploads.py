@@ -205,7 +205,7 @@ async def read_bounded_body(request: Request, max_bytes: int, *, what: str = "bo
     (413 naming the limit). Call it after the route's authorization dependencies ran."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
-        raise _too_large(f"{what}: at most {max_bytes} bytes (Content-Length {int(declared)})")
+        raise _too_large(f"{what}: at most {max_bytes} bytes")
     raw = bytearray()
     async for chunk in request.stream():
         raw.extend(chunk)

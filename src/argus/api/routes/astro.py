@@ -59,7 +59,7 @@ from argus.api.schemas_astro import (
     ValidationIn,
     ValidationOut,
 )
-from argus.api.uploads import read_upload
+from argus.api.uploads import read_bounded_body, read_upload
 from argus.astro import service
 from argus.db.objectstore import ObjectStore
 from argus.db.session import session_scope
@@ -91,23 +91,11 @@ def bounded_json(
     """
 
     async def read(request: Request) -> Any:
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_JSON_BYTES:
-            raise HTTPException(
-                status.HTTP_413_CONTENT_TOO_LARGE, detail=f"body: at most {MAX_JSON_BYTES} bytes"
-            )
-        raw = bytearray()
-        async for chunk in request.stream():
-            raw.extend(chunk)
-            if len(raw) > MAX_JSON_BYTES:
-                raise HTTPException(
-                    status.HTTP_413_CONTENT_TOO_LARGE,
-                    detail=f"body: at most {MAX_JSON_BYTES} bytes",
-                )
+        raw = await read_bounded_body(request, MAX_JSON_BYTES)
         if optional and not raw.strip():
             return model()
         try:
-            return model.model_validate_json(bytes(raw))
+            return model.model_validate_json(raw)
         except ValidationError as exc:
             raise RequestValidationError(
                 [{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors()]

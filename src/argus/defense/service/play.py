@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from argus.db.models import Scenario
@@ -71,7 +71,8 @@ def play_scenario(
 
     A name that exists is :class:`ScenarioExists` unless ``replace``. The running run is stopped
     before its scenario may be replaced (its rows are deleted with it) and restarted unchanged
-    when loading the new one fails."""
+    when loading the new one fails; a new scenario that was stored but cannot run (its script
+    names a missile type the catalogue lacks, say) is deleted again."""
     sc = ds.scenario
     with factory() as s:
         exists = scenario_exists(s, sc.name)
@@ -81,11 +82,15 @@ def play_scenario(
         )
     was_running = runtime.running
     runtime.stop()
+    sid = None
     try:
         with session_scope(factory) as s:
             sid = load_scenario_file(s, ds, replace=replace).id
         runtime.switch_scenario(sid, sc)
     except Exception:
+        if sid is not None and not exists:  # a new scenario the runtime could not run: undone
+            with session_scope(factory) as s:
+                s.execute(delete(Scenario).where(Scenario.id == sid))
         if was_running:
             runtime.start()
         raise
